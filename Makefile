@@ -1,0 +1,37 @@
+# Set-up and the main jobs. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# GPU: make install PADDLE="paddlepaddle-gpu==3.3.1 -i <PaddlePaddle's package index>"
+PADDLE ?= paddlepaddle==3.3.1
+PPGAN ?= ppgan==2.1.0
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install demo test bench clean
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) requirements.txt requirements-dev.txt setup.py
+	$(PY) -m pip install -q --upgrade pip setuptools wheel
+	$(PY) -m pip install -q $(PADDLE)
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps $(PPGAN)
+	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -c "import ppgan_ext, ppgan.engine.trainer; print('ppgan-ext', ppgan_ext.__version__, 'ready')"
+	touch $@
+
+demo: install
+	$(PY) tools/demo.py
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+bench: install
+	$(PY) bench/degrade.py
+
+clean:
+	rm -rf output_dir demo_output .pytest_cache

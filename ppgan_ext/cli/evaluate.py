@@ -1,0 +1,22 @@
+"""``paddlegan eval``: evaluate weights on a config's ``dataset.test``."""
+from ..engine import run as _run
+
+HELP = 'evaluate weights on dataset.test of a config (PSNR/SSIM as the config says)'
+
+
+def add_arguments(parser):
+    parser.add_argument('-c', '--config-file', metavar='FILE', required=True,
+                        help='config file path')
+    parser.add_argument('--load', metavar='WEIGHTS', required=True,
+                        help='weights file (*_weight.pdparams or *_checkpoint.pdparams)')
+    parser.add_argument('-o', '--opt', nargs='+', default=None, metavar='KEY=VALUE',
+                        help='override config entries')
+    parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
+    parser.add_argument('--seed', type=int, default=None, help='seed')
+
+
+def run(args) -> int:
+    args.evaluate_only = True
+    args.resume = None
+    args.profiler_options = None
+    return _run.run(args)

@@ -1,0 +1,1 @@
+"""Datasets registered into ppgan's DATASETS."""

@@ -1,0 +1,92 @@
+"""PaddleGAN's Trainer with safe checkpoints and divergence detection.
+
+Behaviour is ppgan's :class:`ppgan.engine.trainer.Trainer` except:
+
+* checkpoints and weight files are written atomically (temporary file, then
+  rename), so a kill at any moment leaves the previous file intact;
+* a NaN or Inf loss stops training with :class:`TrainingDiverged`, naming the
+  iteration and the loss term, before anything non-finite is saved;
+* :meth:`save_interrupted` writes a checkpoint for the last finished iteration
+  (used on Ctrl-C).
+"""
+import math
+import os
+
+from ppgan.engine.trainer import Trainer as PPGANTrainer
+
+from ..utils import atomic_pickle
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or Inf."""
+
+
+def _to_numpy_state(state):
+    return {k: (v.numpy() if hasattr(v, 'numpy') else v) for k, v in state.items()}
+
+
+class Trainer(PPGANTrainer):
+    """ppgan's Trainer, made safe to kill and to diverge. Same config, same files."""
+
+    def __init__(self, cfg):
+        super().__init__(cfg)
+        self.last_saved_iter = 0
+        if cfg.is_train:
+            self._wrap_train_iter()
+
+    def train(self):
+        """ppgan's loop; the final iteration is always saved, even off-interval."""
+        super().train()
+        if self.last_saved_iter != self.total_iters:
+            self.save(self.total_iters, 'weight', keep=-1)
+            self.save(self.total_iters)
+
+    def _wrap_train_iter(self):
+        model = self.model
+        train_iter = model.train_iter
+
+        def checked_train_iter(optims=None):
+            train_iter(optims)
+            for term, value in model.get_current_losses().items():
+                value = float(value)
+                if not math.isfinite(value):
+                    raise TrainingDiverged(
+                        f"loss {term} is {value} at iteration {self.current_iter}; "
+                        f"training stopped, the last checkpoint in {self.output_dir} "
+                        f"is kept (lower the learning rate or check the data)")
+
+        model.train_iter = checked_train_iter
+
+    def _checkpoint_name(self, step: int, name: str) -> str:
+        if self.by_epoch:
+            return f'epoch_{step // self.iters_per_epoch}_{name}.pdparams'
+        return f'iter_{step}_{name}.pdparams'
+
+    def save(self, epoch, name='checkpoint', keep=1):
+        """Write ``iter_<epoch>_<name>.pdparams`` atomically (ppgan's format)."""
+        if self.local_rank != 0:
+            return
+        assert name in ('checkpoint', 'weight')
+        state = {net_name: _to_numpy_state(net.state_dict())
+                 for net_name, net in self.model.nets.items()}
+        if name == 'checkpoint':
+            state['epoch'] = epoch
+            for opt_name, opt in self.model.optimizers.items():
+                state[opt_name] = _to_numpy_state(opt.state_dict())
+        atomic_pickle(state, os.path.join(self.output_dir, self._checkpoint_name(epoch, name)))
+        self.last_saved_iter = epoch
+        if name == 'checkpoint' and keep > 0:
+            old = epoch - keep * self.weight_interval
+            if old > 0:
+                old_path = os.path.join(self.output_dir, self._checkpoint_name(old, name))
+                if os.path.exists(old_path):
+                    os.remove(old_path)
+
+    def save_interrupted(self):
+        """Checkpoint the last finished iteration (after Ctrl-C)."""
+        done = self.current_iter - 1
+        if done >= 1:
+            self.save(done)
+            self.logger.info(f'Interrupted: saved checkpoint of iteration {done} '
+                             f'in {self.output_dir}')
+        return done

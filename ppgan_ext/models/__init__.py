@@ -1,0 +1,2 @@
+"""Model classes and nets registered into ppgan's registries."""
+from . import generators  # noqa: F401

@@ -1,0 +1,1 @@
+"""Generators registered into ppgan's GENERATORS."""
