@@ -1,1 +1,2 @@
 """Generators registered into ppgan's GENERATORS."""
+from .transpose_srresnet import TransposeSRResNet  # noqa: F401
