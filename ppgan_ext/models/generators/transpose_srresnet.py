@@ -80,7 +80,7 @@ class TransposeSRResNet(nn.Layer):
                  upsampler: str = 'transpose',
                  global_residual: bool = False):
         super().__init__()
-        if scale not in _SUPPORTED_SCALES:
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale not in _SUPPORTED_SCALES:
             raise ValueError(f'TransposeSRResNet: scale must be one of {_SUPPORTED_SCALES}, '
                              f'got {scale!r}')
         if norm not in _NORMS:

@@ -1,0 +1,73 @@
+"""Our components resolve through ppgan's builders and do not shadow ppgan's names."""
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from ppgan_ext.cli.list_components import registered
+
+
+def _ours():
+    return {reg: [name for name, mine in rows if mine] for reg, rows in registered().items()}
+
+
+def test_expected_components_are_registered():
+    ours = _ours()
+    assert 'TransposeSRResNet' in ours['GENERATORS']
+    assert 'SaltPepperDataset' in ours['DATASETS']
+
+
+def test_each_registered_name_resolves_to_a_ppgan_ext_class():
+    from ppgan_ext.config import _registries
+    registries = _registries()
+    count = 0
+    for reg, names in _ours().items():
+        for name in names:
+            obj = registries[reg].get(name)
+            assert obj.__module__.startswith('ppgan_ext.'), (reg, name)
+            count += 1
+    assert count >= 2
+
+
+def test_no_name_collides_with_ppgan():
+    """Registering into a fresh interpreter without ppgan_ext gives ppgan's own names."""
+    code = (
+        "import ppgan_ext.compat as c; c.apply()\n"
+        "import ppgan.models, ppgan.datasets, ppgan.metrics\n"
+        "from ppgan_ext.config import _registries\n"
+        "import json\n"
+        "print(json.dumps({k: sorted(r._obj_map) for k, r in _registries().items()}))\n")
+    import json
+    import os
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                         cwd=root, check=True).stdout.strip().splitlines()[-1]
+    ppgan_names = json.loads(out)
+    for reg, names in _ours().items():
+        clash = set(names) & set(ppgan_names[reg])
+        assert not clash, f'{reg}: {clash} shadow ppgan components'
+
+
+def test_builders_construct_our_generator():
+    from ppgan.models.generators.builder import build_generator
+    net = build_generator({'name': 'TransposeSRResNet', 'num_feat': 4, 'num_blocks': 1})
+    assert type(net).__name__ == 'TransposeSRResNet'
+
+
+def test_duplicate_registration_is_refused():
+    from ppgan.models.generators.builder import GENERATORS
+    from ppgan_ext.models.generators.transpose_srresnet import TransposeSRResNet
+    with pytest.raises(AssertionError):
+        GENERATORS.register(TransposeSRResNet)
+
+
+def test_missing_ppgan_message_says_what_to_run(monkeypatch):
+    import importlib.util
+    compat = importlib.import_module('ppgan_ext.compat')
+    real = importlib.util.find_spec
+    monkeypatch.setattr(compat, '_APPLIED', False)
+    monkeypatch.setattr(importlib.util, 'find_spec',
+                        lambda name, *a: None if name == 'ppgan' else real(name, *a))
+    with pytest.raises(ImportError, match=r'pip install --no-deps ppgan==2\.1\.0'):
+        compat.apply()

@@ -1,0 +1,83 @@
+"""TransposeSRResNet: output sizes, the x8 stage count, argument checks, learning."""
+import numpy as np
+import paddle
+import pytest
+
+from ppgan_ext.models.generators.transpose_srresnet import TransposeSRResNet
+
+
+def _net(**kw):
+    kw.setdefault('num_feat', 8)
+    kw.setdefault('num_blocks', 1)
+    return TransposeSRResNet(**kw)
+
+
+@pytest.mark.parametrize('scale', [1, 2, 4, 8])
+@pytest.mark.parametrize('deconv_kernel', [3, 4])
+@pytest.mark.parametrize('upsampler', ['transpose', 'pixelshuffle'])
+def test_output_is_exactly_scale_times_input_for_odd_sizes(scale, deconv_kernel, upsampler):
+    net = _net(scale=scale, deconv_kernel=deconv_kernel, upsampler=upsampler)
+    net.eval()
+    for h, w in ((7, 5), (16, 9), (1, 1)):
+        y = net(paddle.rand([2, 3, h, w]))
+        assert tuple(y.shape) == (2, 3, h * scale, w * scale)
+
+
+@pytest.mark.parametrize('scale,stages', [(1, 0), (2, 1), (4, 2), (8, 3)])
+def test_number_of_upsampling_stages_is_log2_scale(scale, stages):
+    """The x8 fix: int(scale / 2) would build 4 stages (x16); log2 builds 3."""
+    net = _net(scale=scale)
+    deconvs = [m for m in net.sublayers() if isinstance(m, paddle.nn.Conv2DTranspose)]
+    assert len(deconvs) == stages
+    assert len(net.upsample) == stages
+
+
+@pytest.mark.parametrize('bad', [3, 16, 0, 2.0, '4'])
+def test_unsupported_scale_names_allowed_values(bad):
+    with pytest.raises(ValueError, match=r'scale must be one of \(1, 2, 4, 8\)'):
+        _net(scale=bad)
+
+
+@pytest.mark.parametrize('key,value,allowed', [
+    ('norm', 'in', 'norm must be one of'),
+    ('deconv_kernel', 5, 'deconv_kernel must be one of'),
+    ('upsampler', 'nearest', 'upsampler must be one of'),
+    ('num_feat', 0, 'num_feat must be a positive int'),
+    ('num_blocks', -1, 'num_blocks must be an int'),
+])
+def test_bad_arguments_name_the_key(key, value, allowed):
+    with pytest.raises(ValueError, match=allowed):
+        _net(**{key: value})
+
+
+def test_norm_none_has_no_batchnorm_and_bn_has_some():
+    assert not any(isinstance(m, paddle.nn.BatchNorm2D) for m in _net(norm='none').sublayers())
+    assert any(isinstance(m, paddle.nn.BatchNorm2D) for m in _net(norm='bn').sublayers())
+
+
+def test_global_residual_adds_the_upsampled_input():
+    """With every parameter zeroed, the output is exactly the bilinear upsampled input."""
+    net = _net(scale=2, norm='none', global_residual=True)
+    for p in net.parameters():
+        p.set_value(paddle.zeros_like(p))
+    x = paddle.rand([1, 3, 5, 6])
+    expected = paddle.nn.functional.interpolate(x, scale_factor=2, mode='bilinear',
+                                                align_corners=False)
+    np.testing.assert_allclose(net(x).numpy(), expected.numpy(), atol=1e-6)
+
+
+def test_learns_a_fixed_mapping():
+    """A few Adam steps on one pair reduce the L1 loss a lot (the net trains)."""
+    paddle.seed(1)
+    net = _net(scale=2, norm='none')
+    x = paddle.rand([2, 3, 8, 8])
+    target = paddle.nn.functional.interpolate(x, scale_factor=2, mode='nearest')
+    opt = paddle.optimizer.Adam(learning_rate=2e-3, parameters=net.parameters())
+    losses = []
+    for _ in range(60):
+        loss = paddle.nn.functional.l1_loss(net(x), target)
+        loss.backward()
+        opt.step()
+        opt.clear_grad()
+        losses.append(float(loss))
+    assert losses[-1] < 0.5 * losses[0]
