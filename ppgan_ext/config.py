@@ -2,7 +2,8 @@
 
 Same file format and ``-o key.sub=value`` syntax as ppgan's ``get_config``, with
 three differences: override values are parsed as YAML (never ``eval``), a key
-that does not exist is an error that suggests close matches, and every
+that does not exist is an error that suggests close matches (an argument of
+the component whose config it extends may be added), and every
 component name and argument list is checked against ppgan's registries before
 anything is built, so a typo fails in one line instead of deep in a constructor.
 """
@@ -50,7 +51,7 @@ def _override(cfg: dict, option: str) -> None:
                     f"list of {len(node)}") from None
             part = index
         elif isinstance(node, dict):
-            if part not in node:
+            if part not in node and not (last and _component_accepts(node, part)):
                 raise ConfigError(f"override key {where!r} does not exist in the config"
                                   f"{_suggest(part, node.keys())}")
         else:
@@ -60,6 +61,19 @@ def _override(cfg: dict, option: str) -> None:
             node[part] = _parse_value(text)
         else:
             node = node[part]
+
+
+def _component_accepts(node: dict, key: str) -> bool:
+    """True if ``node`` is a component config whose class takes argument ``key``."""
+    name = node.get('name')
+    for registry in _registries().values():
+        cls = registry._obj_map.get(name) if isinstance(name, str) else None
+        if cls is not None:
+            try:
+                return key in inspect.signature(cls).parameters
+            except (TypeError, ValueError):
+                return False
+    return False
 
 
 def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDict:
