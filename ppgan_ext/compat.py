@@ -12,8 +12,13 @@ No other module of ppgan_ext looks at Paddle or ppgan versions.
 import importlib.util
 import sys
 import types
+import warnings
 
-import paddle
+# Paddle warns about a missing compiler cache on every import; it only matters
+# for building custom C++ operators, which ppgan-ext does not do.
+warnings.filterwarnings('ignore', message='No ccache found')
+
+import paddle  # noqa: E402
 
 _APPLIED = False
 

@@ -89,7 +89,6 @@ def run(args) -> int:
     try:
         trainer.train()
     except KeyboardInterrupt:
-        trainer.save_interrupted()
         trainer.close()
         return 130
     trainer.close()

@@ -6,11 +6,15 @@ Behaviour is ppgan's :class:`ppgan.engine.trainer.Trainer` except:
   rename), so a kill at any moment leaves the previous file intact;
 * a NaN or Inf loss stops training with :class:`TrainingDiverged`, naming the
   iteration and the loss term, before anything non-finite is saved;
-* :meth:`save_interrupted` writes a checkpoint for the last finished iteration
-  (used on Ctrl-C).
+* Ctrl-C (SIGINT) stops at the next iteration boundary: the checkpoint then
+  holds exactly the finished iterations, learning-rate schedule included, and
+  :meth:`train` raises ``KeyboardInterrupt`` after writing it. A second Ctrl-C
+  stops at once.
 """
 import math
 import os
+import signal
+import threading
 
 from ppgan.engine.trainer import Trainer as PPGANTrainer
 
@@ -31,21 +35,48 @@ class Trainer(PPGANTrainer):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.last_saved_iter = 0
+        self._stop_requested = False
         if cfg.is_train:
+            if self.iters_per_epoch == 0:
+                batch = cfg.dataset.train.get('batch_size', 1)
+                raise ValueError(
+                    f"dataset.train has {len(self.train_dataloader.dataset)} samples, fewer "
+                    f"than batch_size {batch} x {self.world_size} process(es): lower "
+                    f"dataset.train.batch_size or add images")
             self._wrap_train_iter()
 
     def train(self):
         """ppgan's loop; the final iteration is always saved, even off-interval."""
-        super().train()
+        restore = None
+        if threading.current_thread() is threading.main_thread():
+            restore = signal.signal(signal.SIGINT, self._request_stop)
+        try:
+            super().train()
+        except BaseException:
+            if not self._stop_requested:
+                raise
+            self.save_interrupted()
+            raise KeyboardInterrupt from None
+        finally:
+            if restore is not None:
+                signal.signal(signal.SIGINT, restore)
         if self.last_saved_iter != self.total_iters:
             self.save(self.total_iters, 'weight', keep=-1)
             self.save(self.total_iters)
+
+    def _request_stop(self, signum, frame):
+        self.logger.info('Ctrl-C: stopping after the current iteration '
+                         '(press again to stop at once)')
+        self._stop_requested = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def _wrap_train_iter(self):
         model = self.model
         train_iter = model.train_iter
 
         def checked_train_iter(optims=None):
+            if self._stop_requested:
+                raise KeyboardInterrupt
             train_iter(optims)
             for term, value in model.get_current_losses().items():
                 value = float(value)
@@ -86,7 +117,8 @@ class Trainer(PPGANTrainer):
         """Checkpoint the last finished iteration (after Ctrl-C)."""
         done = self.current_iter - 1
         if done >= 1:
-            self.save(done)
+            if done != self.last_saved_iter:
+                self.save(done)
             self.logger.info(f'Interrupted: saved checkpoint of iteration {done} '
                              f'in {self.output_dir}')
         return done

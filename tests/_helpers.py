@@ -1,0 +1,54 @@
+"""Helpers shared by the tests that run tools/main.py for real."""
+import glob
+import os
+import re
+import subprocess
+import sys
+from typing import Dict, List, Sequence
+
+import cv2
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAIN = os.path.join(ROOT, 'tools', 'main.py')
+STOCK_SR = os.path.join(ROOT, 'tests', 'data', 'stock_esrgan_psnr_x4.yaml')
+
+
+def env(**extra) -> Dict[str, str]:
+    e = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    e.update(extra)
+    return e
+
+
+def write_sr_pairs(root: str, photos: dict, names: Sequence[str], size: int = 96,
+                   scale: int = 4):
+    """Crop ``size``x``size`` GT patches and their bicubic x``scale`` LQ into root/{gt,lq}."""
+    gt_dir, lq_dir = os.path.join(root, 'gt'), os.path.join(root, 'lq')
+    os.makedirs(gt_dir, exist_ok=True)
+    os.makedirs(lq_dir, exist_ok=True)
+    for name in names:
+        img = photos[name]
+        top, left = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
+        gt = img[top:top + size, left:left + size]
+        lq = cv2.resize(gt, (size // scale, size // scale), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(os.path.join(gt_dir, name + '.png'), gt)
+        cv2.imwrite(os.path.join(lq_dir, name + '.png'), lq)
+    return gt_dir, lq_dir
+
+
+def run_main(args: List[str], cwd: str = ROOT, timeout: int = 300, launcher=None):
+    cmd = [sys.executable] + (launcher or []) + [MAIN] + args
+    return subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def run_dirs(output_dir: str) -> List[str]:
+    return sorted(d for d in glob.glob(os.path.join(output_dir, '*')) if os.path.isdir(d))
+
+
+def logged(text: str, key: str) -> List[float]:
+    """Values of ``key: <float>`` in ppgan's training log lines, in order."""
+    return [float(v) for v in re.findall(rf'\b{re.escape(key)}: ([-+0-9.eE]+)', text)]
+
+
+def logged_iters(text: str) -> List[int]:
+    return [int(v) for v in re.findall(r'Iter: (\d+)/\d+', text)]
