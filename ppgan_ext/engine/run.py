@@ -66,8 +66,12 @@ def setup(args, cfg) -> None:
         np.random.seed(args.seed)
 
 
-def run(args) -> int:
-    """Train (or evaluate) as ``args`` say. Returns the process exit code."""
+def build_trainer(args):
+    """Load and check the config, set up logging/device/seed, build the Trainer.
+
+    ``--resume`` / ``--load`` are applied. Returns the Trainer (its ``cfg``
+    holds the run's ``output_dir``).
+    """
     from .trainer import Trainer
 
     cfg = load_config(args.config_file, args.opt)
@@ -82,7 +86,12 @@ def run(args) -> int:
         trainer.logger.info(f'Resumed from {args.resume} at iteration {trainer.current_iter}')
     elif args.load:
         trainer.load(args.load)
+    return trainer
 
+
+def run(args) -> int:
+    """Train (or evaluate) as ``args`` say. Returns the process exit code."""
+    trainer = build_trainer(args)
     if args.evaluate_only:
         trainer.test()
         return 0
