@@ -14,9 +14,11 @@ import sys
 import types
 import warnings
 
-# Paddle warns about a missing compiler cache on every import; it only matters
-# for building custom C++ operators, which ppgan-ext does not do.
+# Paddle warns about a missing compiler cache on every import (it only matters
+# for building custom C++ operators), and ppgan's models call paddle.to_tensor on
+# tensors every iteration; neither is actionable for a user.
 warnings.filterwarnings('ignore', message='No ccache found')
+warnings.filterwarnings('ignore', message='To copy construct from a tensor')
 
 import paddle  # noqa: E402
 
