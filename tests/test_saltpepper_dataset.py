@@ -302,3 +302,25 @@ def test_recursive_switch(photos):
 def test_bad_arguments(photos, kwargs, key):
     with pytest.raises(ValueError, match=key):
         SaltPepperDataset(photos[0], **kwargs)
+
+
+def test_every_supported_extension(tmp_path):
+    folder = tmp_path / 'formats'
+    folder.mkdir()
+    rgb = cv2.resize(data.astronaut(), (40, 32), interpolation=cv2.INTER_AREA)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    lossless = ['a.png', 'b.bmp', 'c.tif', 'd.TIFF', 'e.webp']
+    for name in lossless:
+        params = [cv2.IMWRITE_WEBP_QUALITY, 101] if name.endswith('webp') else []
+        assert cv2.imwrite(str(folder / name), bgr, params)
+    for name in ('f.jpg', 'g.jpeg'):
+        assert cv2.imwrite(str(folder / name), bgr, [cv2.IMWRITE_JPEG_QUALITY, 98])
+    ds = SaltPepperDataset(str(folder), mode='test', prob=0.0, blur=0)
+    assert len(ds) == 7 and ds.skipped == 0
+    for i, path in enumerate(ds.paths):
+        gt = to_uint8(ds[i]['gt']).astype(int)
+        if os.path.basename(path) in lossless:
+            np.testing.assert_array_equal(gt, rgb)
+        else:
+            err = np.abs(gt - rgb).mean()     # lossy, and chroma-subsampled at this size
+            assert err < 8 and np.abs(gt - rgb[:, :, ::-1]).mean() > 2 * err

@@ -154,8 +154,8 @@ class SaltPepperDataset(Dataset):
         found = scan_images(folder, recursive=self.recursive)
         if not found:
             where = 'in or below' if self.recursive else 'in'
-            raise FileNotFoundError(f"gt_folder {folder}: no image files ({', '.join(IMG_EXTENSIONS)}) "
-                                    f'{where} it')
+            raise FileNotFoundError(f'gt_folder {folder}: no image files '
+                                    f"({', '.join(IMG_EXTENSIONS)}) {where} it")
         paths, sizes, bad = [], [], []
         for path in found:
             try:
