@@ -156,6 +156,25 @@ def test_test_mode_is_deterministic(photos):
     assert not np.array_equal(other[0]['lq'], first[0])
 
 
+def test_repeat_and_cache(photos):
+    """repeat multiplies the train epoch; cache gives the same samples and is never modified."""
+    folder, imgs = photos
+    plain = SaltPepperDataset(folder, mode='test', scale=2, prob=0.2, blur=3)
+    cached = SaltPepperDataset(folder, mode='test', scale=2, prob=0.2, blur=3, cache=True,
+                               repeat=4)
+    assert len(cached) == len(plain) == 3          # repeat applies to train mode only
+    for i in range(3):
+        np.testing.assert_array_equal(cached[i]['lq'], plain[i]['lq'])
+    train = SaltPepperDataset(folder, gt_size=64, scale=4, prob=0.5, blur=3, cache=True,
+                              repeat=4)
+    assert len(train) == 12
+    assert {train[i]['gt_path'] for i in range(12)} == set(imgs)
+    for i in range(12):
+        train[i]
+    for path, img in zip(train.paths, train._images):
+        np.testing.assert_array_equal(img, imgs[path])
+
+
 def test_dataloader_two_workers(photos, tmp_path):
     folder, _ = photos
     # test mode: the same inputs as direct indexing, whatever worker serves an index
@@ -298,6 +317,8 @@ def test_recursive_switch(photos):
     (dict(use_flip='yes'), 'use_flip'),
     (dict(per_channel=1), 'per_channel'),
     (dict(seed=-1), 'seed'),
+    (dict(repeat=0), 'repeat'),
+    (dict(cache='no'), 'cache'),
 ])
 def test_bad_arguments(photos, kwargs, key):
     with pytest.raises(ValueError, match=key):

@@ -95,6 +95,12 @@ class SaltPepperDataset(Dataset):
         recursive (bool): Search sub-folders of ``gt_folder``. Default: True.
         skip_bad (bool): Skip unreadable or too small images with a warning
             (their number is ``self.skipped``) instead of failing. Default: False.
+        repeat (int): Each image appears ``repeat`` times per epoch (train
+            mode), so a small folder does not restart the DataLoader (and its
+            workers) every few iterations. Default: 1.
+        cache (bool): Decode every image once at construction and keep it in
+            memory (DataLoader workers share it copy-on-write). For folders
+            that fit in RAM; also fully decodes each file up front. Default: False.
     """
 
     def __init__(self,
@@ -110,7 +116,9 @@ class SaltPepperDataset(Dataset):
                  use_rot: bool = True,
                  seed: int = 0,
                  recursive: bool = True,
-                 skip_bad: bool = False):
+                 skip_bad: bool = False,
+                 repeat: int = 1,
+                 cache: bool = False):
         super().__init__()
         if mode not in _MODES:
             raise ValueError(f"mode must be one of {', '.join(map(repr, _MODES))}, got {mode!r}")
@@ -141,8 +149,14 @@ class SaltPepperDataset(Dataset):
         self._rng_key = None
         self._pid = os.getpid()
 
+        if not isinstance(repeat, numbers.Integral) or isinstance(repeat, bool) or repeat < 1:
+            raise ValueError(f'repeat must be an integer >= 1, got {repeat!r}')
+        self.repeat = int(repeat) if mode == 'train' else 1
+        self.cache = _check_bool(cache, 'cache')
+
         self.paths, self.sizes, self.skipped_files = self._scan()
         self.skipped = len(self.skipped_files)
+        self._images = [read_image(p) for p in self.paths] if self.cache else None
 
     # ------------------------------------------------------------------ files
     def _scan(self) -> Tuple[List[str], List[Tuple[int, int]], List[Tuple[str, str]]]:
@@ -202,12 +216,12 @@ class SaltPepperDataset(Dataset):
 
     # ------------------------------------------------------------------ samples
     def __len__(self) -> int:
-        return len(self.paths)
+        return len(self.paths) * self.repeat
 
     def __getitem__(self, idx: int) -> Dict[str, object]:
-        idx = int(idx)
+        idx = int(idx) % len(self.paths)
         path = self.paths[idx]
-        img = read_image(path)
+        img = self._images[idx] if self._images is not None else read_image(path)
         if self.mode == 'train':
             gt, lq = self._train_pair(img, self._train_rng(), path)
         else:
