@@ -51,6 +51,15 @@ def changed(before, after, name):
     return any(not np.array_equal(before[name][k], after[name][k]) for k in before[name])
 
 
+def perturb_output(model, name):
+    """Untrained generators output zeros (zero output conv): give net ``name`` a random one."""
+    net = model.nets[name]
+    layer = net.final_conv[1] if name == 'net_dec' else net.UpBlock[-1]
+    layer.weight.set_value(paddle.normal(0.0, 0.05, layer.weight.shape))
+    layer.bias.set_value(paddle.full(layer.bias.shape, 0.3))
+    return model
+
+
 def save_weights(model, path):
     paddle.save({name: net.state_dict() for name, net in model.nets.items()}, str(path))
     return str(path)
@@ -61,9 +70,10 @@ def chain(tmp_path_factory):
     """Weight files of a draft model and of a level-1 model built on it."""
     root = tmp_path_factory.mktemp('chain')
     paddle.seed(0)
-    draft = tiny_model()
+    draft = perturb_output(tiny_model(), 'net_dec')
     draft_path = save_weights(draft, root / 'draft.pdparams')
-    rev1 = tiny_model(stage='revision', levels=1, draft_weights=draft_path)
+    rev1 = perturb_output(tiny_model(stage='revision', levels=1, draft_weights=draft_path),
+                          'net_rev')
     rev1_path = save_weights(rev1, root / 'rev1.pdparams')
     return root, draft, draft_path, rev1, rev1_path
 

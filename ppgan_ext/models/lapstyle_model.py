@@ -189,12 +189,12 @@ class LapStylePyramidModel(BaseModel):
         if stage == 'revision':
             self.nets['netD'] = build_discriminator(net_config('discriminator', discriminator))
 
+        # The generators initialise themselves (zero output conv); the discriminator
+        # gets ppgan's N(0, 0.02).
         if stage == 'draft':
             self.trainable = ['net_dec']
-            init_weights(self.nets['net_dec'])
         else:
             self.trainable = [self.rev_names[-1], 'netD']
-            init_weights(self.nets[self.rev_names[-1]])
             init_weights(self.nets['netD'])
             self._load_lower_levels(draft_weights, revision_weights)
         self.frozen = [name for name in self.nets if name not in self.trainable]

@@ -10,7 +10,7 @@ import paddle.nn as nn
 
 from ppgan.models.generators.builder import GENERATORS
 
-from .lapstyle_blocks import ConvBlock, ResBlock, adain, upsample_to
+from .lapstyle_blocks import ConvBlock, ResBlock, adain, upsample_to, zero_
 
 __all__ = ['LapStyleDraftNet']
 
@@ -22,7 +22,7 @@ class LapStyleDraftNet(nn.Layer):
     The relu4_1 content features are AdaIN-modulated by the style's and
     decoded; on the way up, the AdaIN-modulated relu3_1 and relu2_1 features
     are added as skip connections. Parameter names match ppgan's
-    ``DecoderNet``.
+    ``DecoderNet``. The output conv starts at zero (see ``zero_``).
 
     Args:
         base_channels (int): Width of the encoder's first stage (64 for
@@ -50,6 +50,9 @@ class LapStyleDraftNet(nn.Layer):
         self.convblock_11 = ConvBlock(b, b)
         self.final_conv = nn.Sequential(nn.Pad2D([1, 1, 1, 1], mode='reflect'),
                                         nn.Conv2D(b, 3, 3))
+        # Kaiming-initialised convs (Paddle's default) and a zero output conv: the draft
+        # starts black but every layer gets healthy gradients after the first step.
+        zero_(self.final_conv[1])
 
     def forward(self, content_feats: Sequence[paddle.Tensor],
                 style_feats: Sequence[paddle.Tensor]) -> paddle.Tensor:

@@ -8,7 +8,7 @@ import paddle.nn as nn
 
 from ppgan.models.generators.builder import GENERATORS
 
-from .lapstyle_blocks import ResBlock
+from .lapstyle_blocks import ResBlock, zero_
 
 __all__ = ['LapStyleRevisionNet']
 
@@ -19,8 +19,9 @@ class LapStyleRevisionNet(nn.Layer):
 
     Input: the content's Laplacian band at this level and the upsampled
     stylization of the level below, concatenated; output: a residual image
-    that is added to the upsampled stylization. Parameter names match ppgan's
-    ``RevisionNet``.
+    that is added to the upsampled stylization. The output conv starts at
+    zero, so an untrained net passes the upsampled image through. Parameter
+    names match ppgan's ``RevisionNet``.
 
     Args:
         num_feat (int): Feature channels. Default: 64.
@@ -45,6 +46,7 @@ class LapStyleRevisionNet(nn.Layer):
             nn.Upsample(scale_factor=2, mode='nearest'),
             nn.Pad2D(pad, mode='reflect'), nn.Conv2D(num_feat, num_feat, 3), nn.ReLU(),
             nn.Pad2D(pad, mode='reflect'), nn.Conv2D(num_feat, in_channels, 3))
+        zero_(self.UpBlock[-1])  # an untrained level adds nothing
 
     def forward(self, band: paddle.Tensor, image: paddle.Tensor) -> paddle.Tensor:
         size = paddle.shape(band)
