@@ -63,7 +63,7 @@ def test_draft_training_lowers_the_style_loss(draft_run):
     style = logged(draft_run, 'loss_s')
     assert len(style) == 40 and all(np.isfinite(style))
     first, last = np.mean(style[:5]), np.mean(style[-5:])
-    assert last < 0.7 * first, (first, last)
+    assert last < 0.5 * first, (first, last)
     # validation ran with the configured metrics and wrote content | style | stylized panels
     with open(glob.glob(os.path.join(draft_run, '*', 'log.txt'))[0]) as f:
         text = f.read()
