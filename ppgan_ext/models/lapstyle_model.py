@@ -29,7 +29,7 @@ from ppgan.modules.init import init_weights
 from ppgan.solver import build_optimizer
 
 from ..metrics.style_loss_metric import StyleTransferLoss
-from ..pyramid import laplacian_pyramid, pyr_down, pyr_up
+from ..pyramid import laplacian_pyramid, pyr_down, pyr_up, spatial_size
 from ..weight_files import read_state_file, resolve_weights_path, sub_state
 from .generators.lapstyle_encoder import FEATURE_NAMES
 from .generators.lapstyle_pyramid import LapStylePyramidNet, revision_net_name
@@ -272,9 +272,9 @@ class LapStylePyramidModel(BaseModel):
                 self.visual_items['draft'] = out
                 for k in range(K - 1):
                     band = pyramid[K - 1 - k]
-                    up = pyr_up(out, paddle.shape(band)[2:4])
+                    up = pyr_up(out, spatial_size(band))
                     out = up + self.nets[self.rev_names[k]](band, up)
-                up = pyr_up(out, paddle.shape(pyramid[0])[2:4])
+                up = pyr_up(out, spatial_size(pyramid[0]))
             self.stylized = up + self.nets[self.rev_names[-1]](pyramid[0], up)
         self.visual_items['stylized'] = self.stylized
 

@@ -9,6 +9,8 @@ import paddle
 import paddle.nn as nn
 import paddle.nn.functional as F
 
+from ...pyramid import spatial_size
+
 
 class ConvBlock(nn.Layer):
     """Reflect pad 1 -> 3x3 conv -> ReLU.
@@ -102,6 +104,6 @@ def upsample_to(x: paddle.Tensor, like: paddle.Tensor) -> paddle.Tensor:
     ``like`` has side ``n`` and ``x`` side ``ceil(n / 2)`` (a stride-2 step
     with ``ceil`` rounding), so the 2x result is ``n`` or ``n + 1`` long.
     """
-    size = paddle.shape(like)
+    h, w = spatial_size(like)
     up = F.interpolate(x, scale_factor=2, mode='nearest')
-    return up[:, :, :size[2], :size[3]]
+    return up[:, :, :h, :w]

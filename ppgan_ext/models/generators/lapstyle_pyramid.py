@@ -17,7 +17,7 @@ import paddle.nn as nn
 
 from ppgan.models.generators.builder import GENERATORS
 
-from ...pyramid import laplacian_pyramid, pad_to_multiple, pyr_down, pyr_up
+from ...pyramid import laplacian_pyramid, pad_to_multiple, pyr_down, pyr_up, spatial_size
 from .lapstyle_draft import LapStyleDraftNet
 from .lapstyle_encoder import LapStyleVGGEncoder
 from .lapstyle_revision import LapStyleRevisionNet
@@ -127,14 +127,14 @@ class LapStylePyramidNet(nn.Layer):
         outs = [out]
         for k in range(levels):
             band = pyramid[levels - 1 - k]
-            up = pyr_up(out, paddle.shape(band)[2:4])
+            up = pyr_up(out, spatial_size(band))
             out = up + self.revisions[k](band, up)
             outs.append(out)
         return outs
 
     def forward(self, content: paddle.Tensor, style: paddle.Tensor) -> paddle.Tensor:
-        size = paddle.shape(content)
+        h, w = spatial_size(content)
         multiple = 2 ** (self.levels + 3)
         padded = pad_to_multiple(content, multiple, 2 * multiple)
         out = self.stylize_pyramid(padded, style)[-1]
-        return paddle.clip(out[:, :, :size[2], :size[3]], 0.0, 1.0)
+        return paddle.clip(out[:, :, :h, :w], 0.0, 1.0)

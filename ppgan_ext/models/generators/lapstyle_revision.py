@@ -8,6 +8,7 @@ import paddle.nn as nn
 
 from ppgan.models.generators.builder import GENERATORS
 
+from ...pyramid import spatial_size
 from .lapstyle_blocks import ResBlock, zero_
 
 __all__ = ['LapStyleRevisionNet']
@@ -49,7 +50,7 @@ class LapStyleRevisionNet(nn.Layer):
         zero_(self.UpBlock[-1])  # an untrained level adds nothing
 
     def forward(self, band: paddle.Tensor, image: paddle.Tensor) -> paddle.Tensor:
-        size = paddle.shape(band)
+        h, w = spatial_size(band)
         out = self.DownBlock(paddle.concat([band, image], axis=1))
         out = self.UpBlock(self.resblock(out))
-        return out[:, :, :size[2], :size[3]]
+        return out[:, :, :h, :w]
