@@ -155,3 +155,18 @@ def test_corrupt_vgg_file_is_one_clear_error_line(work, tmp_path):
     assert len(lines) == 1
     assert str(bad) in lines[0] and 'truncated or corrupt' in lines[0]
     assert 'vgg_normalised.pdparams' in lines[0] and 'weights_path' in lines[0]
+
+
+def test_data_parallel_training_with_frozen_nets(work, draft_run):
+    """paddle.distributed.launch on 2 CPU processes: frozen nets are not wrapped (DataParallel
+    refuses nets with nothing to train) and the weight file keeps plain parameter names."""
+    out = str(work / 'ddp')
+    cmd = [sys.executable, '-m', 'paddle.distributed.launch', '--nproc_per_node', '2',
+           '--log_dir', str(work / 'ddp_log'), os.path.join(ROOT, 'tools', 'main.py'), '-c', TINY,
+           '--no-cuda', '-o', f'output_dir={out}', 'total_iters=2', 'validate.interval=-1',
+           'model.stage=revision', 'model.levels=1', f'model.draft_weights={weight_file(draft_run, 40)}']
+    proc = subprocess.run(cmd, cwd=work, env=_env(), capture_output=True, text=True, timeout=600)
+    log = ''.join(open(p).read() for p in glob.glob(str(work / 'ddp_log' / 'workerlog.*')))
+    assert proc.returncode == 0, log[-3000:]
+    state = paddle.load(weight_file(out, 2), return_numpy=True)
+    assert 'DownBlock.1.weight' in state['net_rev'] and 'enc_1.0.weight' in state['net_enc']

@@ -7,7 +7,9 @@ Behaviour is ppgan's :class:`ppgan.engine.trainer.Trainer` except:
 * a NaN or Inf loss stops training with :class:`TrainingDiverged`, naming the
   iteration and the loss term, before anything non-finite is saved;
 * :meth:`save_interrupted` writes a checkpoint for the last finished iteration
-  (used on Ctrl-C).
+  (used on Ctrl-C);
+* in multi-process training, nets without trainable parameters are not
+  wrapped in ``paddle.DataParallel`` (which refuses them).
 """
 import math
 import os
@@ -40,6 +42,22 @@ class Trainer(PPGANTrainer):
         if self.last_saved_iter != self.total_iters:
             self.save(self.total_iters, 'weight', keep=-1)
             self.save(self.total_iters)
+
+    def distributed_data_parallel(self):
+        """ppgan's, except that nets with nothing to train stay unwrapped.
+
+        ``paddle.DataParallel`` refuses a net whose parameters are all frozen
+        (a VGG loss network, the lower levels of a LapStyle pyramid), which
+        stops ppgan's multi-process training of such models at start-up.
+        """
+        import paddle
+
+        paddle.distributed.init_parallel_env()
+        find_unused = self.cfg.get('find_unused_parameters', False)
+        for name, net in self.model.nets.items():
+            if any(not p.stop_gradient for p in net.parameters()):
+                self.model.nets[name] = paddle.DataParallel(
+                    net, find_unused_parameters=find_unused)
 
     def _wrap_train_iter(self):
         model = self.model
