@@ -1,4 +1,4 @@
-"""Every LapStyle config loads, validates and builds; the three paper stages chain by weight files."""
+"""Every LapStyle config loads, validates and builds; the paper stages chain by weight files."""
 import copy
 import glob
 import os

@@ -88,7 +88,8 @@ def test_draft_stage_trains_only_the_drafting_net():
     model.backward_G()
     assert all(p.grad is None for p in model.nets['net_enc'].parameters())
     dec_grads = [p.grad for p in model.nets['net_dec'].parameters()]
-    assert all(g is not None for g in dec_grads) and sum(float(g.abs().sum()) for g in dec_grads) > 0
+    assert all(g is not None for g in dec_grads)
+    assert sum(float(g.abs().sum()) for g in dec_grads) > 0
     model.optimizers['optimG'].step()
     after = snapshot(model)
     assert changed(before, after, 'net_dec') and not changed(before, after, 'net_enc')

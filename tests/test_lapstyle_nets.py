@@ -129,8 +129,8 @@ def test_non_vgg_width_needs_random_init():
 def test_adain_gives_the_style_channel_statistics():
     rng = np.random.default_rng(3)
     content = paddle.to_tensor(rng.normal(2.0, 3.0, (2, 5, 9, 7)).astype(np.float32))
-    style = paddle.to_tensor((rng.normal(0, 1, (2, 5, 12, 11)) * np.arange(1, 6)[None, :, None, None]
-                              - 4.0).astype(np.float32))
+    scale = np.arange(1, 6)[None, :, None, None]
+    style = paddle.to_tensor((rng.normal(0, 1, (2, 5, 12, 11)) * scale - 4.0).astype(np.float32))
     out = adain(content, style)
     assert out.shape == content.shape
     o_mean, o_std = channel_mean_std(out, eps=0.0)

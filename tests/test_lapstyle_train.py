@@ -1,4 +1,4 @@
-"""End to end through tools/main.py and paddlegan: train, chain draft -> level 1 -> level 2, stylize."""
+"""End to end through tools/main.py and paddlegan: train, chain draft -> level 1 -> 2, stylize."""
 import glob
 import os
 import re
@@ -83,7 +83,8 @@ def test_checkpoints_chain_draft_level1_level2_and_stylize(work, draft_run):
              f"model.draft_weights={os.path.join(draft_run, '*', 'iter_40_weight.pdparams')}")
     rev1_w = weight_file(rev1, 4)
     rev2 = str(work / 'rev2')
-    run_main(work, f'output_dir={rev2}', 'total_iters=3', 'validate.interval=3', 'log_config.interval=1',
+    run_main(work, f'output_dir={rev2}', 'total_iters=3', 'validate.interval=3',
+             'log_config.interval=1',
              'model.stage=revision', 'model.levels=2', f'model.draft_weights={draft_w}',
              f'model.revision_weights=[{rev1_w}]', 'model.emd_layers=[r41]',
              'dataset.train.crop_size=64', 'dataset.train.load_size=72',
@@ -164,7 +165,8 @@ def test_data_parallel_training_with_frozen_nets(work, draft_run):
     cmd = [sys.executable, '-m', 'paddle.distributed.launch', '--nproc_per_node', '2',
            '--log_dir', str(work / 'ddp_log'), os.path.join(ROOT, 'tools', 'main.py'), '-c', TINY,
            '--no-cuda', '-o', f'output_dir={out}', 'total_iters=2', 'validate.interval=-1',
-           'model.stage=revision', 'model.levels=1', f'model.draft_weights={weight_file(draft_run, 40)}']
+           'model.stage=revision', 'model.levels=1',
+           f'model.draft_weights={weight_file(draft_run, 40)}']
     proc = subprocess.run(cmd, cwd=work, env=_env(), capture_output=True, text=True, timeout=600)
     log = ''.join(open(p).read() for p in glob.glob(str(work / 'ddp_log' / 'workerlog.*')))
     assert proc.returncode == 0, log[-3000:]

@@ -1,4 +1,4 @@
-"""Write the tiny LapStyle data set (scikit-image's bundled photos) used by configs/lapstyle_tiny.yaml.
+"""Write the tiny LapStyle data set (scikit-image photos) used by configs/lapstyle_tiny.yaml.
 
     python tools/make_lapstyle_data.py            # -> data/lapstyle_tiny/{content,style}
     python tools/make_lapstyle_data.py OUT_DIR --size 160

@@ -85,8 +85,9 @@ class LapStylePyramidNet(nn.Layer):
         return [paddle.static.InputSpec([1, 3, None, None], 'float32', name='content'),
                 paddle.static.InputSpec([1, 3, None, None], 'float32', name='style')]
 
-    def load_weights(self, state: Dict[str, Dict[str, np.ndarray]], source: str = 'weights') -> None:
-        """Load a LapStyle checkpoint dict (``net_enc``, ``net_dec``, ``net_rev``, ``net_rev_2`` ...).
+    def load_weights(self, state: Dict[str, Dict[str, np.ndarray]],
+                     source: str = 'weights') -> None:
+        """Load a LapStyle checkpoint dict: ``net_enc``, ``net_dec``, ``net_rev``, ``net_rev_2`` ...
 
         ppgan's LapStyle checkpoints have the same layout.
 
