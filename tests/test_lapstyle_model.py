@@ -223,3 +223,18 @@ def test_too_small_crops_are_refused():
     model = tiny_model(stage='draft')
     with pytest.raises(ValueError, match='needs sides >= 32'):
         model.setup_input(batch(16))
+
+
+def test_revision_stage_takes_the_encoder_from_the_draft_file(chain, tmp_path, monkeypatch):
+    """No VGG file is needed once the draft weights carry net_enc; without it, the clear error."""
+    _, draft, draft_path, _, _ = chain
+    monkeypatch.setenv('HOME', str(tmp_path))  # no ~/.cache/ppgan/vgg_normalised.pdparams
+    real_vgg = {'name': 'LapStyleVGGEncoder', 'random_init': False, 'base_channels': 4}
+    model = tiny_model(stage='revision', levels=1, draft_weights=draft_path,
+                       encoder_generator=real_vgg)
+    assert not changed(snapshot(draft), snapshot(model), 'net_enc')
+    no_encoder = str(tmp_path / 'dec_only.pdparams')
+    paddle.save({'net_dec': draft.nets['net_dec'].state_dict()}, no_encoder)
+    with pytest.raises(FileNotFoundError, match=r'vgg_normalised\.pdparams.*weights_path'):
+        tiny_model(stage='revision', levels=1, draft_weights=no_encoder,
+                   encoder_generator=dict(real_vgg, base_channels=64))

@@ -91,8 +91,9 @@ class LapStylePyramidModel(BaseModel):
             Default: ``{name: LapStylePatchDiscriminator}``.
         draft_weights (str): Revision stage: weight file (or glob pattern,
             newest match) holding ``net_dec``, e.g. the draft stage's
-            ``iter_N_weight.pdparams``; its ``net_enc`` is loaded too when
-            present. Default: ''.
+            ``iter_N_weight.pdparams``. When it also holds ``net_enc`` (ours
+            and ppgan's do), that encoder, the one the draft was trained
+            with, is used and the VGG file is not read. Default: ''.
         revision_weights (list[str]): Revision stage K: K-1 weight files (or
             patterns); entry k holds revision level k+1. Default: None (= []).
         content_layers (list[str]): Default: r11, r21, r31, r41, r51.
@@ -181,7 +182,15 @@ class LapStylePyramidModel(BaseModel):
                 raise ValueError(f"{key} needs a 'name'")
             return cfg
 
-        self.nets['net_enc'] = build_generator(net_config('encoder_generator', encoder_generator))
+        encoder_cfg = net_config('encoder_generator', encoder_generator)
+        draft_state = None
+        if stage == 'revision':
+            draft_path = resolve_weights_path(draft_weights, 'model.draft_weights')
+            draft_state = (draft_path, read_state_file(draft_path))
+            if isinstance(draft_state[1].get('net_enc'), dict):
+                # the encoder the draft was trained with comes from its file: no VGG file read
+                encoder_cfg['random_init'] = True
+        self.nets['net_enc'] = build_generator(encoder_cfg)
         self.nets['net_dec'] = build_generator(net_config('draft_generator', draft_generator))
         self.rev_names: List[str] = [revision_net_name(k) for k in range(1, levels + 1)]
         for name in self.rev_names:
@@ -196,7 +205,14 @@ class LapStylePyramidModel(BaseModel):
         else:
             self.trainable = [self.rev_names[-1], 'netD']
             init_weights(self.nets['netD'])
-            self._load_lower_levels(draft_weights, revision_weights)
+            path, state = draft_state
+            self._load_state('net_dec', state, path, 'model.draft_weights')
+            if isinstance(state.get('net_enc'), dict):
+                self._load_state('net_enc', state, path, 'model.draft_weights')
+            for k, pattern in enumerate(revision_weights):
+                key = f'model.revision_weights[{k}]'
+                path = resolve_weights_path(pattern, key)
+                self._load_state(self.rev_names[k], read_state_file(path), path, key)
         self.frozen = [name for name in self.nets if name not in self.trainable]
         for name in self.frozen:
             for p in self.nets[name].parameters():
@@ -208,9 +224,8 @@ class LapStylePyramidModel(BaseModel):
         self.val_losses: Dict[str, float] = {}
 
     # ------------------------------------------------------------------ weights
-    def _load_net(self, net_name: str, pattern: str, key: str) -> str:
-        path = resolve_weights_path(pattern, key)
-        state = read_state_file(path)
+    def _load_state(self, net_name: str, state: dict, path: str, key: str) -> None:
+        """Load ``state[net_name]`` into ``self.nets[net_name]``, checking every shape."""
         sub = sub_state(state, net_name, path, key)
         net = self.nets[net_name]
         own = net.state_dict()
@@ -220,15 +235,7 @@ class LapStylePyramidModel(BaseModel):
                 raise ValueError(f"{key}: {path}: {net_name}.{param} is {got}, expected "
                                  f"{tuple(value.shape)} (trained with other net settings?)")
         net.set_state_dict({k: sub[k] for k in own})
-        if net_name == 'net_dec' and isinstance(state.get('net_enc'), dict):
-            self.nets['net_enc'].set_state_dict(state['net_enc'])
         logger.info(f'{net_name}: loaded from {path}')
-        return path
-
-    def _load_lower_levels(self, draft_weights: str, revision_weights: List[str]) -> None:
-        self._load_net('net_dec', draft_weights, 'model.draft_weights')
-        for k, pattern in enumerate(revision_weights):
-            self._load_net(self.rev_names[k], pattern, f'model.revision_weights[{k}]')
 
     def inference_net(self) -> LapStylePyramidNet:
         """The whole pyramid as one Layer ``(content, style) -> stylized``, sharing these nets.
