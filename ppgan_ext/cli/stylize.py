@@ -122,33 +122,18 @@ def _to_batch(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
 
 
-def run(args) -> int:
+def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Stylizer) -> List[str]:
+    """Stylize every ``(source, destination)`` pair with ``stylize``; PNGs written atomically.
+
+    ``stylize`` is any :data:`Stylizer` (the dynamic-graph pyramid, or an
+    exported model behind the same call). Returns the messages of the
+    unreadable sources that were skipped (one source only: raised instead).
+    """
     import cv2
-    import paddle
     from tqdm import tqdm
 
-    from ..datasets.lapstyle_dataset import read_rgb, resize_short_side
+    from ..datasets.lapstyle_dataset import read_rgb
     from ..utils import atomic_write
-
-    if args.levels is not None and args.levels < 0:
-        raise ValueError(f"--levels must be >= 0, got {args.levels}")
-    if args.style_size is not None and args.style_size < 0:
-        raise ValueError(f"--style-size must be >= 0, got {args.style_size}")
-    pairs = _plan(args.content, args.output)
-    if os.path.realpath(args.style) in {os.path.realpath(d) for _, d in pairs}:
-        raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
-    style_img = read_rgb(args.style)
-    paddle.set_device('gpu' if paddle.is_compiled_with_cuda() and not args.no_cuda else 'cpu')
-    stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
-
-    style_size = 128 * 2 ** levels if args.style_size is None else args.style_size
-    if style_size:
-        style_img = resize_short_side(style_img, style_size)
-    need = 2 ** (levels + 4)
-    if min(style_img.shape[:2]) < need:
-        raise ValueError(f"--style: {args.style} is {style_img.shape[1]}x{style_img.shape[0]}; "
-                         f"{levels} revision level(s) need sides >= {need} (use --style-size)")
-    style = _to_batch(style_img)
 
     skipped = []
     for src, dst in tqdm(pairs, desc='stylize', unit='img', disable=len(pairs) == 1):
@@ -168,6 +153,34 @@ def run(args) -> int:
                 raise OSError(f"cannot write {tmp}")
 
         atomic_write(dst, write)
+    return skipped
+
+
+def run(args) -> int:
+    import paddle
+
+    from ..datasets.lapstyle_dataset import read_rgb, resize_short_side
+
+    if args.levels is not None and args.levels < 0:
+        raise ValueError(f"--levels must be >= 0, got {args.levels}")
+    if args.style_size is not None and args.style_size < 0:
+        raise ValueError(f"--style-size must be >= 0, got {args.style_size}")
+    pairs = _plan(args.content, args.output)
+    if os.path.realpath(args.style) in {os.path.realpath(d) for _, d in pairs}:
+        raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
+    style_img = read_rgb(args.style)
+    paddle.set_device('gpu' if paddle.is_compiled_with_cuda() and not args.no_cuda else 'cpu')
+    stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
+
+    style_size = 128 * 2 ** levels if args.style_size is None else args.style_size
+    if style_size:
+        style_img = resize_short_side(style_img, style_size)
+    need = 2 ** (levels + 4)
+    if min(style_img.shape[:2]) < need:
+        raise ValueError(f"--style: {args.style} is {style_img.shape[1]}x{style_img.shape[0]}; "
+                         f"{levels} revision level(s) need sides >= {need} (use --style-size)")
+
+    skipped = stylize_files(pairs, _to_batch(style_img), stylize)
     done = len(pairs) - len(skipped)
     print(f'stylized {done} image(s) into {args.output} ({levels} revision level(s))')
     if skipped:
