@@ -35,3 +35,7 @@ bench: install
 
 clean:
 	rm -rf output_dir demo_output .pytest_cache
+
+.PHONY: bench-lapstyle
+bench-lapstyle: install
+	$(PY) bench/lapstyle.py

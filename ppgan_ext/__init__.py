@@ -11,5 +11,6 @@ compat.apply()
 
 from . import datasets  # noqa: E402,F401  (registers DATASETS)
 from . import models  # noqa: E402,F401  (registers GENERATORS, MODELS, ...)
+from . import metrics  # noqa: E402,F401  (registers METRICS)
 
 __version__ = '0.1.0'

@@ -10,6 +10,16 @@ IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 PathLike = Union[str, os.PathLike]
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open(path, 'w')`` would give a new file (0o666 less umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _file_mode()
+
+
 def atomic_write(path: PathLike, write: Callable[[str], None]) -> None:
     """Write ``path`` through a temporary file in the same folder, then rename.
 
@@ -24,6 +34,7 @@ def atomic_write(path: PathLike, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -15,6 +15,7 @@ COMMANDS = {
     'eval': 'evaluate',
     'list': 'list_components',
     'degrade': 'degrade',
+    'stylize': 'stylize',
 }
 
 

@@ -10,6 +10,8 @@ Behaviour is ppgan's :class:`ppgan.engine.trainer.Trainer` except:
   holds exactly the finished iterations, learning-rate schedule included, and
   :meth:`train` raises ``KeyboardInterrupt`` after writing it. A second Ctrl-C
   stops at once.
+* in multi-process training, nets without trainable parameters are not
+  wrapped in ``paddle.DataParallel`` (which refuses them).
 """
 import math
 import os
@@ -69,6 +71,22 @@ class Trainer(PPGANTrainer):
                          '(press again to stop at once)')
         self._stop_requested = True
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def distributed_data_parallel(self):
+        """ppgan's, except that nets with nothing to train stay unwrapped.
+
+        ``paddle.DataParallel`` refuses a net whose parameters are all frozen
+        (a VGG loss network, the lower levels of a LapStyle pyramid), which
+        stops ppgan's multi-process training of such models at start-up.
+        """
+        import paddle
+
+        paddle.distributed.init_parallel_env()
+        find_unused = self.cfg.get('find_unused_parameters', False)
+        for name, net in self.model.nets.items():
+            if any(not p.stop_gradient for p in net.parameters()):
+                self.model.nets[name] = paddle.DataParallel(
+                    net, find_unused_parameters=find_unused)
 
     def _wrap_train_iter(self):
         model = self.model

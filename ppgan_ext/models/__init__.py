@@ -3,3 +3,4 @@ from . import generators  # noqa: F401
 from . import criterions  # noqa: F401
 from . import discriminators  # noqa: F401
 from . import srgan_model  # noqa: F401
+from . import lapstyle_model  # noqa: F401

@@ -1,2 +1,3 @@
 """Discriminators registered into ppgan's DISCRIMINATORS."""
 from .patch_discriminator import PatchDiscriminator  # noqa: F401
+from .lapstyle_patch import LapStylePatchDiscriminator  # noqa: F401

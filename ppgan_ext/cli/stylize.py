@@ -1,0 +1,188 @@
+"""``paddlegan stylize``: LapStyle style transfer of an image or a folder, at full resolution.
+
+    paddlegan stylize --content photo.jpg --style starry.png \
+        --weights output_dir/lapstyle_rev2-*/iter_30000_weight.pdparams --output stylized/
+
+Every content image is stylized at its own size (padded inside the pyramid,
+cropped back), so the output PNG has exactly the input's size. The weights
+are a LapStyle checkpoint or weight file (ours or ppgan's: ``net_enc``,
+``net_dec``, ``net_rev``, ``net_rev_2`` ...); the number of revision levels
+is read from it unless ``--levels`` asks for fewer.
+"""
+import os
+from typing import Callable, Dict, List, Tuple
+
+import numpy as np
+
+HELP = 'stylize an image or a folder with a trained LapStyle pyramid (full resolution)'
+
+# (1, 3, H, W) content, (1, 3, H', W') style, float32 in [0, 1] -> (1, 3, H, W) in [0, 1]
+Stylizer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def add_arguments(parser):
+    parser.add_argument('--content', required=True, metavar='IMG_OR_DIR',
+                        help='content image, or a folder of them (searched recursively)')
+    parser.add_argument('--style', required=True, metavar='IMG', help='style image')
+    parser.add_argument('--weights', required=True, metavar='CKPT',
+                        help='LapStyle weight/checkpoint file (*.pdparams; a glob pattern '
+                             'picks the newest match)')
+    parser.add_argument('--levels', type=int, default=None, metavar='K',
+                        help='revision levels to use (default: all in the weights; '
+                             '0 = drafting net only)')
+    parser.add_argument('--output', default='output_dir/stylized', metavar='DIR',
+                        help='output folder for the PNGs (default: output_dir/stylized)')
+    parser.add_argument('--style-size', type=int, default=None, metavar='N',
+                        help="resize the style's shorter side to N before use (default: the "
+                             "top level's training size, 128 * 2**K; 0: keep its size)")
+    parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
+
+
+def _net_sizes(state: Dict, source: str) -> Tuple[int, int, int]:
+    """(revision levels, encoder/draft width, revision width) of a LapStyle state dict."""
+    from ..models.generators.lapstyle_pyramid import revision_net_name
+
+    try:
+        base = int(state['net_dec']['final_conv.1.weight'].shape[1])
+    except (KeyError, TypeError, AttributeError):
+        raise ValueError(f"{source}: not a LapStyle weight file (no net_dec.final_conv)") from None
+    levels, feat = 0, 64
+    while isinstance(state.get(revision_net_name(levels + 1)), dict):
+        rev = state[revision_net_name(levels + 1)]
+        if 'DownBlock.1.weight' not in rev:
+            raise ValueError(f"{source}: {revision_net_name(levels + 1)} is not a LapStyle "
+                             f"revision net")
+        feat = int(rev['DownBlock.1.weight'].shape[0])
+        levels += 1
+    return levels, base, feat
+
+
+def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
+    """A stylizer running :class:`LapStylePyramidNet` in dynamic graph; also its level count.
+
+    Raises:
+        FileNotFoundError / ValueError: missing or unreadable weights, or
+            ``levels`` above what the weights hold.
+    """
+    import paddle
+
+    from ..models.generators.lapstyle_pyramid import LapStylePyramidNet
+    from ..weight_files import read_state_file, resolve_weights_path
+
+    path = resolve_weights_path(weights, '--weights')
+    state = read_state_file(path)
+    available, base, feat = _net_sizes(state, path)
+    if levels is None:
+        levels = available
+    if not 0 <= levels <= available:
+        raise ValueError(f"--levels {levels}: {path} has revision levels 0..{available}")
+    net = LapStylePyramidNet(levels, base_channels=base, num_feat=feat)
+    net.load_weights(state, path)
+    net.eval()
+
+    def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+        with paddle.no_grad():
+            return net(paddle.to_tensor(content), paddle.to_tensor(style)).numpy()
+
+    return stylize, levels
+
+
+def _plan(content: str, output: str) -> List[Tuple[str, str]]:
+    """(source, destination PNG) pairs; destinations never collide nor hit a source."""
+    from ..utils import is_image_file, scan_images
+
+    if os.path.isdir(content):
+        sources = scan_images(content)
+        if not sources:
+            raise ValueError(f"--content: no images in {content}")
+        rels = [os.path.relpath(p, content) for p in sources]
+    elif os.path.isfile(content):
+        if not is_image_file(content):
+            raise ValueError(f"--content: {content} is not an image file")
+        sources, rels = [content], [os.path.basename(content)]
+    else:
+        raise FileNotFoundError(f"--content: no such file or folder: {content}")
+    pairs, taken = [], set()
+    for src, rel in zip(sources, rels):
+        stem = os.path.splitext(rel)[0]
+        dst = os.path.join(output, stem + '.png')
+        if os.path.realpath(dst) in taken:  # a.jpg and a.png in one folder
+            dst = os.path.join(output, stem + '_' + os.path.splitext(rel)[1][1:] + '.png')
+        taken.add(os.path.realpath(dst))
+        pairs.append((src, dst))
+    real_sources = {os.path.realpath(p) for p in sources}
+    for _, dst in pairs:
+        if os.path.realpath(dst) in real_sources:
+            raise ValueError(f"--output: writing {dst} would overwrite a content image; "
+                             f"choose another output folder")
+    return pairs
+
+
+def _to_batch(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+
+
+def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Stylizer) -> List[str]:
+    """Stylize every ``(source, destination)`` pair with ``stylize``; PNGs written atomically.
+
+    ``stylize`` is any :data:`Stylizer` (the dynamic-graph pyramid, or an
+    exported model behind the same call). Returns the messages of the
+    unreadable sources that were skipped (one source only: raised instead).
+    """
+    import cv2
+    from tqdm import tqdm
+
+    from ..datasets.lapstyle_dataset import read_rgb
+    from ..utils import atomic_write
+
+    skipped = []
+    for src, dst in tqdm(pairs, desc='stylize', unit='img', disable=len(pairs) == 1):
+        try:
+            content = read_rgb(src)
+        except ValueError as e:
+            if len(pairs) == 1:
+                raise
+            skipped.append(str(e))
+            continue
+        out = stylize(_to_batch(content), style)[0]
+        img = (np.clip(out, 0.0, 1.0).transpose(1, 2, 0)[:, :, ::-1] * 255.0 + 0.5)
+        img = img.astype(np.uint8)
+
+        def write(tmp, img=img):
+            if not cv2.imwrite(tmp, img):
+                raise OSError(f"cannot write {tmp}")
+
+        atomic_write(dst, write)
+    return skipped
+
+
+def run(args) -> int:
+    import paddle
+
+    from ..datasets.lapstyle_dataset import read_rgb, resize_short_side
+
+    if args.levels is not None and args.levels < 0:
+        raise ValueError(f"--levels must be >= 0, got {args.levels}")
+    if args.style_size is not None and args.style_size < 0:
+        raise ValueError(f"--style-size must be >= 0, got {args.style_size}")
+    pairs = _plan(args.content, args.output)
+    if os.path.realpath(args.style) in {os.path.realpath(d) for _, d in pairs}:
+        raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
+    style_img = read_rgb(args.style)
+    paddle.set_device('gpu' if paddle.is_compiled_with_cuda() and not args.no_cuda else 'cpu')
+    stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
+
+    style_size = 128 * 2 ** levels if args.style_size is None else args.style_size
+    if style_size:
+        style_img = resize_short_side(style_img, style_size)
+    need = 2 ** (levels + 4)
+    if min(style_img.shape[:2]) < need:
+        raise ValueError(f"--style: {args.style} is {style_img.shape[1]}x{style_img.shape[0]}; "
+                         f"{levels} revision level(s) need sides >= {need} (use --style-size)")
+
+    skipped = stylize_files(pairs, _to_batch(style_img), stylize)
+    done = len(pairs) - len(skipped)
+    print(f'stylized {done} image(s) into {args.output} ({levels} revision level(s))')
+    if skipped:
+        print(f'skipped {len(skipped)} unreadable file(s), first: {skipped[0]}')
+    return 0 if done else 2

@@ -1,0 +1,205 @@
+"""Content/style pairs for LapStyle training, and a small sample set from scikit-image photos.
+
+Each sample is a content crop and a style crop at the training stage's size
+(128, 256, 512 in the paper), keys as ppgan's LapStyle models expect:
+``ci``, ``si`` (float32 (3, S, S) in [0, 1], RGB), ``ci_path``, ``si_path``.
+"""
+import os
+from typing import List, Optional, Tuple
+
+import cv2
+import numpy as np
+from paddle.io import Dataset
+
+from ppgan.datasets.builder import DATASETS
+
+from ..utils import atomic_write, is_image_file, scan_images
+
+__all__ = ['LapStyleContentStyleDataset', 'read_rgb', 'resize_short_side', 'crop',
+           'write_lapstyle_samples']
+
+MIN_CROP = 32
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """Read an image file as uint8 RGB (H, W, 3).
+
+    Grayscale is replicated to three channels, alpha is dropped, 16-bit is
+    scaled to 8-bit.
+
+    Raises:
+        ValueError: the file cannot be decoded (names the file).
+    """
+    data = np.fromfile(path, dtype=np.uint8) if os.path.isfile(path) else None
+    if data is None:
+        raise FileNotFoundError(f"image not found: {path}")
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise ValueError(f"{path}: not a readable image")
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img.astype(np.float32) * (255.0 if img.max() <= 1.0 else 1.0),
+                      0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def resize_short_side(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize (area/bilinear) so the shorter side is ``size``, keeping the aspect ratio.
+
+    Args:
+        img (ndarray): (H, W, C) uint8.
+        size (int): Target shorter side.
+
+    Returns:
+        ndarray: (H', W', C) with ``min(H', W') == size``.
+    """
+    h, w = img.shape[:2]
+    scale = size / min(h, w)
+    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
+    if (new_h, new_w) == (h, w):
+        return img
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(img, (new_w, new_h), interpolation=interp)
+
+
+def crop(img: np.ndarray, size: int, rng: Optional[np.random.Generator] = None) -> np.ndarray:
+    """A ``size`` x ``size`` crop: uniformly random with ``rng``, centred without.
+
+    Args:
+        img (ndarray): (H, W, C), ``H, W >= size``.
+        size (int): Crop side.
+        rng (numpy.random.Generator, optional): Random source. Default: None.
+    """
+    h, w = img.shape[:2]
+    if rng is None:
+        top, left = (h - size) // 2, (w - size) // 2
+    else:
+        top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+    return img[top:top + size, left:left + size]
+
+
+def _to_chw(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32) / 255.0
+
+
+def _image_list(root: str, key: str) -> List[str]:
+    if os.path.isfile(root):
+        if not is_image_file(root):
+            raise ValueError(f"{key}: {root} is not an image file")
+        return [root]
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{key}: no such file or folder: {root}")
+    paths = scan_images(root)
+    if not paths:
+        raise ValueError(f"{key}: no images in {root}")
+    return paths
+
+
+@DATASETS.register()
+class LapStyleContentStyleDataset(Dataset):
+    """Content images from a folder, styles from one image or a folder.
+
+    Train mode: each image's shorter side is resized to ``load_size``, then a
+    random ``crop_size`` crop is taken; the style is a random one of the
+    styles. Test mode: centre crops, and style ``index % n_styles``, so a
+    validation pass sees the same pairs every time, in every worker.
+
+    Args:
+        content_root (str): Folder of content images (searched recursively),
+            or one image.
+        style_root (str): A style image, or a folder of them.
+        crop_size (int): Side of the square crops, the stage's training size
+            (128 / 256 / 512 in the paper). ``>= 32``. Default: 128.
+        load_size (int, optional): Shorter side after resizing, ``>=
+            crop_size``. Default: None (``crop_size * 17 // 16``, e.g. 136 for
+            128).
+        test_mode (bool): Deterministic centre crops and style choice.
+            Default: False.
+        seed (int, optional): Seed of the random crops in train mode; None
+            draws fresh entropy per sample. Default: None.
+    """
+
+    def __init__(self, content_root: str, style_root: str, crop_size: int = 128,
+                 load_size: Optional[int] = None, test_mode: bool = False,
+                 seed: Optional[int] = None):
+        super().__init__()
+        if not isinstance(crop_size, int) or crop_size < MIN_CROP:
+            raise ValueError(f"crop_size must be an int >= {MIN_CROP}, got {crop_size!r}")
+        if load_size is None:
+            load_size = crop_size * 17 // 16
+        if not isinstance(load_size, int) or load_size < crop_size:
+            raise ValueError(f"load_size must be an int >= crop_size ({crop_size}), "
+                             f"got {load_size!r}")
+        self.content_paths = _image_list(content_root, 'content_root')
+        self.style_paths = _image_list(style_root, 'style_root')
+        self.crop_size = crop_size
+        self.load_size = load_size
+        self.test_mode = bool(test_mode)
+        self.seed = seed
+        self._draws = 0
+
+    def __len__(self) -> int:
+        return len(self.content_paths)
+
+    def _load(self, path: str, rng: Optional[np.random.Generator]) -> np.ndarray:
+        img = resize_short_side(read_rgb(path), self.load_size)
+        return _to_chw(crop(img, self.crop_size, rng))
+
+    def __getitem__(self, index: int) -> dict:
+        if self.test_mode:
+            rng = None
+            style_path = self.style_paths[index % len(self.style_paths)]
+        else:
+            self._draws += 1
+            seed = None if self.seed is None else [self.seed, index, self._draws]
+            rng = np.random.default_rng(seed)
+            style_path = self.style_paths[int(rng.integers(len(self.style_paths)))]
+        content_path = self.content_paths[index]
+        return {'ci': self._load(content_path, rng), 'si': self._load(style_path, rng),
+                'ci_path': content_path, 'si_path': style_path}
+
+
+# ------------------------------------------------------------- sample data
+SAMPLE_CONTENT = ('astronaut', 'coffee', 'chelsea', 'rocket', 'camera')
+SAMPLE_STYLES = ('gravel', 'brick')
+
+
+def write_lapstyle_samples(root: str, size: int = 160) -> Tuple[str, str]:
+    """Write scikit-image's bundled photos as a tiny LapStyle data set.
+
+    Creates ``root/content/<name>.png`` (photos, shorter side ``size``) and
+    ``root/style/<texture>.png`` (textures, shorter side ``size``); existing
+    files are replaced atomically. Nothing is downloaded.
+
+    Args:
+        root (str): Output folder.
+        size (int): Shorter side of the written images. Default: 160.
+
+    Returns:
+        tuple[str, str]: The content folder and the first style image.
+    """
+    from skimage import data
+
+    written = {}
+    for folder, names in (('content', SAMPLE_CONTENT), ('style', SAMPLE_STYLES)):
+        for name in names:
+            img = getattr(data, name)()
+            if img.ndim == 2:
+                img = np.repeat(img[:, :, None], 3, axis=2)
+            img = resize_short_side(np.ascontiguousarray(img[:, :, :3]), size)
+            path = os.path.join(root, folder, f'{name}.png')
+
+            def write(tmp, img=img):
+                if not cv2.imwrite(tmp, img[:, :, ::-1]):
+                    raise OSError(f"cannot write {tmp}")
+
+            atomic_write(path, write)
+            written.setdefault(folder, []).append(path)
+    return os.path.join(root, 'content'), written['style'][0]

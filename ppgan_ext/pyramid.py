@@ -1,0 +1,163 @@
+"""Laplacian pyramids of image batches: build, fold, and the Gaussian down/up steps.
+
+Used by the LapStyle model ("Drafting and Revision: Laplacian Pyramid Network
+for Fast High-Quality Artistic Style Transfer", Lin et al., CVPR 2021): the
+drafting net works on the coarsest level, each revision net adds one band.
+
+Every function takes and returns ``paddle.Tensor`` batches of shape
+``(N, C, H, W)`` (any float dtype, any value range), is differentiable, and
+works for any ``H, W >= 1``, odd sizes included. Sizes are read with
+:func:`spatial_size`, so the functions also run inside
+``paddle.jit.to_static`` with unknown height and width.
+
+Geometry: :func:`pyr_down` blurs with the 5-tap binomial kernel
+``[1, 4, 6, 4, 1] / 16`` (replicate borders) and keeps every second pixel, so
+coarse pixel ``i`` sits on fine pixel ``2 i`` and a side of ``n`` becomes
+``ceil(n / 2)``. :func:`pyr_up` interpolates bilinearly with the same
+alignment (fine pixel ``y`` reads coarse position ``y / 2``) straight to the
+requested size. A band is ``fine - pyr_up(pyr_down(fine))``, so folding adds
+back exactly what was subtracted: reconstruction is exact up to float
+rounding, whatever the size.
+"""
+from typing import List, Sequence, Tuple, Union
+
+import numpy as np
+import paddle
+import paddle.nn.functional as F
+
+__all__ = ['pyr_down', 'pyr_up', 'laplacian_pyramid', 'fold_pyramid', 'pad_to_multiple',
+           'spatial_size']
+
+_BINOMIAL = np.array([1., 4., 6., 4., 1.], dtype=np.float32) / 16.
+
+SizeLike = Union[Sequence[int], paddle.Tensor]
+
+
+def spatial_size(x: paddle.Tensor) -> SizeLike:
+    """``[H, W]`` of an (N, C, H, W) tensor.
+
+    Python ints in dynamic mode (no device sync, cheap slicing); a shape
+    tensor while building a static graph, where H and W may be unknown.
+    """
+    if paddle.in_dynamic_mode():
+        return list(x.shape[2:4])
+    return paddle.shape(x)[2:4]
+
+
+def _replicate_pad(x: paddle.Tensor, before: int, after: int) -> paddle.Tensor:
+    """Replicate-pad H and W by ``before`` / ``after`` pixels (2x faster than ``F.pad`` on CPU)."""
+    x = paddle.concat([x[:, :, :, :1]] * before + [x] + [x[:, :, :, -1:]] * after, axis=3)
+    return paddle.concat([x[:, :, :1]] * before + [x] + [x[:, :, -1:]] * after, axis=2)
+
+
+def _blur_kernels(channels: int, dtype) -> Tuple[paddle.Tensor, paddle.Tensor]:
+    taps = np.tile(_BINOMIAL, (channels, 1))
+    horizontal = paddle.to_tensor(taps[:, None, None, :]).astype(dtype)
+    vertical = paddle.to_tensor(taps[:, None, :, None]).astype(dtype)
+    return horizontal, vertical
+
+
+def pyr_down(x: paddle.Tensor) -> paddle.Tensor:
+    """Blur with a 5x5 binomial kernel and subsample by 2.
+
+    Args:
+        x (Tensor): Images of shape (N, C, H, W).
+
+    Returns:
+        Tensor: Shape (N, C, ceil(H / 2), ceil(W / 2)).
+    """
+    channels = x.shape[1]
+    horizontal, vertical = _blur_kernels(channels, x.dtype)
+    padded = _replicate_pad(x, 2, 2)
+    rows = F.conv2d(padded, horizontal, stride=[1, 2], groups=channels)
+    return F.conv2d(rows, vertical, stride=[2, 1], groups=channels)
+
+
+def pyr_up(x: paddle.Tensor, size: SizeLike) -> paddle.Tensor:
+    """Bilinear 2x upsampling of a :func:`pyr_down` result to an exact size.
+
+    Args:
+        x (Tensor): Coarse images of shape (N, C, h, w).
+        size (list[int] | Tensor): Target ``[H, W]`` with ``ceil(H / 2) == h``
+            and ``ceil(W / 2) == w`` (the size ``x`` was downsampled from).
+
+    Returns:
+        Tensor: Shape (N, C, H, W). Fine pixel ``(y, x)`` interpolates coarse
+        position ``(y / 2, x / 2)``.
+    """
+    # One extra (replicated) coarse row/column makes the aligned grid
+    # 2h + 1 long, which covers both H = 2h - 1 and H = 2h; then crop.
+    h, w = spatial_size(x)
+    padded = _replicate_pad(x, 0, 1)
+    up = F.interpolate(padded, size=[h * 2 + 1, w * 2 + 1], mode='bilinear', align_corners=True)
+    return up[:, :, :size[0], :size[1]]
+
+
+def laplacian_pyramid(x: paddle.Tensor, levels: int) -> List[paddle.Tensor]:
+    """Split images into ``levels`` band-pass images and one low-pass residual.
+
+    Args:
+        x (Tensor): Images of shape (N, C, H, W).
+        levels (int): Number of bands K, ``K >= 0``.
+
+    Returns:
+        list[Tensor]: ``K + 1`` tensors, finest first: band ``k`` has the size
+        of ``x`` downsampled ``k`` times; the last entry is ``x`` downsampled
+        K times. ``fold_pyramid`` of the list gives ``x`` back.
+    """
+    if not isinstance(levels, int) or levels < 0:
+        raise ValueError(f"levels must be an int >= 0, got {levels!r}")
+    pyramid = []
+    current = x
+    for _ in range(levels):
+        coarse = pyr_down(current)
+        pyramid.append(current - pyr_up(coarse, spatial_size(current)))
+        current = coarse
+    pyramid.append(current)
+    return pyramid
+
+
+def fold_pyramid(pyramid: Sequence[paddle.Tensor]) -> paddle.Tensor:
+    """Collapse a pyramid from :func:`laplacian_pyramid` back into images.
+
+    Args:
+        pyramid (list[Tensor]): Bands finest first, low-pass residual last.
+
+    Returns:
+        Tensor: Images of the size of ``pyramid[0]``.
+    """
+    if len(pyramid) == 0:
+        raise ValueError("fold_pyramid needs at least one tensor, got an empty list")
+    current = pyramid[-1]
+    for band in reversed(pyramid[:-1]):
+        current = band + pyr_up(current, spatial_size(band))
+    return current
+
+
+def pad_to_multiple(x: paddle.Tensor, multiple: int, min_size: int = 1) -> paddle.Tensor:
+    """Replicate-pad the bottom and right of ``x`` to a multiple of ``multiple``.
+
+    Args:
+        x (Tensor): Images of shape (N, C, H, W).
+        multiple (int): Padded sides are multiples of this. ``>= 1``.
+        min_size (int): Padded sides are at least this. Default: 1.
+
+    Returns:
+        Tensor: Shape (N, C, H', W') with ``H' >= max(H, min_size)`` the
+        smallest such multiple (same for W). Crop ``[:, :, :H, :W]`` to undo.
+    """
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple!r}")
+    low = (min_size + multiple - 1) // multiple * multiple
+    if paddle.in_dynamic_mode():
+        h, w = x.shape[2:4]
+        pad_h = max((h + multiple - 1) // multiple * multiple, low) - h
+        pad_w = max((w + multiple - 1) // multiple * multiple, low) - w
+        return F.pad(x, [0, pad_w, 0, pad_h], mode='replicate') if pad_h or pad_w else x
+    sides = paddle.shape(x)[2:4]
+    targets = paddle.maximum((sides + (multiple - 1)) // multiple * multiple,
+                             paddle.full_like(sides, low))
+    padding = targets - sides
+    zero = paddle.zeros_like(padding[0:1])
+    pad = paddle.concat([zero, padding[1:2], zero, padding[0:1]]).astype('int32')
+    return F.pad(x, pad, mode='replicate')
