@@ -10,6 +10,12 @@ IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 PathLike = Union[str, os.PathLike]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: PathLike, write: Callable[[str], None]) -> None:
     """Write ``path`` through a temporary file in the same folder, then rename.
 
@@ -23,6 +29,7 @@ def atomic_write(path: PathLike, write: Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=suffix, dir=folder)
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         write(tmp)
         os.replace(tmp, path)
     except BaseException:

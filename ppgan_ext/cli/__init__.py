@@ -14,6 +14,8 @@ COMMANDS = {
     'train': 'train',
     'eval': 'evaluate',
     'list': 'list_components',
+    'export': 'export',
+    'infer': 'infer',
 }
 
 
