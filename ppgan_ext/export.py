@@ -406,7 +406,7 @@ def check_parity(model_dir: str, cases, atol: float = PARITY_ATOL):
         (list[((H, W), float)], list[str]): differences, oneDNN passes deleted.
     """
     predictor = Predictor(model_dir, device='cpu')
-    diffs = []
+    diffs, peak = [], 0.0
     for size, inputs, ref in cases:
         out = predictor(*inputs)
         if out.shape != ref.shape:
@@ -416,10 +416,13 @@ def check_parity(model_dir: str, cases, atol: float = PARITY_ATOL):
         if not math.isfinite(diff):
             diff = math.inf
         diffs.append((size, diff))
+        peak = max(peak, float(np.max(np.abs(ref))) if ref.size else 0.0)
     worst = max(diffs, key=lambda d: d[1])
     if worst[1] > atol:
         raise ParityError(f"parity check failed: max |inference - dynamic graph| = "
-                          f"{worst[1]:.3g} > {atol:g} at {worst[0][0]}x{worst[0][1]}")
+                          f"{worst[1]:.3g} > {atol:g} at {worst[0][0]}x{worst[0][1]} "
+                          f"(dynamic-graph outputs reach {peak:.3g}; the limit assumes "
+                          f"images in about [0, 1])")
     return diffs, predictor.deleted_passes
 
 
@@ -491,7 +494,8 @@ def _check_output_dir(output_dir: str, name: str) -> List[str]:
 def export_model(cfg: dict, weights: Optional[str], output_dir: str,
                  inputs_size: Optional[List[List[int]]] = None, parity: bool = True,
                  parity_sizes: Optional[Sequence[Tuple[int, int]]] = None,
-                 config_path: Optional[str] = None, atol: float = PARITY_ATOL) -> ExportReport:
+                 config_path: Optional[str] = None, atol: float = PARITY_ATOL,
+                 model=None) -> ExportReport:
     """Export the model of ``cfg`` with ``weights`` to ``output_dir`` (see module docstring).
 
     Args:
@@ -509,6 +513,8 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
             (the input's own size when ``inputs_size`` fixes it).
         config_path (str, optional): Recorded in the sidecar.
         atol (float): Parity tolerance. Default: 1e-4.
+        model (ppgan BaseModel, optional): An already built model to export
+            instead of building ``cfg.model``. Default: None.
 
     Returns:
         ExportReport
@@ -519,7 +525,12 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
     """
     import paddle
 
-    model, loaded = build_model_for_export(cfg, weights)
+    if model is None:
+        model, loaded = build_model_for_export(cfg, weights)
+    else:
+        loaded = load_weights(model, weights) if weights else []
+        for net in model.nets.values():
+            net.eval()
     spec = export_layer(model, cfg, inputs_size)
     if weights:
         absent = [n for n in spec.nets if n not in loaded]
@@ -536,8 +547,10 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
             parity_sizes = parse_sizes(options.get('parity_sizes', DEFAULT_PARITY_SIZES))
     cases = _reference_outputs(spec, parity_sizes) if parity else []
 
+    created = not os.path.isdir(output_dir)
     os.makedirs(output_dir, exist_ok=True)
     tmp_dir = tempfile.mkdtemp(prefix='.export-', dir=output_dir)
+    installed = False
     try:
         static = paddle.jit.to_static(spec.layer, input_spec=spec.input_specs,
                                       full_graph=spec.full_graph)
@@ -560,8 +573,11 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
             os.remove(os.path.join(output_dir, name))
         for name in sorted(os.listdir(tmp_dir), key=lambda n: n == SIDECAR_NAME):
             os.replace(os.path.join(tmp_dir, name), os.path.join(output_dir, name))
+        installed = True
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        if created and not installed and not os.listdir(output_dir):
+            os.rmdir(output_dir)
     return ExportReport(output_dir, os.path.join(output_dir, os.path.basename(model_file)),
                         os.path.join(output_dir, os.path.basename(params_file)), spec,
                         diffs or [], deleted)

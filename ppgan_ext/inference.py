@@ -236,7 +236,8 @@ def default_threads() -> int:
 
 
 def build_config(model_file: str, params_file: str, device: str = 'cpu',
-                 threads: Optional[int] = None, onednn: bool = True):
+                 threads: Optional[int] = None, onednn: bool = True,
+                 delete_passes: Optional[Sequence[str]] = None):
     """The Paddle Inference config every tool of this package uses.
 
     Args:
@@ -246,6 +247,9 @@ def build_config(model_file: str, params_file: str, device: str = 'cpu',
         threads (int, optional): CPU math threads. Default: :func:`default_threads`.
         onednn (bool): Use oneDNN on CPU (with :data:`ONEDNN_WORKAROUNDS`
             applied). Default: True.
+        delete_passes (list[str], optional): Delete exactly these passes
+            instead of applying :data:`ONEDNN_WORKAROUNDS` (for diagnosis:
+            ``[]`` runs oneDNN as Paddle ships it). Default: None.
 
     Returns:
         (paddle.inference.Config, list[str]): the config and the passes deleted.
@@ -270,7 +274,8 @@ def build_config(model_file: str, params_file: str, device: str = 'cpu',
     if onednn:
         config.enable_mkldnn()
         config.set_mkldnn_cache_capacity(16)  # bounded primitive cache across tile sizes
-        deleted = onednn_passes_to_delete(graph_ops(model_file))
+        deleted = (onednn_passes_to_delete(graph_ops(model_file)) if delete_passes is None
+                   else list(delete_passes))
         for name in deleted:
             config.delete_pass(name)
     else:

@@ -6,13 +6,15 @@ own and written into a preallocated float32 accumulator together with a
 weight map, so peak memory is the output image plus one tile's activations,
 whatever the image size.
 
-Tiles overlap by at least ``overlap`` input pixels. Inside an overlap a tile's
-weight rises linearly from its edge towards its interior (a "feathered" or
-linear blend), while sides that lie on the image border keep full weight. Two
-overlapping tiles therefore sum to exactly one, the pixels near a tile's cut
-edge (which saw zero padding instead of their real neighbours) count least,
-and no seam is visible. With an overlap of at least twice the net's receptive
-radius the result equals the untiled output up to float rounding.
+Tiles overlap by at least ``overlap`` input pixels. A tile's outputs next to
+a cut edge are wrong (the net saw zero padding instead of the neighbouring
+pixels), so inside each overlap the tile's weight is 0 over the ``margin``
+(3/8) of the overlap nearest its cut edge, then rises linearly to 1 across the
+middle quarter, where the neighbouring tile's weight falls by the same amount
+(a feathered cross-fade; the two always sum to 1). Sides on the image border
+keep full weight. When the net's receptive radius is at most 3/8 of the
+overlap the blend equals the untiled output up to float rounding; beyond that
+the cross-fade keeps the seam invisible.
 """
 import math
 from typing import Callable, List, Optional, Tuple
@@ -20,6 +22,7 @@ from typing import Callable, List, Optional, Tuple
 import numpy as np
 
 Net = Callable[[np.ndarray], np.ndarray]
+MARGIN = 0.375  # share of an overlap, next to each cut edge, that gets weight 0
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> List[int]:
@@ -49,24 +52,36 @@ def tile_starts(length: int, tile: int, overlap: int) -> List[int]:
     return [int(round(i * span / (count - 1))) for i in range(count)]
 
 
-def _axis_weights(starts: List[int], index: int, tile: int, length: int,
-                  scale: int) -> np.ndarray:
+def _ramp(length: int, margin: float) -> np.ndarray:
+    """Weights rising from 0 to 1 across an overlap of ``length`` output pixels.
+
+    The first ``margin * length`` pixels (next to the tile's cut edge) get
+    weight 0, the middle part a linear ramp; the mirrored ramp of the
+    neighbouring tile adds up to exactly 1.
+    """
+    zero = int(margin * length)
+    width = max(length - 2 * zero, 1)
+    u = np.arange(length, dtype=np.float32) + 0.5
+    return np.clip((u - zero) / width, 0.0, 1.0)
+
+
+def _axis_weights(starts: List[int], index: int, tile: int, length: int, scale: int,
+                  margin: float) -> np.ndarray:
     """1-D blend weights, in output pixels, of tile ``index`` along one axis."""
     start = starts[index]
     size = min(tile, length) * scale
     w = np.ones(size, np.float32)
-    if index > 0:  # overlap with the previous tile, ramp up from the cut edge
+    if index > 0:  # overlap with the previous tile: ramp up from the cut edge
         ramp = (starts[index - 1] + tile - start) * scale
-        w[:ramp] = (np.arange(ramp, dtype=np.float32) + 0.5) / ramp
-    if index < len(starts) - 1:  # overlap with the next tile, ramp down to the cut edge
+        w[:ramp] = _ramp(ramp, margin)
+    if index < len(starts) - 1:  # overlap with the next tile: ramp down to the cut edge
         ramp = (start + tile - starts[index + 1]) * scale
-        w[size - ramp:] = np.minimum(
-            w[size - ramp:], (np.arange(ramp, 0, -1, dtype=np.float32) - 0.5) / ramp)
+        w[size - ramp:] = np.minimum(w[size - ramp:], _ramp(ramp, margin)[::-1])
     return w
 
 
 def tiled_apply(net: Net, image: np.ndarray, scale: int, tile: int, overlap: int,
-                out_channels: Optional[int] = None,
+                out_channels: Optional[int] = None, margin: float = MARGIN,
                 progress: Optional[Callable[[int, int], None]] = None) -> np.ndarray:
     """Run ``net`` over ``image`` tile by tile and blend the tiles.
 
@@ -80,6 +95,8 @@ def tiled_apply(net: Net, image: np.ndarray, scale: int, tile: int, overlap: int
             ``0 <= overlap < tile``.
         out_channels (int, optional): Output channels; read from the first
             tile's output when None. Default: None.
+        margin (float): Share of each overlap, next to a cut edge, given
+            weight 0, in [0, 0.5). Default: 0.375.
         progress (callable, optional): Called as ``progress(done, total)``
             after each tile. Default: None.
 
@@ -100,8 +117,10 @@ def tiled_apply(net: Net, image: np.ndarray, scale: int, tile: int, overlap: int
 
     ys = tile_starts(height, tile, overlap)
     xs = tile_starts(width, tile, overlap)
-    wy = [_axis_weights(ys, i, tile, height, scale) for i in range(len(ys))]
-    wx = [_axis_weights(xs, j, tile, width, scale) for j in range(len(xs))]
+    if not 0.0 <= margin < 0.5:
+        raise ValueError(f'tiled_apply: margin must be in [0, 0.5), got {margin}')
+    wy = [_axis_weights(ys, i, tile, height, scale, margin) for i in range(len(ys))]
+    wx = [_axis_weights(xs, j, tile, width, scale, margin) for j in range(len(xs))]
     th, tw = min(tile, height), min(tile, width)
     acc: Optional[np.ndarray] = None
     weight = np.zeros((height * scale, width * scale), np.float32)

@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--load', metavar='WEIGHTS', default=None,
                         help='weights: *_weight.pdparams or *_checkpoint.pdparams')
     parser.add_argument('-s', '--inputs_size', metavar='SHAPE', default=None,
-                        help='input shape(s), -1 = dynamic, ";" between inputs '
-                             '(default: -1,C,-1,-1 per input)')
+                        help='input shape(s), -1 = dynamic, ";" between inputs, written '
+                             'with "=": -s=-1,3,-1,-1 (default: -1,C,-1,-1 per input)')
     parser.add_argument('--output_dir', default='inference_model', metavar='DIR',
                         help='folder for the exported model (default: inference_model)')
     parser.add_argument('-o', '--opt', nargs='+', default=None, metavar='KEY=VALUE',
