@@ -295,19 +295,21 @@ class Predictor:
         shrink_memory (bool): Release Paddle's memory pool after every run
             (lower peak memory across changing input sizes, a little slower).
             Default: False.
+        delete_passes (list[str], optional): See :func:`build_config`. Default: None.
 
     ``predictor(*arrays)`` feeds float32 NCHW arrays in the order of
     ``info.inputs`` and returns the first output as a float32 array.
     """
 
     def __init__(self, model_dir, device: str = 'cpu', threads: Optional[int] = None,
-                 onednn: bool = True, shrink_memory: bool = False):
+                 onednn: bool = True, shrink_memory: bool = False,
+                 delete_passes: Optional[Sequence[str]] = None):
         from paddle import inference
 
         self.shrink_memory = shrink_memory
         self.info = model_dir if isinstance(model_dir, ModelInfo) else read_model_dir(model_dir)
         config, self.deleted_passes = build_config(self.info.model_file, self.info.params_file,
-                                                   device, threads, onednn)
+                                                   device, threads, onednn, delete_passes)
         self._predictor = inference.create_predictor(config)
         self.input_names = self._predictor.get_input_names()
         self.output_names = self._predictor.get_output_names()

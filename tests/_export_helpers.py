@@ -18,8 +18,10 @@ def env(**extra) -> Dict[str, str]:
 
 
 def sr_config(path: str, **generator) -> str:
-    """A BaseSRModel + TransposeSRResNet config (tiny unless ``generator`` says otherwise)."""
-    gen = dict(name='TransposeSRResNet', num_feat=8, num_blocks=1, scale=4)
+    """A BaseSRModel config: a tiny TransposeSRResNet x4 changed by ``generator``'s keys,
+    or, when ``generator`` has a ``name``, exactly that generator."""
+    gen = {} if 'name' in generator else dict(name='TransposeSRResNet', num_feat=8,
+                                              num_blocks=1, scale=4)
     gen.update(generator)
     cfg = {'output_dir': os.path.join(os.path.dirname(path), 'output_dir'),
            'min_max': '(0., 1.)',
