@@ -274,8 +274,13 @@ def build_config(model_file: str, params_file: str, device: str = 'cpu',
     if onednn:
         config.enable_mkldnn()
         config.set_mkldnn_cache_capacity(16)  # bounded primitive cache across tile sizes
-        deleted = (onednn_passes_to_delete(graph_ops(model_file)) if delete_passes is None
-                   else list(delete_passes))
+        if delete_passes is None:
+            try:
+                deleted = onednn_passes_to_delete(graph_ops(model_file))
+            except (ValueError, OSError) as e:  # json / protobuf decode errors
+                raise ValueError(f"{model_file}: unreadable model graph ({e})") from None
+        else:
+            deleted = list(delete_passes)
         for name in deleted:
             config.delete_pass(name)
     else:
@@ -310,7 +315,13 @@ class Predictor:
         self.info = model_dir if isinstance(model_dir, ModelInfo) else read_model_dir(model_dir)
         config, self.deleted_passes = build_config(self.info.model_file, self.info.params_file,
                                                    device, threads, onednn, delete_passes)
-        self._predictor = inference.create_predictor(config)
+        try:
+            self._predictor = inference.create_predictor(config)
+        except Exception as e:  # Paddle raises several types for unreadable models
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise ValueError(f"--model_dir {self.info.model_dir}: Paddle Inference cannot load "
+                             f"{os.path.basename(self.info.model_file)} + "
+                             f"{os.path.basename(self.info.params_file)}: {first}") from None
         self.input_names = self._predictor.get_input_names()
         self.output_names = self._predictor.get_output_names()
         wanted = [i.get('name') for i in self.info.inputs]
@@ -503,7 +514,8 @@ def plan_outputs(source: str, output: str) -> List[Tuple[str, str, str]]:
         rels = [os.path.relpath(p, source) for p in sources]
     elif os.path.isfile(source):
         if not is_image_file(source):
-            raise ValueError(f"--input: {source} is not an image file ({', '.join(IMG_EXTENSIONS)})")
+            raise ValueError(f"--input: {source} is not an image file "
+                             f"({', '.join(IMG_EXTENSIONS)})")
         sources, rels = [source], [os.path.basename(source)]
     else:
         raise FileNotFoundError(f"--input: no such file or folder: {source}")
@@ -579,19 +591,8 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
         raise ValueError(f"--model_dir {model_dir}: {len(info.inputs)} inputs; `paddlegan "
                          f"infer` runs single-input models")
     plan = plan_outputs(source, output)
-    result = InferResult()
-    predictor: Optional[Predictor] = None
-
-    def get_predictor() -> Predictor:
-        nonlocal predictor
-        if predictor is None:
-            predictor = Predictor(info, device=device, threads=threads, onednn=onednn)
-            result.deleted_passes = predictor.deleted_passes
-        return predictor
-
-    if info.scale is None:
-        get_predictor()
-    result.scale = int(info.scale)
+    predictor = Predictor(info, device=device, threads=threads, onednn=onednn)
+    result = InferResult(deleted_passes=predictor.deleted_passes, scale=int(info.scale))
     border = result.scale if crop_border is None else crop_border
     if gt is not None and os.path.isfile(gt) and len(plan) > 1:
         raise ValueError(f"--gt {gt} is one file but --input holds {len(plan)} images; "
@@ -606,8 +607,8 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
                 low, high = info.value_range
                 if (low, high) != (0.0, 1.0):
                     image = image * (high - low) + low
-                net = get_predictor()
-                out = tiled_apply(net, image, result.scale, tile, overlap, info.out_channels)
+                out = tiled_apply(predictor, image, result.scale, tile, overlap,
+                                  info.out_channels)
                 if (low, high) != (0.0, 1.0):
                     out = (out - low) / (high - low)
                 hwc = to_uint8_hwc(out)

@@ -190,6 +190,11 @@ def test_model_dir_errors_are_one_line(model, data, tmp_path, capsys):
         shutil.copytree(model['dir'], broken)
         os.remove(broken / missing)
         assert f'{missing} is missing' in run(str(broken))
+    truncated = tmp_path / 'truncated'
+    shutil.copytree(model['dir'], truncated)
+    params = truncated / 'basesrmodel_generator.pdiparams'
+    params.write_bytes(params.read_bytes()[:1000])
+    assert 'Paddle Inference cannot load basesrmodel_generator.json + ' in run(str(truncated))
     bad_sidecar = tmp_path / 'bad_sidecar'
     shutil.copytree(model['dir'], bad_sidecar)
     (bad_sidecar / 'ppgan_ext.json').write_text('{"format": "something else"}')

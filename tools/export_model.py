@@ -1,4 +1,4 @@
-"""Export a trained PaddleGAN model to Paddle Inference (PaddleGAN's ``tools/export_model.py`` flags).
+"""Export a trained model to Paddle Inference (the flags of PaddleGAN's ``export_model.py``).
 
     python tools/export_model.py -c configs/demo_saltpepper_x4.yaml \
         --load output_dir/RUN/iter_1200_weight.pdparams --output_dir inference_model/demo_x4

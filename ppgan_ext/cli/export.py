@@ -1,4 +1,4 @@
-"""``paddlegan export``: config + weights -> Paddle Inference model, checked against the dynamic graph.
+"""``paddlegan export``: config + weights -> Paddle Inference model, checked against dygraph.
 
 Same flags as PaddleGAN's ``tools/export_model.py``::
 
