@@ -52,3 +52,21 @@ def logged(text: str, key: str) -> List[float]:
 
 def logged_iters(text: str) -> List[int]:
     return [int(v) for v in re.findall(r'Iter: (\d+)/\d+', text)]
+
+
+def rss_mib(pid: int) -> float:
+    """Resident set size of ``pid`` in MiB (Linux /proc), 0 once it has exited."""
+    try:
+        with open(f'/proc/{pid}/status') as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1]) / 1024.0
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
+
+
+def slope_per_step(xs, ys) -> float:
+    """Least-squares slope of ys over xs."""
+    import numpy as np
+    return float(np.polyfit(np.asarray(xs, float), np.asarray(ys, float), 1)[0])

@@ -2,8 +2,6 @@
 import os
 import sys
 
-import cv2
-import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -11,17 +9,10 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 import ppgan_ext  # noqa: E402,F401  (applies the compat shim, registers components)
-
-
-def skimage_photo(name: str) -> np.ndarray:
-    """A bundled scikit-image photo as uint8 BGR (H, W, 3)."""
-    from skimage import data
-    img = getattr(data, name)()
-    if img.ndim == 2:
-        img = np.stack([img] * 3, axis=-1)
-    return cv2.cvtColor(img[..., :3], cv2.COLOR_RGB2BGR)
+from ppgan_ext.sample_data import sample_image  # noqa: E402
 
 
 @pytest.fixture(scope='session')
 def photos():
-    return {n: skimage_photo(n) for n in ('astronaut', 'coffee', 'chelsea', 'rocket')}
+    """A few bundled scikit-image photos as uint8 BGR (H, W, 3)."""
+    return {n: sample_image(n) for n in ('astronaut', 'coffee', 'chelsea', 'rocket')}

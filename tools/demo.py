@@ -112,7 +112,7 @@ def evaluate(cfg, weights: str):
 
 
 def write_figure(panels, path: str, height: int = 240) -> None:
-    """One row per test image; columns labelled; channel order as the dataset gives."""
+    """One row per test image, columns labelled. Panels are RGB (as the dataset gives)."""
     rows = []
     for row in panels:
         tiles = []
@@ -130,10 +130,7 @@ def write_figure(panels, path: str, height: int = 240) -> None:
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255)
             for r in rows]
-    figure = np.concatenate(rows, axis=0)
-    from ppgan_ext.datasets.saltpepper_dataset import CHANNEL_ORDER
-    if CHANNEL_ORDER == 'RGB':
-        figure = cv2.cvtColor(figure, cv2.COLOR_RGB2BGR)
+    figure = cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     cv2.imwrite(path, figure)
 

@@ -14,6 +14,7 @@ COMMANDS = {
     'train': 'train',
     'eval': 'evaluate',
     'list': 'list_components',
+    'degrade': 'degrade',
     'export': 'export',
     'infer': 'infer',
 }

@@ -1,0 +1,44 @@
+"""Long runs: resident memory of training stays flat after warm-up."""
+import re
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from _helpers import MAIN, ROOT, STOCK_SR, env, rss_mib, slope_per_step, write_sr_pairs
+
+
+def test_training_memory_does_not_grow(tmp_path, photos):
+    gt, lq = write_sr_pairs(str(tmp_path / 'sr'), photos, ['astronaut', 'coffee'])
+    opts = [f'output_dir={tmp_path / "out"}', f'dataset.train.gt_folder={gt}',
+            f'dataset.train.lq_folder={lq}', 'dataset.train.num_workers=0',
+            'dataset.train.batch_size=2', 'dataset.train.preprocess.2.pipeline.0.gt_patch_size=32',
+            "model.generator={name: TransposeSRResNet, num_feat: 8, num_blocks: 1, scale: 4}",
+            'total_iters=600', 'log_config.interval=10', 'snapshot_config.interval=200',
+            'validate.interval=-1']
+    proc = subprocess.Popen([sys.executable, MAIN, '-c', STOCK_SR, '--no-cuda', '-o'] + opts,
+                            cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    samples = []  # (iteration, rss)
+
+    def reader():
+        for line in proc.stdout:
+            m = re.search(r'Iter: (\d+)/', line)
+            if m:
+                samples.append((int(m.group(1)), rss_mib(proc.pid)))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    proc.wait(timeout=600)
+    t.join()
+    assert proc.returncode == 0
+    steady = [(i, r) for i, r in samples if i > 150]
+    assert len(steady) >= 40
+    slope = slope_per_step(*zip(*steady)) * 100  # MiB per 100 iterations
+    growth = steady[-1][1] - steady[0][1]
+    print(f'training RSS: {steady[0][1]:.0f} -> {steady[-1][1]:.0f} MiB, '
+          f'slope {slope:.3f} MiB/100 iters')
+    assert slope < 1.0, f'RSS grows {slope:.2f} MiB per 100 iterations'
+    assert growth < 20, growth
