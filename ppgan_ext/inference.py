@@ -364,7 +364,7 @@ class Predictor:
 
 
 # ---------------------------------------------------------------- image I/O
-def read_image(path: str, channels: int = 3, channel_order: str = 'RGB') -> np.ndarray:
+def read_input(path: str, channels: int = 3, channel_order: str = 'RGB') -> np.ndarray:
     """Read an image as float32 ``(C, H, W)`` in [0, 1] for a model with ``channels`` inputs.
 
     8-bit and 16-bit files are scaled to [0, 1]. For a 3-channel model a
@@ -603,7 +603,7 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
             if os.path.isfile(dst) and not overwrite:
                 result.reused.append(dst)
             else:
-                image = read_image(src, info.in_channels, info.channel_order)
+                image = read_input(src, info.in_channels, info.channel_order)
                 low, high = info.value_range
                 if (low, high) != (0.0, 1.0):
                     image = image * (high - low) + low

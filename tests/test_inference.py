@@ -112,12 +112,12 @@ def test_existing_outputs_are_kept_unless_overwrite(model, data, tmp_path, capsy
 
 
 def test_tiled_equals_untiled(model, photos, tmp_path):
-    from ppgan_ext.inference import Predictor, read_image
+    from ppgan_ext.inference import Predictor, read_input
     from ppgan_ext.tiling import tile_starts, tiled_apply
 
     path = str(tmp_path / 'lq.png')
     cv2.imwrite(path, photos['chelsea'][:75, :101])  # odd sizes: uneven tiles
-    image = read_image(path)
+    image = read_input(path)
     predictor = Predictor(model['dir'], threads=1)
     whole = tiled_apply(predictor, image, 4, 0, 0)
     assert np.abs(whole - dygraph_run(model['net'], image[None])[0]).max() < 1e-4
@@ -205,7 +205,7 @@ def test_model_dir_errors_are_one_line(model, data, tmp_path, capsys):
 
 def test_input_channel_handling(model, photos, tmp_path, capsys):
     from ppgan_ext.cli import main
-    from ppgan_ext.inference import Predictor, read_image
+    from ppgan_ext.inference import Predictor, read_input
 
     rgb = photos['coffee'][:30, :40]
     gray = cv2.cvtColor(rgb, cv2.COLOR_BGR2GRAY)
@@ -220,12 +220,12 @@ def test_input_channel_handling(model, photos, tmp_path, capsys):
     cv2.imwrite(str(tmp_path / 'rgb16.png'), rgb.astype(np.uint16) * 257)
 
     # grayscale is copied to 3 channels; opaque alpha dropped; 16-bit scaled
-    assert np.array_equal(read_image(str(tmp_path / 'gray.png')),
-                          read_image(str(tmp_path / 'gray3.png')))
-    assert np.array_equal(read_image(str(tmp_path / 'opaque.png')),
-                          read_image(str(tmp_path / 'rgb.png')))
-    assert np.allclose(read_image(str(tmp_path / 'rgb16.png')),
-                       read_image(str(tmp_path / 'rgb.png')), atol=1e-6)
+    assert np.array_equal(read_input(str(tmp_path / 'gray.png')),
+                          read_input(str(tmp_path / 'gray3.png')))
+    assert np.array_equal(read_input(str(tmp_path / 'opaque.png')),
+                          read_input(str(tmp_path / 'rgb.png')))
+    assert np.allclose(read_input(str(tmp_path / 'rgb16.png')),
+                       read_input(str(tmp_path / 'rgb.png')), atol=1e-6)
     rc = main(['infer', '--model_dir', model['dir'], '--input', str(tmp_path / 'gray.png'),
                '--output', str(tmp_path / 'out')])
     assert rc == 0 and cv2.imread(str(tmp_path / 'out' / 'gray.png')).shape == (120, 160, 3)
@@ -253,7 +253,7 @@ def test_input_channel_handling(model, photos, tmp_path, capsys):
                  str(tmp_path / 'gray.png'), '--output', str(tmp_path / 'out1')]) == 0
     out = cv2.imread(str(tmp_path / 'out1' / 'gray.png'), cv2.IMREAD_UNCHANGED)
     assert out.shape == (60, 80)
-    expected = Predictor(str(tmp_path / 'm1'), threads=1)(read_image(str(tmp_path / 'gray.png'),
+    expected = Predictor(str(tmp_path / 'm1'), threads=1)(read_input(str(tmp_path / 'gray.png'),
                                                                       channels=1)[None])
     assert np.abs(out.astype(int) - np.rint(np.clip(expected[0, 0], 0, 1) * 255)).max() <= 1
 

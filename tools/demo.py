@@ -165,15 +165,10 @@ def deploy_check(cfg, weights: str, out: str, config_path: str) -> bool:
     from ppgan.utils.filesystem import load
 
     from ppgan_ext.cli import main as paddlegan
-    from ppgan_ext.inference import read_image
-    try:
-        from ppgan_ext.datasets.saltpepper_dataset import CHANNEL_ORDER
-    except ImportError:
-        CHANNEL_ORDER = 'RGB'
+    from ppgan_ext.inference import read_input
 
-    def save(path, chw):
-        img = to_uint8(chw)
-        cv2.imwrite(path, img[:, :, ::-1] if CHANNEL_ORDER == 'RGB' else img)
+    def save(path, chw):  # RGB tensors -> BGR file
+        cv2.imwrite(path, np.ascontiguousarray(to_uint8(chw)[:, :, ::-1]))
 
     lq_dir, gt_dir = os.path.join(out, 'heldout_lq'), os.path.join(out, 'heldout_gt')
     os.makedirs(lq_dir, exist_ok=True)
@@ -200,12 +195,11 @@ def deploy_check(cfg, weights: str, out: str, config_path: str) -> bool:
     net.eval()
     worst = 0
     for name in names:
-        lq = read_image(os.path.join(lq_dir, name), 3, CHANNEL_ORDER)
+        lq = read_input(os.path.join(lq_dir, name))
         with paddle.no_grad():
             sr = net(paddle.to_tensor(lq[None]))[0].numpy()
         expected = to_uint8(sr)
-        written = cv2.imread(os.path.join(sr_dir, name))
-        written = written[:, :, ::-1] if CHANNEL_ORDER == 'RGB' else written
+        written = cv2.imread(os.path.join(sr_dir, name))[:, :, ::-1]
         worst = max(worst, int(np.abs(written.astype(int) - expected).max()))
     print(f"paddlegan infer vs dynamic graph on {len(names)} held-out inputs: max difference "
           f"{worst} grey level(s)")
