@@ -32,6 +32,7 @@ test: install
 
 bench: install
 	$(PY) bench/degrade.py
+	$(PY) bench/infer.py
 
 clean:
-	rm -rf output_dir demo_output .pytest_cache
+	rm -rf output_dir demo_output inference_model .pytest_cache

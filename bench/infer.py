@@ -187,7 +187,10 @@ def shipped_onednn(case: Case, threads: int, repeat: int, work: str) -> str:
     if proc.returncode in (-11, 139):
         return 'segfault'
     err = [ln for ln in proc.stderr.splitlines() if 'Error' in ln]
-    return 'fails: ' + (err[-1].split('(at ')[0].strip()[:70] if err else f'rc {proc.returncode}')
+    if not err:
+        return f'fails: rc {proc.returncode}'
+    text = err[-1].split(' (at ')[0].replace('(Unimplemented) ', '')
+    return 'fails: ' + text.replace('NotImplementedError: ', '').strip()[:90]
 
 
 def speed(case: Case, threads: int, repeat: int, work: str) -> None:
@@ -206,7 +209,7 @@ def speed(case: Case, threads: int, repeat: int, work: str) -> None:
     del plain
     base = rows[0][1]
     print(f'\n{case.name}  (max |inference - dynamic| = {diff:.2g})')
-    print(f"  {'variant':<44} {'ms/image':>10} {'vs dynamic':>11}")
+    print(f"  {'variant':<44} {'ms/image':>10} {'speed-up':>11}")
     for label, ms, note in rows:
         print(f'  {label:<44} {ms:10.1f} {base / ms:10.2f}x  {note}')
     shipped = shipped_onednn(case, threads, repeat, work)

@@ -25,6 +25,7 @@ import tempfile
 from typing import List, Optional
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZES = [[64, 64], [75, 97]]  # (H, W) of every input; large enough for pyramid models
 sys.path.insert(0, ROOT)
 
 _CHILD = r'''
@@ -36,7 +37,7 @@ info = read_model_dir(args['model_dir'])
 p = Predictor(info, threads=1, onednn=args['onednn'], delete_passes=args['delete'])
 rng = np.random.default_rng(0)
 outs = []
-for h, w in ((17, 23), (32, 32)):
+for h, w in args['sizes']:
     feeds = []
     for spec in info.inputs:
         shape = [d if d > 0 else 1 for d in (spec.get('shape') or [-1, 3, -1, -1])]
@@ -49,7 +50,8 @@ np.savez(args['out'], *outs)
 
 def attempt(model_dir: str, onednn: bool, delete: Optional[List[str]], out: str):
     """(return code, last error line) of one child-process run."""
-    payload = json.dumps(dict(model_dir=model_dir, onednn=onednn, delete=delete, out=out))
+    payload = json.dumps(dict(model_dir=model_dir, onednn=onednn, delete=delete, out=out,
+                              sizes=SIZES))
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     proc = subprocess.run([sys.executable, '-c', _CHILD, payload], env=env,
                           capture_output=True, text=True, timeout=600)
