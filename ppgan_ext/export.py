@@ -568,11 +568,16 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
             sidecar = _sidecar(spec, model_file, params_file, cfg, weights, config_path,
                                diffs, atol)
             _write_json(os.path.join(tmp_dir, SIDECAR_NAME), sidecar)
-        # install: old files of this export go, new ones move in, the sidecar last
+        # install: the new files replace the old ones, leftovers of the previous
+        # export (e.g. a Paddle 2 .pdmodel) go, and the sidecar comes last
+        new_names = os.listdir(tmp_dir)
+        for name in sorted(new_names):
+            if name != SIDECAR_NAME:
+                os.replace(os.path.join(tmp_dir, name), os.path.join(output_dir, name))
         for name in stale:
-            os.remove(os.path.join(output_dir, name))
-        for name in sorted(os.listdir(tmp_dir), key=lambda n: n == SIDECAR_NAME):
-            os.replace(os.path.join(tmp_dir, name), os.path.join(output_dir, name))
+            if name not in new_names:
+                os.remove(os.path.join(output_dir, name))
+        os.replace(os.path.join(tmp_dir, SIDECAR_NAME), os.path.join(output_dir, SIDECAR_NAME))
         installed = True
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)

@@ -222,6 +222,13 @@ def test_pdmodel_from_legacy_program_loads(tmp_path):
     ref = dygraph_run(dygraph_net(config, weights), x)
     assert np.abs(predictor(x) - ref).max() < 1e-4
 
+    # re-exporting with Paddle 3 replaces the legacy files
+    from ppgan_ext.cli import main
+    assert main(['export', '-c', config, '--load', weights_file, '--output_dir', out]) == 0
+    assert sorted(os.listdir(out)) == ['basesrmodel_generator.json',
+                                       'basesrmodel_generator.pdiparams', 'ppgan_ext.json']
+    assert np.abs(Predictor(out, threads=1)(x) - ref).max() < 1e-4
+
 
 def test_inputs_size_and_export_options_are_checked(exported, tmp_path, capsys):
     from ppgan_ext.cli import main
