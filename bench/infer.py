@@ -190,7 +190,7 @@ def shipped_onednn(case: Case, threads: int, repeat: int, work: str) -> str:
     if not err:
         return f'fails: rc {proc.returncode}'
     text = err[-1].split(' (at ')[0].replace('(Unimplemented) ', '')
-    return 'fails: ' + text.replace('NotImplementedError: ', '').strip()[:90]
+    return 'fails: ' + text.replace('NotImplementedError: ', '').strip()[:100]
 
 
 def speed(case: Case, threads: int, repeat: int, work: str) -> None:
