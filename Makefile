@@ -32,9 +32,10 @@ test: install
 
 bench: install
 	$(PY) bench/degrade.py
+	$(PY) bench/infer.py
 
 clean:
-	rm -rf output_dir demo_output .pytest_cache
+	rm -rf output_dir demo_output inference_model .pytest_cache
 
 .PHONY: bench-lapstyle
 bench-lapstyle: install

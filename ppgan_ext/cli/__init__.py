@@ -16,6 +16,8 @@ COMMANDS = {
     'list': 'list_components',
     'degrade': 'degrade',
     'stylize': 'stylize',
+    'export': 'export',
+    'infer': 'infer',
 }
 
 
@@ -46,7 +48,8 @@ def guarded(func: Callable, args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='paddlegan',
-        description='PaddleGAN with ppgan-ext: train, evaluate, degrade, list components.')
+        description='PaddleGAN with ppgan-ext: train, evaluate, export, infer, stylize, degrade, '
+                    'list components.')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     sub.required = True
     for command, module_name in COMMANDS.items():

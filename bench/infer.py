@@ -1,0 +1,281 @@
+"""Benchmark: dynamic graph vs Paddle Inference (oneDNN with the broken passes removed, oneDNN
+off, oneDNN as shipped) and the peak memory of a tiled 4096x4096 x4 upscale.
+
+Run from the repository root::
+
+    python bench/infer.py                       # all cores
+    python bench/infer.py --threads 1 --repeat 3
+    python bench/infer.py --skip-tiled          # speed table only
+
+Cases (``CASES``):
+
+* ``TransposeSRResNet`` with the source's defaults (64 features, 16 residual
+  blocks, BatchNorm, x4) at 256x256 input;
+* the ``make demo`` generator (``configs/demo_saltpepper_x4.yaml``: 32
+  features, 4 blocks, global bilinear residual) at 256x256 input;
+* the LapStyle whole-pyramid graph at 512x512 content: see
+  :func:`lapstyle_case` (reported as not available until a LapStyle
+  exporter is registered in ``ppgan_ext.export``).
+
+Weights are random, with the residual branches scaled down so the outputs
+stay in an image-like range (speed does not depend on the values; the export
+parity check needs them sane). Each Paddle Inference variant gets its own
+predictor; "oneDNN as shipped" runs in a child process because it crashes
+or fails on some graphs. Times are the median of ``--repeat`` runs after one
+warm-up run, in milliseconds per image.
+"""
+import argparse
+import os
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--threads', type=int, default=os.cpu_count() or 1,
+                   help='CPU threads for every variant (default: all cores)')
+    p.add_argument('--repeat', type=int, default=5, help='timed runs per variant (default 5)')
+    p.add_argument('--size', type=int, default=256, help='SR input side (default 256)')
+    p.add_argument('--tile', type=int, default=128,
+                   help='tile side for the 4096x4096 memory run (default 128)')
+    p.add_argument('--tile-overlap', type=int, default=16)
+    p.add_argument('--skip-tiled', action='store_true', help='skip the 4096x4096 memory run')
+    p.add_argument('--work-dir', default=None,
+                   help='keep exported models here (default: a temporary folder)')
+    return p.parse_args(argv)
+
+
+ARGS = _parse() if __name__ == '__main__' else None
+if ARGS is not None:  # thread count must be set before Paddle is imported
+    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ[var] = str(ARGS.threads)
+
+sys.path.insert(0, ROOT)
+
+import json  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from typing import Callable, List, Optional  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+import ppgan_ext  # noqa: E402,F401
+
+
+@dataclass
+class Case:
+    """One exported graph to time: its folder, inputs and dynamic-graph twin."""
+    name: str
+    model_dir: str
+    inputs: List[np.ndarray]
+    dygraph: Callable[..., np.ndarray]
+
+
+def machine() -> str:
+    cpu = platform.processor() or 'unknown CPU'
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    cpu = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import paddle
+    return (f'{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}, '
+            f'Paddle {paddle.__version__}')
+
+
+def _tame_weights(net) -> None:
+    """Scale random residual-branch weights so activations stay O(1) through deep stacks."""
+    for name, param in net.named_parameters():
+        if param.ndim == 4 and 'body' in name:
+            param.set_value(param * 0.1)
+
+
+def sr_case(name: str, generator: dict, size: int, work: str) -> Case:
+    import paddle
+
+    from ppgan_ext.config import load_config
+    from ppgan_ext.export import build_model_for_export, export_model
+
+    cfg_path = os.path.join(work, f'{name}.yaml')
+    import yaml
+    with open(cfg_path, 'w') as f:
+        yaml.safe_dump({'model': {'name': 'BaseSRModel', 'generator': generator},
+                        'min_max': '(0., 1.)', 'output_dir': work}, f)
+    cfg = load_config(cfg_path)
+    paddle.seed(0)
+    model, _ = build_model_for_export(cfg, None)
+    net = model.nets['generator']
+    _tame_weights(net)
+    model_dir = os.path.join(work, name)
+    if not os.path.isfile(os.path.join(model_dir, 'ppgan_ext.json')):
+        export_model(cfg, None, model_dir, parity_sizes=[(32, 32), (47, 33)], model=model)
+    dyn = build_model_for_export(cfg, None)[0].nets['generator']
+    dyn.set_state_dict(net.state_dict())
+    dyn.eval()
+    x = np.random.default_rng(0).random((1, 3, size, size), dtype=np.float32)
+
+    def dygraph(arr):
+        with paddle.no_grad():
+            return dyn(paddle.to_tensor(arr)).numpy()
+
+    return Case(f'{name} {size}x{size}', model_dir, [x], dygraph)
+
+
+def lapstyle_case(work: str) -> Optional[Case]:
+    """The LapStyle whole pyramid (draft + K revisions + pyramid ops) at 512x512 content.
+
+    Not available until ``ppgan_ext.export`` has an exporter registered for
+    the LapStyle model class. Then: build the model from a LapStyle config
+    with random (or the trained) weights, ``export_model(cfg, weights, dir)``,
+    and return ``Case('LapStyle 512x512', dir, [content_1x3x512x512,
+    style_1x3x512x512], lambda c, s: pyramid_net(c, s).numpy())``.
+    """
+    from ppgan_ext.export import EXPORTERS
+
+    if any('LapStyle' in name for name in EXPORTERS):
+        print('\nLapStyle 512x512: an exporter is registered; add its Case in lapstyle_case()')
+    return None
+
+
+def timed(fn, inputs, repeat: int) -> float:
+    fn(*inputs)  # warm-up: builds oneDNN primitives, allocates
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn(*inputs)
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times)
+
+
+_SHIPPED = r'''
+import json, statistics, sys, time
+import numpy as np
+from ppgan_ext.inference import Predictor
+a = json.loads(sys.argv[1])
+p = Predictor(a['model_dir'], threads=a['threads'], delete_passes=[])
+xs = [np.load(f) for f in a['inputs']]
+p(*xs)
+ts = []
+for _ in range(a['repeat']):
+    t = time.perf_counter(); p(*xs); ts.append(time.perf_counter() - t)
+print('MS', 1000 * statistics.median(ts))
+'''
+
+
+def shipped_onednn(case: Case, threads: int, repeat: int, work: str) -> str:
+    """ms/image with oneDNN exactly as Paddle ships it (child process), or why it fails."""
+    files = []
+    for i, x in enumerate(case.inputs):
+        files.append(os.path.join(work, f'input{i}.npy'))
+        np.save(files[-1], x)
+    payload = json.dumps(dict(model_dir=case.model_dir, threads=threads, repeat=repeat,
+                              inputs=files))
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    proc = subprocess.run([sys.executable, '-c', _SHIPPED, payload], env=env,
+                          capture_output=True, text=True)
+    if proc.returncode == 0:
+        return proc.stdout.split('MS')[1].strip()
+    if proc.returncode in (-11, 139):
+        return 'segfault'
+    err = [ln for ln in proc.stderr.splitlines() if 'Error' in ln]
+    if not err:
+        return f'fails: rc {proc.returncode}'
+    text = err[-1].split(' (at ')[0].replace('(Unimplemented) ', '')
+    return 'fails: ' + text.replace('NotImplementedError: ', '').strip()[:100]
+
+
+def speed(case: Case, threads: int, repeat: int, work: str) -> None:
+    from ppgan_ext.inference import Predictor
+
+    rows = [('dynamic graph', timed(case.dygraph, case.inputs, repeat), '')]
+    tuned = Predictor(case.model_dir, threads=threads)
+    out = tuned(*case.inputs)
+    diff = float(np.abs(out - case.dygraph(*case.inputs)).max())
+    removed = ', '.join(tuned.deleted_passes) or 'none'
+    rows.append(('Paddle Inference, oneDNN (passes removed)',
+                 timed(tuned, case.inputs, repeat), f'removed: {removed}'))
+    del tuned
+    plain = Predictor(case.model_dir, threads=threads, onednn=False)
+    rows.append(('Paddle Inference, oneDNN off', timed(plain, case.inputs, repeat), ''))
+    del plain
+    base = rows[0][1]
+    print(f'\n{case.name}  (max |inference - dynamic| = {diff:.2g})')
+    print(f"  {'variant':<44} {'ms/image':>10} {'speed-up':>11}")
+    for label, ms, note in rows:
+        print(f'  {label:<44} {ms:10.1f} {base / ms:10.2f}x  {note}')
+    shipped = shipped_onednn(case, threads, repeat, work)
+    try:
+        ms = float(shipped)
+        print(f"  {'Paddle Inference, oneDNN as shipped':<44} {ms:10.1f} {base / ms:10.2f}x")
+    except ValueError:
+        print(f"  {'Paddle Inference, oneDNN as shipped':<44} {shipped}")
+
+
+def tiled_memory(model_dir: str, tile: int, overlap: int, threads: int, work: str) -> None:
+    """Peak RSS of `paddlegan infer --tile` on a 1024x1024 input (4096x4096 output)."""
+    import cv2
+    from skimage import data
+
+    src = os.path.join(work, 'big1024.png')
+    img = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    cv2.imwrite(src, cv2.resize(img, (1024, 1024), interpolation=cv2.INTER_CUBIC))
+    code = ("import sys, time; from ppgan_ext.cli import main; t = time.time(); "
+            "rc = main(sys.argv[1:]); "
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]; "
+            "print('PEAK_KB', hwm.split()[1], 'SEC', time.time() - t); sys.exit(rc)")
+    out_dir = os.path.join(work, 'tiled_out')
+    proc = subprocess.run([sys.executable, '-c', code, 'infer', '--model_dir', model_dir,
+                           '--input', src, '--output', out_dir, '--overwrite',
+                           '--tile', str(tile), '--tile-overlap', str(overlap),
+                           '--threads', str(threads)],
+                          env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(f'\ntiled run failed: {proc.stderr.strip().splitlines()[-1:]}')
+        return
+    fields = proc.stdout.split('PEAK_KB')[1].split()
+    peak_mib, seconds = int(fields[0]) / 1024, float(fields[2])
+    out = cv2.imread(os.path.join(out_dir, 'big1024.png'))
+    print(f'\ntiled x4, 1024x1024 -> {out.shape[1]}x{out.shape[0]}, tile {tile}, overlap '
+          f'{overlap}: peak RSS {peak_mib:.0f} MiB (limit 2048), {seconds:.1f} s')
+
+
+def main() -> int:
+    args = ARGS or _parse([])
+    work = args.work_dir or tempfile.mkdtemp(prefix='bench-infer-')
+    os.makedirs(work, exist_ok=True)
+    print(f'machine: {machine()}')
+    print(f'threads: {args.threads}, repeat: {args.repeat}')
+    try:
+        cases = [
+            sr_case('TransposeSRResNet-64x16-x4',
+                    dict(name='TransposeSRResNet', num_feat=64, num_blocks=16, scale=4),
+                    args.size, work),
+            sr_case('demo-generator-32x4-x4',
+                    dict(name='TransposeSRResNet', num_feat=32, num_blocks=4, scale=4,
+                         norm='none', deconv_kernel=4, global_residual=True),
+                    args.size, work),
+        ]
+        lapstyle = lapstyle_case(work)
+        for case in cases + ([lapstyle] if lapstyle else []):
+            speed(case, args.threads, args.repeat, work)
+        if lapstyle is None:
+            print('\nLapStyle 512x512: not available (no LapStyle exporter registered yet)')
+        if not args.skip_tiled:
+            tiled_memory(cases[0].model_dir, args.tile, args.tile_overlap, args.threads, work)
+    finally:
+        if not args.work_dir:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""``paddlegan infer``: run an exported model over an image or a folder with Paddle Inference.
+
+    paddlegan infer --model_dir inference_model/demo_x4 --input photos/ --output sr/ \
+        [--gt hr/] [--tile 256 --tile-overlap 16] [--device cpu|gpu] [--overwrite]
+
+Writes one PNG per input (same relative path, ``.png``), atomically; outputs
+that already exist are kept unless ``--overwrite``. With ``--gt`` it prints a
+PSNR/SSIM table (ppgan's metrics, border of ``scale`` pixels cropped) and
+writes ``OUTPUT/metrics.csv``. ``--tile N`` processes N x N input tiles that
+overlap by ``--tile-overlap`` pixels and blends them, so the memory needed no
+longer grows with the image's activations.
+"""
+import argparse
+import os
+import sys
+
+HELP = 'super-resolve images with an exported model (tiled, PSNR/SSIM against --gt)'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument('--model_dir', required=True, metavar='DIR',
+                        help='folder written by `paddlegan export`')
+    parser.add_argument('--input', required=True, metavar='IMG_OR_DIR',
+                        help='an image, or a folder (searched recursively)')
+    parser.add_argument('--output', required=True, metavar='DIR', help='folder for the PNGs')
+    parser.add_argument('--gt', default=None, metavar='DIR',
+                        help='ground-truth folder (same relative names): PSNR/SSIM table '
+                             'and OUTPUT/metrics.csv')
+    parser.add_argument('--tile', type=int, default=0, metavar='N',
+                        help='tile side in input pixels (0: whole image at once); 128 keeps '
+                             'a 4096x4096 x4 output of the 64-feature net near 1.3 GiB')
+    parser.add_argument('--tile-overlap', type=int, default=16, metavar='M',
+                        help='overlap of neighbouring tiles in input pixels (default: 16)')
+    parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
+                        help='cpu (default) or gpu (needs paddlepaddle-gpu)')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='recompute outputs that already exist')
+    parser.add_argument('--threads', type=int, default=None, metavar='N',
+                        help='CPU threads (default: $OMP_NUM_THREADS or all cores)')
+    parser.add_argument('--crop-border', type=int, default=None, metavar='N',
+                        help="border excluded from PSNR/SSIM (default: the model's scale)")
+    parser.add_argument('--test-y-channel', action='store_true',
+                        help='PSNR/SSIM on the Y channel of YCbCr')
+    parser.add_argument('--no-onednn', action='store_true', help='CPU without oneDNN')
+    return parser
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from ..inference import infer, metrics_table, summarize, write_metrics_csv
+
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+
+    def progress(items):
+        return tqdm(items, desc='infer', unit='img', disable=len(items) < 2, file=sys.stderr)
+
+    result = infer(args.model_dir, args.input, args.output, gt=args.gt, tile=args.tile,
+                   overlap=args.tile_overlap, device=args.device, overwrite=args.overwrite,
+                   threads=args.threads, crop_border=args.crop_border,
+                   y_channel=args.test_y_channel, onednn=not args.no_onednn,
+                   progress=progress)
+    lines = summarize(result, args.output)
+    if result.rows:
+        csv_path = os.path.join(args.output, 'metrics.csv')
+        write_metrics_csv(csv_path, result.rows)
+        print(metrics_table(result.rows))
+        lines['done'] += f"; metrics in {csv_path}"
+    print(lines['done'])
+    if 'skipped' in lines:
+        print(lines['skipped'], file=sys.stderr)
+        return 1
+    return 0

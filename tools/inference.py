@@ -1,0 +1,19 @@
+"""Paddle Inference over an image or a folder with an exported ppgan-ext model.
+
+    python tools/inference.py --model_dir inference_model/demo_x4 --input lq/ --output sr/ \
+        --gt hr/ --tile 256 --tile-overlap 16
+
+Same flags as ``paddlegan infer`` (see ``--help``).
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from ppgan_ext.cli import guarded  # noqa: E402
+from ppgan_ext.cli import infer as command  # noqa: E402
+
+if __name__ == '__main__':
+    parser = command.add_arguments(argparse.ArgumentParser(description=command.HELP))
+    sys.exit(guarded(command.run, parser.parse_args()))
