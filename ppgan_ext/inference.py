@@ -48,7 +48,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 import numpy as np
 
 from .tiling import tiled_apply, to_uint8_hwc
-from .utils import IMG_EXTENSIONS, atomic_write, is_image_file, scan_images
+from .utils import (IMG_EXTENSIONS, atomic_write, is_image_file, remove_stale_temp_files,
+                    scan_images)
 
 SIDECAR_NAME = 'ppgan_ext.json'
 SIDECAR_FORMAT = 'ppgan_ext.inference/1'
@@ -373,14 +374,13 @@ def read_input(path: str, channels: int = 3, channel_order: str = 'RGB') -> np.n
     first), as is a colour image for a 1-channel model.
 
     Raises:
-        ValueError: unreadable file, unsupported bit depth or channel count,
-            naming the file.
+        ValueError: unreadable, truncated or too large file (see
+            :func:`ppgan_ext.image_io.check_image_file`), unsupported bit
+            depth or channel count, naming the file.
     """
-    import cv2
+    from .image_io import decode_image
 
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError(f"{path}: cannot read image")
+    img = decode_image(path)   # checked first: size limit, truncation, symlink loops
     if img.dtype == np.uint8:
         data = img.astype(np.float32) / 255.0
         opaque = 255
@@ -591,6 +591,7 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
         raise ValueError(f"--model_dir {model_dir}: {len(info.inputs)} inputs; `paddlegan "
                          f"infer` runs single-input models")
     plan = plan_outputs(source, output)
+    remove_stale_temp_files(output)   # partial files of a killed run
     predictor = Predictor(info, device=device, threads=threads, onednn=onednn)
     result = InferResult(deleted_passes=predictor.deleted_passes, scale=int(info.scale))
     border = result.scale if crop_border is None else crop_border

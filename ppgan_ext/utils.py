@@ -1,6 +1,7 @@
 """Small shared helpers: atomic file writes and image-file discovery."""
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, List, Union
@@ -20,17 +21,24 @@ def _file_mode() -> int:
 _FILE_MODE = _file_mode()
 
 
+TMP_PREFIX = '.tmp-'
+_STALE_TMP = re.compile(r'\.tmp-(\d+)-')
+
+
 def atomic_write(path: PathLike, write: Callable[[str], None]) -> None:
     """Write ``path`` through a temporary file in the same folder, then rename.
 
     ``write(tmp_path)`` produces the file; if it raises, or the process is
-    killed, an existing ``path`` is left untouched.
+    killed, an existing ``path`` is left untouched. The temporary file is
+    named ``.tmp-<pid>-<random><ext>`` (hidden, so :func:`scan_images` never
+    takes it for an input); one left by a killed process is removed by
+    :func:`remove_stale_temp_files`.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix='.tmp-', suffix=suffix, dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f'{TMP_PREFIX}{os.getpid()}-', suffix=suffix, dir=folder)
     os.close(fd)
     try:
         write(tmp)
@@ -53,10 +61,47 @@ def atomic_pickle(obj, path: PathLike) -> None:
     atomic_write(path, write)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:   # exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: PathLike) -> List[str]:
+    """Delete the temporary files that killed writers left under ``folder``.
+
+    Only files named by :func:`atomic_write` (``.tmp-<pid>-...``) whose
+    process no longer runs on this machine are removed; symlinked folders are
+    not followed. Returns the removed paths.
+    """
+    removed = []
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return removed
+    for dirpath, _, filenames in os.walk(folder):
+        for name in filenames:
+            found = _STALE_TMP.match(name)
+            if found and not _pid_alive(int(found.group(1))):
+                path = os.path.join(dirpath, name)
+                try:
+                    os.remove(path)
+                    removed.append(path)
+                except OSError:
+                    pass
+    return removed
+
+
 def scan_images(folder: PathLike, recursive: bool = True) -> List[str]:
     """Sorted paths of the image files under ``folder``.
 
     Symlinked folders are followed once; a symlink loop is not followed twice.
+    Hidden files and folders (names starting with ``.``: temporary files of
+    interrupted writes, macOS ``._*`` resource forks, ``.ipynb_checkpoints``)
+    are left out.
     """
     root = Path(folder)
     found = []
@@ -67,9 +112,9 @@ def scan_images(folder: PathLike, recursive: bool = True) -> List[str]:
             dirnames[:] = []
             continue
         seen.add(real)
-        dirnames.sort()
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
         for name in filenames:
-            if name.lower().endswith(IMG_EXTENSIONS):
+            if not name.startswith('.') and name.lower().endswith(IMG_EXTENSIONS):
                 found.append(os.path.join(dirpath, name))
         if not recursive:
             break

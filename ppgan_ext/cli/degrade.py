@@ -96,7 +96,7 @@ class _Job:
         import numpy as np
 
         from ..degradations import degrade, mod_crop
-        from ..image_io import check_image_file, read_image
+        from ..image_io import read_image
         from ..utils import atomic_write
 
         src_path, rel, out_path = item
@@ -105,8 +105,7 @@ class _Job:
         if _inside(os.path.realpath(out_path), self.real_src):   # e.g. a symlink inside DST
             return 'bad', f'output {out_path} would be inside SRC'
         try:
-            check_image_file(src_path)   # a clearer reason than a failed decode
-            img = read_image(src_path)
+            img = read_image(src_path)   # checked first: a clear reason, no huge allocation
             h, w = img.shape[:2]
             if min(h, w) < self.params['scale']:
                 return 'bad', f"{w}x{h} is smaller than --scale {self.params['scale']}"
@@ -130,7 +129,7 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from ..degradations import check_blur, check_prob, check_salt_ratio, check_scale
-    from ..utils import IMG_EXTENSIONS, scan_images
+    from ..utils import IMG_EXTENSIONS, remove_stale_temp_files, scan_images
 
     params = dict(prob=check_prob(args.prob, '--prob'),
                   salt_ratio=check_salt_ratio(args.salt_ratio, '--salt-ratio'),
@@ -142,6 +141,7 @@ def run(args) -> int:
     if args.jobs < 1:
         raise ValueError(f'--jobs must be an integer >= 1, got {args.jobs}')
     real_src, _ = _check_folders(args.src, args.dst)
+    remove_stale_temp_files(args.dst)   # partial files of a killed run
     found = scan_images(args.src)
     if not found:
         raise FileNotFoundError(f"SRC {args.src}: no image files ({', '.join(IMG_EXTENSIONS)}) "

@@ -35,6 +35,8 @@ def add_arguments(parser):
     parser.add_argument('--style-size', type=int, default=None, metavar='N',
                         help="resize the style's shorter side to N before use (default: the "
                              "top level's training size, 128 * 2**K; 0: keep its size)")
+    parser.add_argument('--overwrite', action='store_true',
+                        help='redo outputs that already exist (default: keep them)')
     parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
 
 
@@ -122,12 +124,15 @@ def _to_batch(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
 
 
-def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Stylizer) -> List[str]:
+def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Stylizer,
+                  overwrite: bool = False) -> List[str]:
     """Stylize every ``(source, destination)`` pair with ``stylize``; PNGs written atomically.
 
     ``stylize`` is any :data:`Stylizer` (the dynamic-graph pyramid, or an
-    exported model behind the same call). Returns the messages of the
-    unreadable sources that were skipped (one source only: raised instead).
+    exported model behind the same call). A destination that exists already
+    is kept (a rerun after an interruption does only what is left) unless
+    ``overwrite``. Returns the messages of the unreadable sources that were
+    skipped (one source only: raised instead).
     """
     import cv2
     from tqdm import tqdm
@@ -137,9 +142,11 @@ def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Styl
 
     skipped = []
     for src, dst in tqdm(pairs, desc='stylize', unit='img', disable=len(pairs) == 1):
+        if not overwrite and os.path.isfile(dst):
+            continue
         try:
             content = read_rgb(src)
-        except ValueError as e:
+        except (ValueError, FileNotFoundError) as e:
             if len(pairs) == 1:
                 raise
             skipped.append(str(e))
@@ -160,12 +167,14 @@ def run(args) -> int:
     import paddle
 
     from ..datasets.lapstyle_dataset import read_rgb, resize_short_side
+    from ..utils import remove_stale_temp_files
 
     if args.levels is not None and args.levels < 0:
         raise ValueError(f"--levels must be >= 0, got {args.levels}")
     if args.style_size is not None and args.style_size < 0:
         raise ValueError(f"--style-size must be >= 0, got {args.style_size}")
     pairs = _plan(args.content, args.output)
+    remove_stale_temp_files(args.output)   # partial files of a killed run
     if os.path.realpath(args.style) in {os.path.realpath(d) for _, d in pairs}:
         raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
     style_img = read_rgb(args.style)
@@ -180,9 +189,11 @@ def run(args) -> int:
         raise ValueError(f"--style: {args.style} is {style_img.shape[1]}x{style_img.shape[0]}; "
                          f"{levels} revision level(s) need sides >= {need} (use --style-size)")
 
-    skipped = stylize_files(pairs, _to_batch(style_img), stylize)
-    done = len(pairs) - len(skipped)
-    print(f'stylized {done} image(s) into {args.output} ({levels} revision level(s))')
+    kept = 0 if args.overwrite else sum(os.path.isfile(dst) for _, dst in pairs)
+    skipped = stylize_files(pairs, _to_batch(style_img), stylize, args.overwrite)
+    done = len(pairs) - len(skipped) - kept
+    print(f'stylized {done} image(s) into {args.output} ({levels} revision level(s))'
+          + (f', kept {kept} existing (use --overwrite to redo)' if kept else ''))
     if skipped:
         print(f'skipped {len(skipped)} unreadable file(s), first: {skipped[0]}')
-    return 0 if done else 2
+    return 0 if done + kept else 2

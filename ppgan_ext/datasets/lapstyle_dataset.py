@@ -5,6 +5,7 @@ Each sample is a content crop and a style crop at the training stage's size
 ``ci``, ``si`` (float32 (3, S, S) in [0, 1], RGB), ``ci_path``, ``si_path``.
 """
 import os
+import warnings
 from typing import List, Optional, Tuple
 
 import cv2
@@ -13,12 +14,14 @@ from paddle.io import Dataset
 
 from ppgan.datasets.builder import DATASETS
 
+from ..image_io import check_image_file
 from ..utils import atomic_write, is_image_file, scan_images
 
 __all__ = ['LapStyleContentStyleDataset', 'read_rgb', 'resize_short_side', 'crop',
            'write_lapstyle_samples']
 
 MIN_CROP = 32
+_LISTED = 5    # bad files named in a message before "and N more"
 
 
 def read_rgb(path: str) -> np.ndarray:
@@ -30,10 +33,14 @@ def read_rgb(path: str) -> np.ndarray:
     Raises:
         ValueError: the file cannot be decoded (names the file).
     """
-    data = np.fromfile(path, dtype=np.uint8) if os.path.isfile(path) else None
-    if data is None:
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"image not found: {path}")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        check_image_file(path)   # size limit, truncation, symlink loops: before decoding
+    except ValueError as e:
+        raise ValueError(f"{path}: not a readable image: {e}") from None
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if img is None:
         raise ValueError(f"{path}: not a readable image")
     if img.dtype == np.uint16:
@@ -124,11 +131,18 @@ class LapStyleContentStyleDataset(Dataset):
             Default: False.
         seed (int, optional): Seed of the random crops in train mode; None
             draws fresh entropy per sample. Default: None.
+        skip_bad (bool): Leave out unreadable image files with a warning
+            (their number is ``self.skipped``) instead of failing. Default: False.
+
+    Every file is checked at construction without a full decode
+    (:func:`ppgan_ext.image_io.check_image_file`), so a broken, truncated or
+    oversized image stops the run before training starts, in one message
+    that lists them. Images smaller than ``load_size`` are scaled up.
     """
 
     def __init__(self, content_root: str, style_root: str, crop_size: int = 128,
                  load_size: Optional[int] = None, test_mode: bool = False,
-                 seed: Optional[int] = None):
+                 seed: Optional[int] = None, skip_bad: bool = False):
         super().__init__()
         if not isinstance(crop_size, int) or crop_size < MIN_CROP:
             raise ValueError(f"crop_size must be an int >= {MIN_CROP}, got {crop_size!r}")
@@ -137,13 +151,44 @@ class LapStyleContentStyleDataset(Dataset):
         if not isinstance(load_size, int) or load_size < crop_size:
             raise ValueError(f"load_size must be an int >= crop_size ({crop_size}), "
                              f"got {load_size!r}")
-        self.content_paths = _image_list(content_root, 'content_root')
-        self.style_paths = _image_list(style_root, 'style_root')
+        if not isinstance(skip_bad, bool):
+            raise ValueError(f"skip_bad must be true or false, got {skip_bad!r}")
+        self.skipped_files: List[Tuple[str, str]] = []
+        self.content_paths = self._usable(content_root, 'content_root', skip_bad)
+        self.style_paths = self._usable(style_root, 'style_root', skip_bad)
+        self.skipped = len(self.skipped_files)
         self.crop_size = crop_size
         self.load_size = load_size
         self.test_mode = bool(test_mode)
         self.seed = seed
         self._draws = 0
+
+    def _usable(self, root: str, key: str, skip_bad: bool) -> List[str]:
+        """The checked image files of ``root``; bad ones raise, or are skipped with a warning."""
+        paths = _image_list(root, key)
+        good, bad = [], []
+        for path in paths:
+            try:
+                check_image_file(path)
+                good.append(path)
+            except ValueError as e:
+                bad.append((path, str(e)))
+        if not bad:
+            return good
+        folder = root if os.path.isdir(root) else os.path.dirname(root)
+        listing = '; '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in bad[:_LISTED])
+        if len(bad) > _LISTED:
+            listing += f'; and {len(bad) - _LISTED} more'
+        what = f'{len(bad)} of {len(paths)} image files of {key} {root}'
+        if not good:
+            raise ValueError(f'LapStyleContentStyleDataset: none of the {len(paths)} image files '
+                             f'of {key} {root} can be used: {listing}')
+        if not skip_bad:
+            raise ValueError(f'LapStyleContentStyleDataset: {what} cannot be used: {listing}. '
+                             f'Fix or remove them, or set skip_bad: True')
+        warnings.warn(f'LapStyleContentStyleDataset: skipping {what}: {listing}', stacklevel=3)
+        self.skipped_files += bad
+        return good
 
     def __len__(self) -> int:
         return len(self.content_paths)

@@ -156,7 +156,7 @@ class SaltPepperDataset(Dataset):
 
         self.paths, self.sizes, self.skipped_files = self._scan()
         self.skipped = len(self.skipped_files)
-        self._images = [read_image(p) for p in self.paths] if self.cache else None
+        self._images = [read_image(p, check=False) for p in self.paths] if self.cache else None
 
     # ------------------------------------------------------------------ files
     def _scan(self) -> Tuple[List[str], List[Tuple[int, int]], List[Tuple[str, str]]]:
@@ -221,7 +221,7 @@ class SaltPepperDataset(Dataset):
     def __getitem__(self, idx: int) -> Dict[str, object]:
         idx = int(idx) % len(self.paths)
         path = self.paths[idx]
-        img = self._images[idx] if self._images is not None else read_image(path)
+        img = self._images[idx] if self._images is not None else read_image(path, check=False)
         if self.mode == 'train':
             gt, lq = self._train_pair(img, self._train_rng(), path)
         else:
