@@ -61,3 +61,61 @@ def apply() -> None:
         raise ImportError(PPGAN_INSTALL_HINT)
     _install_fluid_stand_in()
     _APPLIED = True
+
+
+def harden_ppgan_image_io() -> None:
+    """Make ppgan's stock image datasets fail in one line on bad folders and files. Idempotent.
+
+    Applied by the training entry points (``tools/main.py``, ``paddlegan
+    train|eval``), not on import. ppgan 2.1.0's ``BaseDataset.scan_folder``
+    (SRDataset, PairedDataset, SingleDataset, UnpairedDataset) recurses into
+    every entry that is not a regular file, so a hidden file (``.DS_Store``)
+    or a dangling link raises ``NotADirectoryError``/``FileNotFoundError``, a
+    folder symlink loop lists every image ~40 times before ``OSError: Too
+    many levels of symbolic links``, and an empty folder is an
+    ``AssertionError``; a broken image is found only when a DataLoader
+    worker reads it, where ppgan's ``Compose`` turns the error into a bare
+    ``RuntimeError`` (and Paddle's loader thread into a second traceback).
+
+    The replacement follows folder links once, leaves hidden entries out,
+    returns sorted paths (the same path strings ppgan builds), raises
+    ``FileNotFoundError`` naming an empty or missing folder, and checks every
+    image file up front (:func:`ppgan_ext.image_io.check_image_file`: pixel
+    limit, truncation, symlink loops; each file is read once), raising one
+    ``ValueError`` that lists the bad ones.
+    """
+    from ppgan.datasets import base_dataset
+
+    if getattr(base_dataset.BaseDataset.scan_folder, '_ppgan_ext', False):
+        return
+
+    def scan_folder(path):
+        import os
+        from pathlib import Path
+
+        from .image_io import check_image_file
+        from .utils import scan_images
+
+        path = os.fspath(path)
+        if not os.path.isdir(path):
+            raise FileNotFoundError(f'{path}: no such folder')
+        walked = str(Path(path))   # scan_images' spelling of the folder
+        found = [os.path.join(path, os.path.relpath(p, walked)) for p in scan_images(
+            path, extensions=base_dataset.IMG_EXTENSIONS, case_sensitive=True)]
+        if not found:
+            raise FileNotFoundError(f"{path}: no image files "
+                                    f"({', '.join(base_dataset.IMG_EXTENSIONS)}) in or below it")
+        bad = []
+        for file in found:
+            try:
+                check_image_file(file)
+            except ValueError as e:
+                bad.append(f'{os.path.relpath(file, path)} ({e})')
+        if bad:
+            listing = '; '.join(bad[:5]) + (f'; and {len(bad) - 5} more' if len(bad) > 5 else '')
+            raise ValueError(f'{len(bad)} of {len(found)} image files under {path} cannot be '
+                             f'used: {listing}. Fix or remove them')
+        return found
+
+    scan_folder._ppgan_ext = True
+    base_dataset.BaseDataset.scan_folder = staticmethod(scan_folder)

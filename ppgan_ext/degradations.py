@@ -123,8 +123,12 @@ def _below(u: np.ndarray, fraction: float) -> np.ndarray:
 
 
 def _set_where(target: np.ndarray, mask: np.ndarray, value: int) -> None:
-    """``target[mask] = value`` in place; a 2-D mask covers every channel of a pixel."""
-    if target.ndim == 3 and target.shape[2] > 4:
+    """``target[mask] = value`` in place; a 2-D mask covers every channel of a pixel.
+
+    OpenCV (5.0) refuses a 1x1 mask (``_mask.sameSize`` assertion): single
+    pixels go through numpy, as do images with more than 4 channels.
+    """
+    if (target.ndim == 3 and target.shape[2] > 4) or mask.size == 1:
         target[mask] = value
         return
     m8 = mask.view(np.uint8)

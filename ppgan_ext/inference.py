@@ -48,8 +48,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 import numpy as np
 
 from .tiling import tiled_apply, to_uint8_hwc
-from .utils import (IMG_EXTENSIONS, atomic_write, is_image_file, remove_stale_temp_files,
-                    scan_images)
+from .utils import (IMG_EXTENSIONS, atomic_write, is_image_file, missing_path_message,
+                    remove_stale_temp_files, scan_images)
 
 SIDECAR_NAME = 'ppgan_ext.json'
 SIDECAR_FORMAT = 'ppgan_ext.inference/1'
@@ -518,7 +518,7 @@ def plan_outputs(source: str, output: str) -> List[Tuple[str, str, str]]:
                              f"({', '.join(IMG_EXTENSIONS)})")
         sources, rels = [source], [os.path.basename(source)]
     else:
-        raise FileNotFoundError(f"--input: no such file or folder: {source}")
+        raise FileNotFoundError(missing_path_message(source, '--input'))
     plan, taken = [], set()
     for src, rel in zip(sources, rels):
         stem, ext = os.path.splitext(rel)

@@ -95,15 +95,26 @@ def remove_stale_temp_files(folder: PathLike) -> List[str]:
     return removed
 
 
-def scan_images(folder: PathLike, recursive: bool = True) -> List[str]:
+def scan_images(folder: PathLike, recursive: bool = True,
+                extensions: Iterable[str] = IMG_EXTENSIONS,
+                case_sensitive: bool = False) -> List[str]:
     """Sorted paths of the image files under ``folder``.
 
     Symlinked folders are followed once; a symlink loop is not followed twice.
     Hidden files and folders (names starting with ``.``: temporary files of
     interrupted writes, macOS ``._*`` resource forks, ``.ipynb_checkpoints``)
     are left out.
+
+    Args:
+        folder (str): Folder to search.
+        recursive (bool): Search sub-folders too. Default: True.
+        extensions (Iterable[str]): File name endings that count as images.
+            Default: :data:`IMG_EXTENSIONS`.
+        case_sensitive (bool): Match ``extensions`` exactly instead of
+            ignoring case. Default: False.
     """
     root = Path(folder)
+    extensions = tuple(extensions) if case_sensitive else tuple(e.lower() for e in extensions)
     found = []
     seen = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
@@ -114,11 +125,23 @@ def scan_images(folder: PathLike, recursive: bool = True) -> List[str]:
         seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
         for name in filenames:
-            if not name.startswith('.') and name.lower().endswith(IMG_EXTENSIONS):
+            if not name.startswith('.') and \
+                    (name if case_sensitive else name.lower()).endswith(extensions):
                 found.append(os.path.join(dirpath, name))
         if not recursive:
             break
     return sorted(found)
+
+
+def missing_path_message(path: PathLike, key: str) -> str:
+    """``'<key>: no such file or folder: <path>'``, or why an existing link cannot be followed."""
+    path = os.fspath(path)
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as e:
+            return f'{key}: {path}: broken symbolic link ({e.strerror or type(e).__name__})'
+    return f'{key}: no such file or folder: {path}'
 
 
 def is_image_file(path: PathLike, extensions: Iterable[str] = IMG_EXTENSIONS) -> bool:

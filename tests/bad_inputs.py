@@ -18,7 +18,7 @@ import numpy as np
 # "bad" ones are broken or unusable whatever the tool.
 GOOD = {
     'photo.png': 'an ordinary 8-bit RGB PNG, 96x80',
-    'photo.jpg': 'an ordinary JPEG, 96x80',
+    'camera.jpg': 'an ordinary JPEG, 96x80',
     'deep16.png': '16-bit RGB PNG',
     'rgba.png': 'RGBA PNG with a transparent corner',
     'gray.png': '8-bit grayscale PNG',
@@ -30,7 +30,7 @@ GOOD = {
 BAD = {
     'zero.png': 'zero-byte file',
     'truncated.png': 'PNG cut to a third of its bytes',
-    'truncated.jpg': 'JPEG cut in the middle of its entropy-coded data',
+    'half.jpg': 'JPEG cut in the middle of its entropy-coded data',
     'text.png': 'a text file named .png',
     'huge.png': 'valid PNG header claiming 100000x100000 pixels (10 Gpx)',
     'loop.png': 'symlink loop (loop.png -> loop2.png -> loop.png)',
@@ -93,7 +93,7 @@ def write_good(folder: str) -> Dict[str, str]:
     rgba[:10, :10, 3] = 0
     payloads = {
         'photo.png': _encode('.png', img),
-        'photo.jpg': _encode('.jpg', img, (cv2.IMWRITE_JPEG_QUALITY, 90)),
+        'camera.jpg': _encode('.jpg', img, (cv2.IMWRITE_JPEG_QUALITY, 90)),
         'deep16.png': _encode('.png', img.astype(np.uint16) * 257),
         'rgba.png': _encode('.png', rgba),
         'gray.png': _encode('.png', cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)),
@@ -119,7 +119,7 @@ def write_bad(folder: str) -> Dict[str, str]:
     paths = {name: os.path.join(folder, name) for name in BAD}
     _write(paths['zero.png'], b'')
     _write(paths['truncated.png'], png[:len(png) // 3])
-    _write(paths['truncated.jpg'], jpg[:len(jpg) // 2])
+    _write(paths['half.jpg'], jpg[:len(jpg) // 2])
     _write(paths['text.png'], b'this is not an image\n' * 8)
     _write(paths['huge.png'], huge_png())
     os.symlink('loop2.png', paths['loop.png'])

@@ -91,7 +91,7 @@ def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
 
 def _plan(content: str, output: str) -> List[Tuple[str, str]]:
     """(source, destination PNG) pairs; destinations never collide nor hit a source."""
-    from ..utils import is_image_file, scan_images
+    from ..utils import is_image_file, missing_path_message, scan_images
 
     if os.path.isdir(content):
         sources = scan_images(content)
@@ -103,7 +103,7 @@ def _plan(content: str, output: str) -> List[Tuple[str, str]]:
             raise ValueError(f"--content: {content} is not an image file")
         sources, rels = [content], [os.path.basename(content)]
     else:
-        raise FileNotFoundError(f"--content: no such file or folder: {content}")
+        raise FileNotFoundError(missing_path_message(content, '--content'))
     pairs, taken = [], set()
     for src, rel in zip(sources, rels):
         stem = os.path.splitext(rel)[0]

@@ -15,7 +15,7 @@ from paddle.io import Dataset
 from ppgan.datasets.builder import DATASETS
 
 from ..image_io import check_image_file
-from ..utils import atomic_write, is_image_file, scan_images
+from ..utils import atomic_write, is_image_file, missing_path_message, scan_images
 
 __all__ = ['LapStyleContentStyleDataset', 'read_rgb', 'resize_short_side', 'crop',
            'write_lapstyle_samples']
@@ -102,7 +102,7 @@ def _image_list(root: str, key: str) -> List[str]:
             raise ValueError(f"{key}: {root} is not an image file")
         return [root]
     if not os.path.isdir(root):
-        raise FileNotFoundError(f"{key}: no such file or folder: {root}")
+        raise FileNotFoundError(missing_path_message(root, key))
     paths = scan_images(root)
     if not paths:
         raise ValueError(f"{key}: no images in {root}")

@@ -72,8 +72,10 @@ def build_trainer(args):
     ``--resume`` / ``--load`` are applied. Returns the Trainer (its ``cfg``
     holds the run's ``output_dir``).
     """
+    from ..compat import harden_ppgan_image_io
     from .trainer import Trainer
 
+    harden_ppgan_image_io()   # one-line errors from ppgan's own image datasets
     cfg = load_config(args.config_file, args.opt)
     validate_config(cfg, is_train=not args.evaluate_only, source=args.config_file)
     _check_file(args.resume, '--resume')

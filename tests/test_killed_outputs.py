@@ -1,0 +1,174 @@
+"""``degrade`` / ``infer`` / ``stylize`` killed mid-folder: no partial outputs, reruns finish."""
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from _export_helpers import save_weights, sr_config
+from _helpers import ROOT, env
+
+CLI = [sys.executable, '-m', 'ppgan_ext.cli']
+
+
+def write_images(folder, count: int, sizes=((40, 56),)):
+    """``count`` PNGs of real photo crops in ``folder`` (two sub-folders), sizes cycling."""
+    from skimage import data
+
+    photo = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    rng = np.random.default_rng(0)
+    for i in range(count):
+        h, w = sizes[i % len(sizes)]
+        top, left = rng.integers(0, 512 - h), rng.integers(0, 512 - w)
+        sub = os.path.join(folder, f'part{i % 2}')
+        os.makedirs(sub, exist_ok=True)
+        cv2.imwrite(os.path.join(sub, f'img{i:04d}.png'), photo[top:top + h, left:left + w])
+
+
+def listing(folder):
+    """{relative path: (sha256, mtime_ns)} of the visible files; hidden ones separately."""
+    files, hidden = {}, []
+    for dirpath, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            if name.startswith('.'):
+                hidden.append(name)
+                continue
+            with open(path, 'rb') as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            files[os.path.relpath(path, folder)] = (digest, os.stat(path).st_mtime_ns)
+    return files, hidden
+
+
+def decodes(path: str) -> bool:
+    img = cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_UNCHANGED)
+    return img is not None and img.size > 0
+
+
+def kill_when(args, out_dir, count: int, timeout: float = 120):
+    """Run ``args``; SIGKILL it once ``out_dir`` holds ``count`` PNGs. Returns the PNG count."""
+    proc = subprocess.Popen(args, cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + timeout
+    seen = 0
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if os.path.isdir(out_dir):
+                seen = sum(n.endswith('.png') and not n.startswith('.')
+                           for _, _, names in os.walk(out_dir) for n in names)
+                if seen >= count:
+                    proc.send_signal(signal.SIGKILL)
+                    break
+            time.sleep(0.002)
+        err = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL, f'finished before the kill: {err[-2000:]}'
+    return seen
+
+
+def check_killed_then_rerun(args, out_dir, total: int, reference: dict, capsys_text):
+    killed_at = kill_when(args, out_dir, count=total // 5)
+    after_kill, hidden = listing(out_dir)
+    assert killed_at <= len(after_kill) < total
+    for rel in after_kill:   # every visible output is whole
+        assert decodes(os.path.join(out_dir, rel)), rel
+        assert after_kill[rel][0] == reference[rel][0], rel
+    proc = subprocess.run(args, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=180)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 0, text[-3000:]
+    assert 'Traceback' not in text
+    final, hidden_after = listing(out_dir)
+    assert not hidden_after          # the killed writer's temporary file is gone
+    assert {k: v[0] for k, v in final.items()} == {k: v[0] for k, v in reference.items()}
+    for rel, (digest, mtime) in after_kill.items():   # finished outputs untouched
+        assert final[rel][1] == mtime, rel
+    capsys_text.append((len(after_kill), len(hidden), text))
+    return len(after_kill)
+
+
+def test_degrade_killed_mid_folder_then_rerun(tmp_path):
+    from ppgan_ext.cli import main
+
+    src, dst, ref = tmp_path / 'src', tmp_path / 'dst', tmp_path / 'ref'
+    total = 400
+    write_images(str(src), total, sizes=((96, 96), (80, 112)))
+    assert main(['degrade', str(src), str(ref), '--blur', '7']) == 0
+    reference, _ = listing(str(ref))
+    assert len(reference) == total
+    runs = []
+    done = check_killed_then_rerun(CLI + ['degrade', str(src), str(dst), '--blur', '7'],
+                                   str(dst), total, reference, runs)
+    assert f'{total - done} written, {done} skipped (already in DST), 0 bad' in runs[0][2]
+    print(f'degrade: killed with {done}/{total} outputs ({runs[0][1]} temporary file left); '
+          f'rerun wrote {total - done}')
+
+
+@pytest.fixture(scope='module')
+def sr_model(tmp_path_factory):
+    from ppgan_ext.config import load_config
+    from ppgan_ext.export import export_model
+
+    root = tmp_path_factory.mktemp('killed_model')
+    config = sr_config(str(root / 'sr.yaml'))
+    save_weights(config, str(root / 'w.pdparams'), seed=3)
+    export_model(load_config(config), str(root / 'w.pdparams'), str(root / 'model'),
+                 parity_sizes=[(9, 11)])
+    return str(root / 'model')
+
+
+def test_infer_killed_mid_folder_then_rerun(tmp_path, sr_model):
+    from ppgan_ext.inference import infer
+
+    src, out, ref = tmp_path / 'src', tmp_path / 'out', tmp_path / 'ref'
+    total = 200
+    write_images(str(src), total, sizes=((24, 32),))
+    infer(sr_model, str(src), str(ref), threads=1)
+    reference, _ = listing(str(ref))
+    assert len(reference) == total
+    runs = []
+    done = check_killed_then_rerun(CLI + ['infer', '--model_dir', sr_model, '--input', str(src),
+                                          '--output', str(out)], str(out), total, reference,
+                                   runs)
+    assert f'wrote {total - done} image(s)' in runs[0][2]
+    assert f'kept {done} existing' in runs[0][2]
+    print(f'infer: killed with {done}/{total} outputs ({runs[0][1]} temporary file left); '
+          f'rerun wrote {total - done}')
+
+
+def test_stylize_keeps_finished_outputs_unless_overwrite(tmp_path):
+    """stylize's file loop: outputs atomic, a rerun skips finished files, --overwrite redoes."""
+    from ppgan_ext.cli.stylize import stylize_files
+
+    src = tmp_path / 'src'
+    write_images(str(src), 4, sizes=((24, 20),))
+    pairs = [(os.path.join(src, f'part{i % 2}', f'img{i:04d}.png'),
+              os.path.join(tmp_path, 'out', f'img{i:04d}.png')) for i in range(4)]
+    calls = []
+
+    def invert(content, style):   # any (content, style) -> image callable
+        calls.append(content.shape)
+        return 1.0 - content
+
+    style = np.zeros((1, 3, 32, 32), np.float32)
+    assert stylize_files(pairs[:2], style, invert) == []
+    before, _ = listing(str(tmp_path / 'out'))
+    time.sleep(0.01)
+    assert stylize_files(pairs, style, invert) == []
+    assert len(calls) == 4                       # only the two new ones were stylized
+    after, hidden = listing(str(tmp_path / 'out'))
+    assert not hidden and len(after) == 4
+    for rel, (digest, mtime) in before.items():
+        assert after[rel] == (digest, mtime)
+    for src_path, dst in pairs:
+        img = cv2.imread(src_path)
+        np.testing.assert_array_equal(cv2.imread(dst), 255 - img)
+    assert stylize_files(pairs, style, invert, overwrite=True) == []
+    assert len(calls) == 8
