@@ -71,12 +71,15 @@ def kill_when(args, out_dir, count: int, timeout: float = 120):
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL, f'finished before the kill: {err[-2000:]}'
-    return seen
+    return seen, proc.pid
 
 
 def check_killed_then_rerun(args, out_dir, total: int, reference: dict, capsys_text):
-    killed_at = kill_when(args, out_dir, count=total // 5)
+    killed_at, pid = kill_when(args, out_dir, count=total // 5)
     after_kill, hidden = listing(out_dir)
+    # what a kill in the middle of a write leaves (the temporary name atomic_write uses)
+    with open(os.path.join(out_dir, 'part0', f'.tmp-{pid}-x1y2z3.png'), 'wb') as f:
+        f.write(b'\x89PNG\r\n\x1a\n partial')
     assert killed_at <= len(after_kill) < total
     for rel in after_kill:   # every visible output is whole
         assert decodes(os.path.join(out_dir, rel)), rel
@@ -172,3 +175,20 @@ def test_stylize_keeps_finished_outputs_unless_overwrite(tmp_path):
         np.testing.assert_array_equal(cv2.imread(dst), 255 - img)
     assert stylize_files(pairs, style, invert, overwrite=True) == []
     assert len(calls) == 8
+
+
+def test_only_dead_writers_temporary_files_are_removed(tmp_path):
+    from ppgan_ext.utils import atomic_write, remove_stale_temp_files, scan_images
+
+    dead = subprocess.Popen([sys.executable, '-c', 'pass'])
+    dead.wait()
+    (tmp_path / 'sub').mkdir()
+    stale = tmp_path / 'sub' / f'.tmp-{dead.pid}-abc.png'
+    live = tmp_path / f'.tmp-{os.getpid()}-def.png'
+    other = tmp_path / '.tmp-notapid.png'
+    for path in (stale, live, other):
+        path.write_bytes(b'partial')
+    atomic_write(str(tmp_path / 'real.png'), lambda tmp: cv2.imwrite(tmp, np.zeros((4, 4), np.uint8)))
+    assert scan_images(str(tmp_path)) == [str(tmp_path / 'real.png')]
+    assert remove_stale_temp_files(str(tmp_path)) == [str(stale)]
+    assert live.exists() and other.exists() and not stale.exists()

@@ -42,3 +42,45 @@ def test_training_memory_does_not_grow(tmp_path, photos):
           f'slope {slope:.3f} MiB/100 iters')
     assert slope < 1.0, f'RSS grows {slope:.2f} MiB per 100 iterations'
     assert growth < 20, growth
+
+
+def test_infer_memory_is_flat_over_a_folder(tmp_path):
+    """A few hundred small images of varying sizes through ``paddlegan infer``: RSS stays flat."""
+    import os
+
+    from _export_helpers import save_weights, sr_config
+    from test_killed_outputs import write_images
+
+    from ppgan_ext.config import load_config
+    from ppgan_ext.export import export_model
+
+    config = sr_config(str(tmp_path / 'sr.yaml'), num_feat=16, num_blocks=2)
+    save_weights(config, str(tmp_path / 'w.pdparams'), seed=2)
+    export_model(load_config(config), str(tmp_path / 'w.pdparams'), str(tmp_path / 'model'),
+                 parity_sizes=[(9, 11)])
+    total = 400
+    src, out = tmp_path / 'src', tmp_path / 'out'
+    write_images(str(src), total, sizes=((24, 32), (40, 40), (33, 47), (48, 28), (36, 36)))
+    proc = subprocess.Popen([sys.executable, '-m', 'ppgan_ext.cli', 'infer', '--model_dir',
+                             str(tmp_path / 'model'), '--input', str(src), '--output', str(out)],
+                            cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    samples = []  # (outputs written, rss)
+    deadline = time.time() + 300
+    while proc.poll() is None and time.time() < deadline:
+        done = sum(len(names) for _, _, names in os.walk(out)) if out.exists() else 0
+        rss = rss_mib(proc.pid)
+        if rss:
+            samples.append((done, rss))
+        time.sleep(0.01)
+    proc.wait(timeout=60)
+    assert proc.returncode == 0
+    assert sum(len(names) for _, _, names in os.walk(out)) == total
+    steady = [(n, r) for n, r in samples if n >= 100]
+    assert len({n for n, _ in steady}) >= 20, samples[-5:]
+    slope = slope_per_step(*zip(*steady)) * 100  # MiB per 100 images
+    growth = steady[-1][1] - steady[0][1]
+    print(f'infer RSS over {total} images: {steady[0][1]:.0f} -> {steady[-1][1]:.0f} MiB '
+          f'(images {steady[0][0]}..{steady[-1][0]}), slope {slope:.3f} MiB/100 images')
+    assert slope < 2.0, f'RSS grows {slope:.2f} MiB per 100 images'
+    assert growth < 10, growth
