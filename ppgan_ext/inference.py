@@ -426,11 +426,9 @@ def write_png(path: str, hwc: np.ndarray, channel_order: str = 'RGB') -> None:
 
 def read_uint8_rgb(path: str) -> np.ndarray:
     """An image as uint8 ``(H, W, C)``, colour in RGB order (for metrics)."""
-    import cv2
+    from .image_io import decode_image
 
-    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError(f"{path}: cannot read image")
+    img = decode_image(path)   # checked first: size limit, truncation, symlink loops
     if img.dtype == np.uint16:
         img = np.rint(img / 257.0).astype(np.uint8)
     if img.ndim == 2:
@@ -582,7 +580,7 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
     if tile and not 0 <= overlap < tile:
         raise ValueError(f"--tile-overlap must be in [0, --tile) = [0, {tile}), got {overlap}")
     if gt is not None and not os.path.exists(gt):
-        raise FileNotFoundError(f"--gt: no such file or folder: {gt}")
+        raise FileNotFoundError(missing_path_message(gt, '--gt'))
     info = read_model_dir(model_dir)
     if info.kind != 'sr':
         raise ValueError(f"--model_dir {model_dir}: a {info.kind!r} model; `paddlegan infer` "

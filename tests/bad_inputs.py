@@ -9,7 +9,7 @@ import os
 import struct
 import zlib
 from dataclasses import dataclass, field
-from typing import Dict, List
+from typing import Dict
 
 import cv2
 import numpy as np
@@ -156,7 +156,3 @@ def build_corpus(root) -> Corpus:
             f.write(text)
     return Corpus(root=mixed, files=files, empty_dir=empty, no_images_dir=no_images,
                   good_dir=good)
-
-
-def names(corpus: Corpus) -> List[str]:
-    return sorted(corpus.files)

@@ -231,6 +231,15 @@ def test_infer_skips_bad_files_and_refuses_one_in_one_line(corpus, sr_model, tmp
         assert rc == 2 and corpus.path(name) in line, line
         assert REASONS.get(name, 'has transparency') in line, line
     assert not os.path.exists(tmp_path / 'single')
+    # a bad ground truth: the output is written, the score refused in one line
+    for name in ('huge.png', 'half.jpg', 'loop.png'):
+        rc = main(['infer', '--model_dir', sr_model['dir'], '--input', corpus.path('photo.png'),
+                   '--output', str(tmp_path / 'scored'), '--gt', corpus.path(name)])
+        line = one_error(capsys.readouterr().err)
+        assert rc == 2 and REASONS[name] in line, line
+        assert ('broken symbolic link' if name == 'loop.png' else 'no output could be scored') \
+            in line, line
+    assert os.path.isfile(tmp_path / 'scored' / 'photo.png')
     for folder in (corpus.empty_dir, corpus.no_images_dir):
         assert main(['infer', '--model_dir', sr_model['dir'], '--input', folder,
                      '--output', str(tmp_path / 'none')]) == 2

@@ -188,7 +188,8 @@ def test_only_dead_writers_temporary_files_are_removed(tmp_path):
     other = tmp_path / '.tmp-notapid.png'
     for path in (stale, live, other):
         path.write_bytes(b'partial')
-    atomic_write(str(tmp_path / 'real.png'), lambda tmp: cv2.imwrite(tmp, np.zeros((4, 4), np.uint8)))
+    atomic_write(str(tmp_path / 'real.png'),
+                 lambda tmp: cv2.imwrite(tmp, np.zeros((4, 4), np.uint8)))
     assert scan_images(str(tmp_path)) == [str(tmp_path / 'real.png')]
     assert remove_stale_temp_files(str(tmp_path)) == [str(stale)]
     assert live.exists() and other.exists() and not stale.exists()
