@@ -71,7 +71,7 @@ def harden_ppgan_image_io() -> None:
     (SRDataset, PairedDataset, SingleDataset, UnpairedDataset) recurses into
     every entry that is not a regular file, so a hidden file (``.DS_Store``)
     or a dangling link raises ``NotADirectoryError``/``FileNotFoundError``, a
-    folder symlink loop lists every image ~40 times before ``OSError: Too
+    folder symlink loop is followed ~40 levels deep until ``OSError: Too
     many levels of symbolic links``, and an empty folder is an
     ``AssertionError``; a broken image is found only when a DataLoader
     worker reads it, where ppgan's ``Compose`` turns the error into a bare
