@@ -33,10 +33,7 @@ test: install
 bench: install
 	$(PY) bench/degrade.py
 	$(PY) bench/infer.py
+	$(PY) bench/lapstyle.py
 
 clean:
 	rm -rf output_dir demo_output inference_model .pytest_cache
-
-.PHONY: bench-lapstyle
-bench-lapstyle: install
-	$(PY) bench/lapstyle.py

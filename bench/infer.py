@@ -13,9 +13,12 @@ Cases (``CASES``):
   blocks, BatchNorm, x4) at 256x256 input;
 * the ``make demo`` generator (``configs/demo_saltpepper_x4.yaml``: 32
   features, 4 blocks, global bilinear residual) at 256x256 input;
-* the LapStyle whole-pyramid graph at 512x512 content: see
-  :func:`lapstyle_case` (reported as not available until a LapStyle
-  exporter is registered in ``ppgan_ext.export``).
+* the LapStyle whole-pyramid graph (``configs/lapstyle_rev2.yaml``: VGG-19
+  encoder, drafting net, 2 revision levels of 64 features, pyramid ops) at
+  512x512 content and style (:func:`lapstyle_case`), exported with
+  ``paddlegan export``'s code from a random weight file; its dynamic-graph
+  twin is what ``paddlegan stylize --weights`` runs. Its runs take seconds
+  on a CPU, so it gets ``--lapstyle-repeat`` timed runs.
 
 Weights are random, with the residual branches scaled down so the outputs
 stay in an image-like range (speed does not depend on the values; the export
@@ -41,6 +44,10 @@ def _parse(argv=None):
                    help='tile side for the 4096x4096 memory run (default 128)')
     p.add_argument('--tile-overlap', type=int, default=16)
     p.add_argument('--skip-tiled', action='store_true', help='skip the 4096x4096 memory run')
+    p.add_argument('--lapstyle-size', type=int, default=512,
+                   help='LapStyle content and style side (default 512; 0 skips the case)')
+    p.add_argument('--lapstyle-repeat', type=int, default=3,
+                   help='timed runs per variant for LapStyle (default 3)')
     p.add_argument('--work-dir', default=None,
                    help='keep exported models here (default: a temporary folder)')
     return p.parse_args(argv)
@@ -75,6 +82,7 @@ class Case:
     model_dir: str
     inputs: List[np.ndarray]
     dygraph: Callable[..., np.ndarray]
+    repeat: Optional[int] = None  # timed runs; None: --repeat
 
 
 def machine() -> str:
@@ -130,20 +138,75 @@ def sr_case(name: str, generator: dict, size: int, work: str) -> Case:
     return Case(f'{name} {size}x{size}', model_dir, [x], dygraph)
 
 
-def lapstyle_case(work: str) -> Optional[Case]:
-    """The LapStyle whole pyramid (draft + K revisions + pyramid ops) at 512x512 content.
+def _random_lapstyle_weights(path: str, levels: int) -> None:
+    """A LapStyle weight file with the nets of ``configs/lapstyle_rev2.yaml``, random.
 
-    Not available until ``ppgan_ext.export`` has an exporter registered for
-    the LapStyle model class. Then: build the model from a LapStyle config
-    with random (or the trained) weights, ``export_model(cfg, weights, dir)``,
-    and return ``Case('LapStyle 512x512', dir, [content_1x3x512x512,
-    style_1x3x512x512], lambda c, s: pyramid_net(c, s).numpy())``.
+    The encoder is random-initialised (no VGG file needed); the generators'
+    zero-initialised output convs get small random weights so the result is
+    not a constant image.
     """
-    from ppgan_ext.export import EXPORTERS
+    import paddle
+    from ppgan.models.generators.builder import build_generator
 
-    if any('LapStyle' in name for name in EXPORTERS):
-        print('\nLapStyle 512x512: an exporter is registered; add its Case in lapstyle_case()')
-    return None
+    from ppgan_ext.models.generators.lapstyle_pyramid import revision_net_name
+
+    paddle.seed(0)
+    nets = {'net_enc': build_generator({'name': 'LapStyleVGGEncoder', 'random_init': True}),
+            'net_dec': build_generator({'name': 'LapStyleDraftNet'})}
+    for k in range(1, levels + 1):
+        nets[revision_net_name(k)] = build_generator({'name': 'LapStyleRevisionNet'})
+    for name, net in nets.items():
+        if name == 'net_enc':
+            continue
+        last = net.final_conv[1] if name == 'net_dec' else net.UpBlock[-1]
+        last.weight.set_value(paddle.normal(0.0, 0.02, last.weight.shape))
+        last.bias.set_value(paddle.full(last.bias.shape, 0.3 if name == 'net_dec' else 0.0))
+    paddle.save({name: net.state_dict() for name, net in nets.items()}, path)
+
+
+def lapstyle_case(work: str, size: int = 512, repeat: Optional[int] = None) -> Optional[Case]:
+    """The LapStyle whole pyramid (draft + 2 revisions + pyramid ops) at ``size`` x ``size``.
+
+    ``configs/lapstyle_rev2.yaml`` exported through ``export_model`` (the
+    code of ``paddlegan export``, parity check included) from a random weight
+    file; the dynamic-graph side is :class:`LapStylePyramidNet` with the same
+    weights (``paddlegan stylize --weights``). Content: the astronaut photo,
+    style: the gravel texture, both resized to ``size``.
+    """
+    import cv2
+    import paddle
+    from skimage import data
+
+    from ppgan_ext.config import load_config
+    from ppgan_ext.export import export_model
+    from ppgan_ext.models.generators.lapstyle_pyramid import LapStylePyramidNet
+    from ppgan_ext.weight_files import read_state_file
+
+    if size <= 0:
+        return None
+    cfg = load_config(os.path.join(ROOT, 'configs', 'lapstyle_rev2.yaml'))
+    levels = int(cfg.model.levels)
+    weights = os.path.join(work, 'lapstyle_rev2_random.pdparams')
+    model_dir = os.path.join(work, 'lapstyle_rev2')
+    if not os.path.isfile(os.path.join(model_dir, 'ppgan_ext.json')):
+        _random_lapstyle_weights(weights, levels)
+        export_model(cfg, weights, model_dir)
+    net = LapStylePyramidNet(levels)
+    net.load_weights(read_state_file(weights), weights)
+    net.eval()
+
+    def batch(rgb: np.ndarray) -> np.ndarray:
+        img = cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+        if img.ndim == 2:
+            img = np.repeat(img[:, :, None], 3, axis=2)
+        return np.ascontiguousarray(img.transpose(2, 0, 1)[None], np.float32) / 255.0
+
+    def dygraph(content, style):
+        with paddle.no_grad():
+            return net(paddle.to_tensor(content), paddle.to_tensor(style)).numpy()
+
+    return Case(f'LapStyle {levels}-level pyramid {size}x{size}', model_dir,
+                [batch(data.astronaut()), batch(data.gravel())], dygraph, repeat)
 
 
 def timed(fn, inputs, repeat: int) -> float:
@@ -195,6 +258,8 @@ def shipped_onednn(case: Case, threads: int, repeat: int, work: str) -> str:
 
 def speed(case: Case, threads: int, repeat: int, work: str) -> None:
     from ppgan_ext.inference import Predictor
+
+    repeat = case.repeat or repeat
 
     rows = [('dynamic graph', timed(case.dygraph, case.inputs, repeat), '')]
     tuned = Predictor(case.model_dir, threads=threads)
@@ -253,7 +318,7 @@ def main() -> int:
     work = args.work_dir or tempfile.mkdtemp(prefix='bench-infer-')
     os.makedirs(work, exist_ok=True)
     print(f'machine: {machine()}')
-    print(f'threads: {args.threads}, repeat: {args.repeat}')
+    print(f'threads: {args.threads}, repeat: {args.repeat} (LapStyle: {args.lapstyle_repeat})')
     try:
         cases = [
             sr_case('TransposeSRResNet-64x16-x4',
@@ -264,11 +329,9 @@ def main() -> int:
                          norm='none', deconv_kernel=4, global_residual=True),
                     args.size, work),
         ]
-        lapstyle = lapstyle_case(work)
+        lapstyle = lapstyle_case(work, args.lapstyle_size, args.lapstyle_repeat)
         for case in cases + ([lapstyle] if lapstyle else []):
             speed(case, args.threads, args.repeat, work)
-        if lapstyle is None:
-            print('\nLapStyle 512x512: not available (no LapStyle exporter registered yet)')
         if not args.skip_tiled:
             tiled_memory(cases[0].model_dir, args.tile, args.tile_overlap, args.threads, work)
     finally:

@@ -17,8 +17,9 @@ class (its own name first, then its base classes):
   ``ESRGAN``, ... and anything else with ``nets['generator']``) export
   ``lq -> output`` (:func:`export_sr_generator`);
 * other model classes register their own with :func:`register_exporter`,
-  returning an :class:`ExportSpec` (e.g. a style-transfer pyramid exporting
-  ``(content, style) -> stylized`` with ``kind='stylize'``).
+  returning an :class:`ExportSpec`: ``LapStylePyramidModel``
+  (:mod:`ppgan_ext.models.lapstyle_model`) exports its whole pyramid as
+  ``(content, style) -> stylized`` with ``kind='stylize'``.
 
 Config entry (optional; the defaults suit SR models). PaddleGAN's list form is
 accepted as is::
@@ -85,6 +86,9 @@ class ExportSpec:
             arrays of each spec's shape with -1 dims set to 1 (batch) and H, W.
         full_graph (bool): ``to_static`` full-graph (AST) conversion. Default: True.
         meta (dict): Extra entries for the sidecar.
+        parity_sizes (list[(H, W)], optional): Default sizes of the parity
+            check when the config names none. Default: None (32x32, 47x33,
+            64x72).
     """
     layer: object
     input_specs: list
@@ -99,6 +103,7 @@ class ExportSpec:
     make_inputs: Optional[InputMaker] = None
     full_graph: bool = True
     meta: dict = field(default_factory=dict)
+    parity_sizes: Optional[List[Tuple[int, int]]] = None
 
     @property
     def input_names(self) -> List[str]:
@@ -119,23 +124,49 @@ class ExportSpec:
 
 
 Exporter = Callable[[object, dict, dict, Optional[List[List[int]]]], ExportSpec]
+# (model config, weight file or None) -> the model config to build for export
+Preparer = Callable[[dict, Optional[str]], dict]
 EXPORTERS: Dict[str, Exporter] = {}
+PREPARERS: Dict[str, Preparer] = {}
 
 
-def register_exporter(*model_names: str) -> Callable[[Exporter], Exporter]:
+def register_exporter(*model_names: str,
+                      prepare: Optional[Preparer] = None) -> Callable[[Exporter], Exporter]:
     """Register ``fn(model, cfg, options, inputs_size) -> ExportSpec`` for model classes.
 
     ``options`` is the config's ``export_model`` mapping (``{}`` when absent);
     ``inputs_size`` the ``-s`` shapes or None. Subclasses of a registered
     class use its exporter unless they register their own.
+
+    ``prepare(model_cfg, weights) -> model_cfg``, when given, adapts the
+    ``model`` config before the model is built for export, e.g. so that a
+    training stage that reads other weight files in its constructor takes
+    everything from the one ``--load`` file instead. It must not change
+    ``model_cfg`` in place.
     """
     def decorator(fn: Exporter) -> Exporter:
         for name in model_names:
             if name in EXPORTERS and EXPORTERS[name] is not fn:
                 raise ValueError(f'an exporter for {name!r} is already registered')
             EXPORTERS[name] = fn
+            if prepare is not None:
+                PREPARERS[name] = prepare
         return fn
     return decorator
+
+
+def _preparer(model_name: Optional[str]) -> Optional[Preparer]:
+    """The :data:`PREPARERS` entry of a registered model class or of its nearest base."""
+    from ppgan.models.builder import MODELS
+
+    try:
+        cls = MODELS.get(model_name) if model_name else None
+    except KeyError:
+        cls = None
+    for klass in getattr(cls, '__mro__', ()):
+        if klass.__name__ in EXPORTERS:  # the exporter used decides the preparer too
+            return PREPARERS.get(klass.__name__)
+    return None
 
 
 def export_options(cfg: dict) -> dict:
@@ -251,15 +282,13 @@ def export_sr_generator(model, cfg: dict, options: dict,
 
 
 # ---------------------------------------------------------------- weights
-def _is_state(d) -> bool:
-    return isinstance(d, dict) and bool(d) and all(hasattr(v, 'shape') for v in d.values())
-
-
 def load_weights(model, path: str) -> List[str]:
     """Load a ppgan ``*_weight.pdparams`` / ``*_checkpoint.pdparams`` into ``model.nets``.
 
     A file holding one bare state dict (``paddle.save(net.state_dict())``)
-    is loaded into the model's only net.
+    is loaded into the model's only net. Reading and checking are
+    :func:`ppgan_ext.weight_files.read_state_file` and
+    :func:`~ppgan_ext.weight_files.load_net_state` (names and shapes must match).
 
     Returns:
         list[str]: The nets loaded.
@@ -268,50 +297,23 @@ def load_weights(model, path: str) -> List[str]:
         FileNotFoundError / ValueError: missing or unreadable file, no net of
             the model in it, or parameters whose names or shapes differ.
     """
-    import pickle
+    from .weight_files import is_state_dict, load_net_state, read_state_file
 
-    from ppgan.utils.filesystem import load
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--load: file not found: {path}")
-    try:
-        state = load(path)
-    except (pickle.UnpicklingError, EOFError, OSError, ValueError, AttributeError,
-            ImportError, IndexError) as e:
-        raise ValueError(f"--load {path}: not a ppgan weight file ({type(e).__name__}: {e})") \
-            from None
-    if not isinstance(state, dict):
-        raise ValueError(f"--load {path}: not a ppgan weight file (a {type(state).__name__})")
-    if _is_state(state):
+    state = read_state_file(path, key='--load')
+    source = f"--load {path}"
+    if is_state_dict(state):
         if len(model.nets) != 1:
-            raise ValueError(f"--load {path}: one bare state dict, but the model has nets "
+            raise ValueError(f"{source}: one bare state dict, but the model has nets "
                              f"{', '.join(model.nets)}; save {{net_name: state_dict}}")
         state = {next(iter(model.nets)): state}
     loaded = []
     for name, net in model.nets.items():
-        if name not in state:
-            continue
-        given = state[name]
-        if not _is_state(given):
-            raise ValueError(f"--load {path}: entry {name!r} is not a state dict")
-        own = net.state_dict()
-        missing = [k for k in own if k not in given]
-        extra = [k for k in given if k not in own]
-        if missing or extra:
-            what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
-            raise ValueError(f"--load {path}: net {name!r} does not match the config "
-                             f"({len(missing)} missing, {len(extra)} unexpected parameters; "
-                             f"{what})")
-        for key, value in own.items():
-            if tuple(value.shape) != tuple(given[key].shape):
-                raise ValueError(f"--load {path}: {name}.{key} has shape "
-                                 f"{tuple(given[key].shape)}, the config's net wants "
-                                 f"{tuple(value.shape)}")
-        net.set_state_dict(given)
-        loaded.append(name)
+        if name in state:
+            load_net_state(net, state[name], source, name, strict=True)
+            loaded.append(name)
     if not loaded:
         keys = ', '.join(sorted(str(k) for k in state)[:6])
-        raise ValueError(f"--load {path}: holds none of the model's nets "
+        raise ValueError(f"{source}: holds none of the model's nets "
                          f"({', '.join(model.nets)}); its keys: {keys}")
     return loaded
 
@@ -367,14 +369,22 @@ class ExportReport:
 
 
 def build_model_for_export(cfg: dict, weights: Optional[str]):
-    """ppgan's model of ``cfg`` on CPU, weights loaded, every net in eval mode."""
+    """ppgan's model of ``cfg`` on CPU, weights loaded, every net in eval mode.
+
+    The ``model`` config goes through the exporter's ``prepare`` function
+    first when one is registered (see :func:`register_exporter`).
+    """
     import paddle
     from ppgan.models.builder import build_model
 
     if 'model' not in cfg:
         raise ValueError("config: missing required key 'model'")
     paddle.set_device('cpu')
-    model = build_model(cfg['model'])
+    model_cfg = cfg['model']
+    prepare = _preparer(model_cfg.get('name') if isinstance(model_cfg, dict) else None)
+    if prepare is not None:
+        model_cfg = prepare(model_cfg, weights)
+    model = build_model(model_cfg)
     loaded = load_weights(model, weights) if weights else []
     for net in model.nets.values():
         net.eval()
@@ -509,8 +519,9 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
             ``-s``); default ``[-1, C, -1, -1]`` per input.
         parity (bool): Run the parity check. Default: True.
         parity_sizes (list[(H, W)], optional): Sizes of the check. Default:
-            the config's ``export_model.parity_sizes`` or 32x32, 47x33, 64x72
-            (the input's own size when ``inputs_size`` fixes it).
+            the config's ``export_model.parity_sizes``, else the exporter's
+            (``ExportSpec.parity_sizes``), else 32x32, 47x33, 64x72 (the
+            input's own size when ``inputs_size`` fixes it).
         config_path (str, optional): Recorded in the sidecar.
         atol (float): Parity tolerance. Default: 1e-4.
         model (ppgan BaseModel, optional): An already built model to export
@@ -544,7 +555,8 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
         if len(fixed) == 4 and fixed[2] not in (None, -1) and fixed[3] not in (None, -1):
             parity_sizes = [(int(fixed[2]), int(fixed[3]))]
         else:
-            parity_sizes = parse_sizes(options.get('parity_sizes', DEFAULT_PARITY_SIZES))
+            parity_sizes = parse_sizes(options.get(
+                'parity_sizes', spec.parity_sizes or DEFAULT_PARITY_SIZES))
     cases = _reference_outputs(spec, parity_sizes) if parity else []
 
     created = not os.path.isdir(output_dir)

@@ -9,7 +9,8 @@ from typing import Any, Dict
 
 import paddle
 
-__all__ = ['resolve_weights_path', 'read_state_file', 'sub_state']
+__all__ = ['resolve_weights_path', 'read_state_file', 'is_state_dict', 'sub_state',
+           'load_net_state']
 
 _GLOB_CHARS = ('*', '?', '[')
 
@@ -38,30 +39,46 @@ def resolve_weights_path(pattern: str, key: str) -> str:
     return path
 
 
-def read_state_file(path: str, hint: str = '') -> Dict[str, Any]:
+def read_state_file(path: str, hint: str = '', key: str = '') -> Dict[str, Any]:
     """Load a ``.pdparams`` file into a dict of numpy arrays (nested for checkpoints).
+
+    The one reader of weight files in this package: ``paddlegan export
+    --load``, ``stylize --weights``, the LapStyle weight chain and the VGG
+    encoder all use it.
 
     Args:
         path (str): File to read.
         hint (str): Appended to error messages (e.g. where the file comes from).
+            Default: ''.
+        key (str): The flag or config key that named the file, put in front
+            of error messages (e.g. ``'--load'``). Default: ''.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
         ValueError: the file is truncated, not a weight file, or not a mapping.
     """
     suffix = f"; {hint}" if hint else ''
+    prefix = f"{key} " if key else ''
     if not os.path.isfile(path):
+        if key:
+            raise FileNotFoundError(f"{key}: file not found: {path}{suffix}")
         raise FileNotFoundError(f"weight file not found: {path}{suffix}")
     try:
         state = paddle.load(path, return_numpy=True)
     except Exception as e:  # paddle raises ValueError/EOFError/UnpicklingError...
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ValueError(f"{path}: not a readable weight file, truncated or corrupt "
+        raise ValueError(f"{prefix}{path}: not a ppgan weight file, or truncated or corrupt "
                          f"({type(e).__name__}: {reason}){suffix}") from None
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a dict of parameters, got "
-                         f"{type(state).__name__}{suffix}")
+        raise ValueError(f"{prefix}{path}: not a ppgan weight file (expected a dict of "
+                         f"parameters, got {type(state).__name__}){suffix}")
     return state
+
+
+def is_state_dict(value: Any) -> bool:
+    """True for a non-empty mapping of parameter name -> array (one net's weights)."""
+    return isinstance(value, dict) and bool(value) and all(
+        hasattr(v, 'shape') for v in value.values())
 
 
 def sub_state(state: Dict[str, Any], net_name: str, path: str, key: str) -> Dict[str, Any]:
@@ -72,3 +89,40 @@ def sub_state(state: Dict[str, Any], net_name: str, path: str, key: str) -> Dict
         raise ValueError(f"{key}: {path} has no {net_name!r} weights "
                          f"(it holds: {', '.join(nets) or 'no nets'})")
     return sub
+
+
+def load_net_state(net: paddle.nn.Layer, state: Dict[str, Any], source: str,
+                   net_name: str = 'net', strict: bool = False) -> None:
+    """Check one net's state dict against ``net`` and load it.
+
+    Args:
+        net (paddle.nn.Layer): The net to load into.
+        state (dict): Parameter name -> array (numpy or tensor).
+        source (str): Where ``state`` comes from, put in front of error
+            messages (e.g. ``'--load w.pdparams'``).
+        net_name (str): The net's name in messages. Default: 'net'.
+        strict (bool): Also refuse parameters ``net`` does not have.
+            Default: False.
+
+    Raises:
+        ValueError: one line naming ``source``, the net and the first
+            parameter that is missing, unexpected or of another shape.
+    """
+    import numpy as np
+
+    if not is_state_dict(state):
+        raise ValueError(f"{source}: entry {net_name!r} is not a state dict")
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    extra = [k for k in state if k not in own] if strict else []
+    if missing or extra:
+        what = f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}"
+        raise ValueError(f"{source}: net {net_name!r} does not match the config "
+                         f"({len(missing)} missing, {len(extra)} unexpected parameters; "
+                         f"{what})")
+    for key, value in own.items():
+        got = tuple(np.shape(state[key]))
+        if got != tuple(value.shape):
+            raise ValueError(f"{source}: {net_name}.{key} has shape {got}, the config's net "
+                             f"wants {tuple(value.shape)} (trained with other net settings?)")
+    net.set_state_dict({k: state[k] for k in own})

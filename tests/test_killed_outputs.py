@@ -146,35 +146,31 @@ def test_infer_killed_mid_folder_then_rerun(tmp_path, sr_model):
           f'rerun wrote {total - done}')
 
 
-def test_stylize_keeps_finished_outputs_unless_overwrite(tmp_path):
-    """stylize's file loop: outputs atomic, a rerun skips finished files, --overwrite redoes."""
+def test_stylize_file_loop_writes_atomically_and_skips_unreadable(tmp_path):
+    """stylize's file loop (reruns and --overwrite: tests/test_lapstyle_export.py)."""
     from ppgan_ext.cli.stylize import stylize_files
 
     src = tmp_path / 'src'
-    write_images(str(src), 4, sizes=((24, 20),))
+    write_images(str(src), 3, sizes=((24, 20),))
+    os.symlink('nowhere.png', src / 'dangling.png')
     pairs = [(os.path.join(src, f'part{i % 2}', f'img{i:04d}.png'),
-              os.path.join(tmp_path, 'out', f'img{i:04d}.png')) for i in range(4)]
-    calls = []
+              os.path.join(tmp_path, 'out', f'img{i:04d}.png')) for i in range(3)]
+    bad = [(str(src / 'dangling.png'), str(tmp_path / 'out' / 'dangling.png'))]
 
     def invert(content, style):   # any (content, style) -> image callable
-        calls.append(content.shape)
         return 1.0 - content
 
     style = np.zeros((1, 3, 32, 32), np.float32)
-    assert stylize_files(pairs[:2], style, invert) == []
-    before, _ = listing(str(tmp_path / 'out'))
-    time.sleep(0.01)
-    assert stylize_files(pairs, style, invert) == []
-    assert len(calls) == 4                       # only the two new ones were stylized
-    after, hidden = listing(str(tmp_path / 'out'))
-    assert not hidden and len(after) == 4
-    for rel, (digest, mtime) in before.items():
-        assert after[rel] == (digest, mtime)
+    skipped = stylize_files(pairs[:1] + bad + pairs[1:], style, invert)
+    assert len(skipped) == 1 and 'dangling.png' in skipped[0] and 'No such file' in skipped[0]
+    out, hidden = listing(str(tmp_path / 'out'))
+    assert not hidden and sorted(out) == ['img0000.png', 'img0001.png', 'img0002.png']
     for src_path, dst in pairs:
-        img = cv2.imread(src_path)
-        np.testing.assert_array_equal(cv2.imread(dst), 255 - img)
-    assert stylize_files(pairs, style, invert, overwrite=True) == []
-    assert len(calls) == 8
+        np.testing.assert_array_equal(cv2.imread(dst), 255 - cv2.imread(src_path))
+    # the last file left of a folder is still skipped (strict=False), a lone file raises
+    assert len(stylize_files(bad, style, invert, strict=False)) == 1
+    with pytest.raises(ValueError, match='dangling.png'):
+        stylize_files(bad, style, invert)
 
 
 def test_only_dead_writers_temporary_files_are_removed(tmp_path):

@@ -8,7 +8,11 @@ Same flags as PaddleGAN's ``tools/export_model.py``::
 writes ``basesrmodel_generator.json`` + ``.pdiparams`` (dynamic N, H, W) and
 ``ppgan_ext.json``, runs the saved model and the dynamic graph on the same
 inputs (32x32, 47x33, 64x72 by default) and fails if they differ by more than
-1e-4.
+1e-4. A LapStyle config exports its whole pyramid (draft + ``levels`` revision
+nets) as one ``(content, style) -> stylized`` graph::
+
+    paddlegan export -c configs/lapstyle_rev2.yaml \
+        --load output_dir/RUN/iter_30000_weight.pdparams --output_dir inference_model/lapstyle
 """
 import argparse
 import sys
@@ -60,7 +64,11 @@ def run(args) -> int:
     spec = report.spec
     inputs = ', '.join(f"{s.name}{list(int(d) if d else -1 for d in s.shape)}"
                        for s in spec.input_specs)
-    print(f"exported {spec.name} ({spec.kind}, x{spec.scale}, inputs {inputs}) to "
+    if 'levels' in spec.meta:  # a LapStyle pyramid
+        detail = f"draft + {spec.meta['levels']} revision level(s)"
+    else:
+        detail = f"x{spec.scale}"
+    print(f"exported {spec.name} ({spec.kind}, {detail}, inputs {inputs}) to "
           f"{report.model_file} + {os.path.basename(report.params_file)}")
     if report.diffs:
         sizes_text = ', '.join(f'{h}x{w}' for (h, w), _ in report.diffs)

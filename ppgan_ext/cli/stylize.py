@@ -8,9 +8,19 @@ cropped back), so the output PNG has exactly the input's size. The weights
 are a LapStyle checkpoint or weight file (ours or ppgan's: ``net_enc``,
 ``net_dec``, ``net_rev``, ``net_rev_2`` ...); the number of revision levels
 is read from it unless ``--levels`` asks for fewer.
+
+``--model_dir`` instead runs a pyramid exported with ``paddlegan export``
+(sidecar kind ``stylize``) through Paddle Inference, with the same predictor
+and oneDNN settings as ``paddlegan infer``::
+
+    paddlegan stylize --content photos/ --style starry.png \
+        --model_dir inference_model/lapstyle --output stylized/
+
+PNGs are written atomically; outputs that already exist are kept unless
+``--overwrite``.
 """
 import os
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -24,20 +34,23 @@ def add_arguments(parser):
     parser.add_argument('--content', required=True, metavar='IMG_OR_DIR',
                         help='content image, or a folder of them (searched recursively)')
     parser.add_argument('--style', required=True, metavar='IMG', help='style image')
-    parser.add_argument('--weights', required=True, metavar='CKPT',
+    parser.add_argument('--weights', default=None, metavar='CKPT',
                         help='LapStyle weight/checkpoint file (*.pdparams; a glob pattern '
-                             'picks the newest match)')
+                             'picks the newest match); or use --model_dir')
+    parser.add_argument('--model_dir', default=None, metavar='DIR',
+                        help='a LapStyle pyramid exported with `paddlegan export` (run with '
+                             'Paddle Inference); instead of --weights')
     parser.add_argument('--levels', type=int, default=None, metavar='K',
-                        help='revision levels to use (default: all in the weights; '
-                             '0 = drafting net only)')
+                        help='revision levels to use with --weights (default: all in the '
+                             'weights; 0 = drafting net only); --model_dir runs the exported ones')
     parser.add_argument('--output', default='output_dir/stylized', metavar='DIR',
                         help='output folder for the PNGs (default: output_dir/stylized)')
     parser.add_argument('--style-size', type=int, default=None, metavar='N',
                         help="resize the style's shorter side to N before use (default: the "
                              "top level's training size, 128 * 2**K; 0: keep its size)")
-    parser.add_argument('--overwrite', action='store_true',
-                        help='redo outputs that already exist (default: keep them)')
     parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='recompute outputs that already exist')
 
 
 def _net_sizes(state: Dict, source: str) -> Tuple[int, int, int]:
@@ -89,6 +102,40 @@ def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
     return stylize, levels
 
 
+def build_predictor_stylizer(model_dir: str, levels=None,
+                             device: str = 'cpu') -> Tuple[Stylizer, int]:
+    """A stylizer running an exported pyramid with Paddle Inference; also its level count.
+
+    The predictor is :class:`ppgan_ext.inference.Predictor`, as in
+    ``paddlegan infer`` (oneDNN on CPU with the broken passes removed).
+
+    Raises:
+        FileNotFoundError / ValueError: not an exported model, a model of
+            another kind than ``stylize``, or ``levels`` other than the
+            exported pyramid's.
+    """
+    from ..inference import SIDECAR_NAME, Predictor, read_model_dir
+
+    info = read_model_dir(model_dir)
+    if info.kind != 'stylize':
+        raise ValueError(f"--model_dir {model_dir}: a {info.kind!r} model; `paddlegan stylize` "
+                         f"runs exported LapStyle pyramids (kind 'stylize'; run this one with "
+                         f"`paddlegan infer`)")
+    exported = info.sidecar.get('levels')
+    if len(info.inputs) != 2 or not isinstance(exported, int):
+        raise ValueError(f"--model_dir {model_dir}: {SIDECAR_NAME} does not describe a LapStyle "
+                         f"pyramid (two inputs and 'levels' expected)")
+    if levels is not None and levels != exported:
+        raise ValueError(f"--levels {levels}: {model_dir} holds a pyramid with {exported} "
+                         f"revision level(s); --levels selects levels with --weights only")
+    predictor = Predictor(info, device=device)
+
+    def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+        return predictor(content, style)
+
+    return stylize, exported
+
+
 def _plan(content: str, output: str) -> List[Tuple[str, str]]:
     """(source, destination PNG) pairs; destinations never collide nor hit a source."""
     from ..utils import is_image_file, missing_path_message, scan_images
@@ -125,14 +172,13 @@ def _to_batch(img: np.ndarray) -> np.ndarray:
 
 
 def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Stylizer,
-                  overwrite: bool = False) -> List[str]:
+                  strict: Optional[bool] = None) -> List[str]:
     """Stylize every ``(source, destination)`` pair with ``stylize``; PNGs written atomically.
 
     ``stylize`` is any :data:`Stylizer` (the dynamic-graph pyramid, or an
-    exported model behind the same call). A destination that exists already
-    is kept (a rerun after an interruption does only what is left) unless
-    ``overwrite``. Returns the messages of the unreadable sources that were
-    skipped (one source only: raised instead).
+    exported model behind the same call). Returns the messages of the
+    unreadable sources that were skipped; with ``strict`` (default: when
+    there is one pair only) an unreadable source raises instead.
     """
     import cv2
     from tqdm import tqdm
@@ -140,14 +186,13 @@ def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Styl
     from ..datasets.lapstyle_dataset import read_rgb
     from ..utils import atomic_write
 
+    strict = len(pairs) == 1 if strict is None else strict
     skipped = []
     for src, dst in tqdm(pairs, desc='stylize', unit='img', disable=len(pairs) == 1):
-        if not overwrite and os.path.isfile(dst):
-            continue
         try:
             content = read_rgb(src)
         except (ValueError, FileNotFoundError) as e:
-            if len(pairs) == 1:
+            if strict:
                 raise
             skipped.append(str(e))
             continue
@@ -171,6 +216,10 @@ def run(args) -> int:
 
     if args.levels is not None and args.levels < 0:
         raise ValueError(f"--levels must be >= 0, got {args.levels}")
+    if (args.weights is None) == (args.model_dir is None):
+        raise ValueError("--weights and --model_dir are mutually exclusive; give exactly one "
+                         "(a weight file, or a folder from `paddlegan export`)"
+                         if args.weights else "give --weights CKPT or --model_dir DIR")
     if args.style_size is not None and args.style_size < 0:
         raise ValueError(f"--style-size must be >= 0, got {args.style_size}")
     pairs = _plan(args.content, args.output)
@@ -178,8 +227,12 @@ def run(args) -> int:
     if os.path.realpath(args.style) in {os.path.realpath(d) for _, d in pairs}:
         raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
     style_img = read_rgb(args.style)
-    paddle.set_device('gpu' if paddle.is_compiled_with_cuda() and not args.no_cuda else 'cpu')
-    stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
+    device = 'gpu' if paddle.is_compiled_with_cuda() and not args.no_cuda else 'cpu'
+    if args.model_dir is not None:
+        stylize, levels = build_predictor_stylizer(args.model_dir, args.levels, device)
+    else:
+        paddle.set_device(device)
+        stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
 
     style_size = 128 * 2 ** levels if args.style_size is None else args.style_size
     if style_size:
@@ -189,11 +242,14 @@ def run(args) -> int:
         raise ValueError(f"--style: {args.style} is {style_img.shape[1]}x{style_img.shape[0]}; "
                          f"{levels} revision level(s) need sides >= {need} (use --style-size)")
 
-    kept = 0 if args.overwrite else sum(os.path.isfile(dst) for _, dst in pairs)
-    skipped = stylize_files(pairs, _to_batch(style_img), stylize, args.overwrite)
-    done = len(pairs) - len(skipped) - kept
+    todo = [(src, dst) for src, dst in pairs if args.overwrite or not os.path.isfile(dst)]
+    # a folder skips unreadable files on every run, also when one file is left to do
+    skipped = stylize_files(todo, _to_batch(style_img), stylize,
+                            strict=not os.path.isdir(args.content))
+    done = len(todo) - len(skipped)
+    kept = len(pairs) - len(todo)
     print(f'stylized {done} image(s) into {args.output} ({levels} revision level(s))'
           + (f', kept {kept} existing (use --overwrite to redo)' if kept else ''))
     if skipped:
         print(f'skipped {len(skipped)} unreadable file(s), first: {skipped[0]}')
-    return 0 if done + kept else 2
+    return 0 if done or kept else 2

@@ -18,6 +18,7 @@ import paddle.nn as nn
 from ppgan.models.generators.builder import GENERATORS
 
 from ...pyramid import laplacian_pyramid, pad_to_multiple, pyr_down, pyr_up, spatial_size
+from ...weight_files import load_net_state
 from .lapstyle_draft import LapStyleDraftNet
 from .lapstyle_encoder import LapStyleVGGEncoder
 from .lapstyle_revision import LapStyleRevisionNet
@@ -102,14 +103,7 @@ class LapStylePyramidNet(nn.Layer):
             if not isinstance(sub, dict):
                 raise ValueError(f"{source}: no {name!r} weights, needed for a "
                                  f"{self.levels}-level pyramid")
-            own = layer.state_dict()
-            for key, value in own.items():
-                if key not in sub:
-                    raise ValueError(f"{source}: {name} lacks parameter {key}")
-                if tuple(np.shape(sub[key])) != tuple(value.shape):
-                    raise ValueError(f"{source}: {name}.{key} has shape "
-                                     f"{tuple(np.shape(sub[key]))}, expected {tuple(value.shape)}")
-            layer.set_state_dict({k: np.asarray(sub[k], dtype='float32') for k in own})
+            load_net_state(layer, sub, source, name)
 
     def stylize_pyramid(self, content: paddle.Tensor, style: paddle.Tensor,
                         upto: Optional[int] = None) -> List[paddle.Tensor]:
