@@ -48,8 +48,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 import numpy as np
 
 from .tiling import tiled_apply, to_uint8_hwc
-from .utils import (IMG_EXTENSIONS, atomic_write, is_image_file, missing_path_message,
-                    remove_stale_temp_files, scan_images)
+from .utils import (IMG_EXTENSIONS, atomic_write, missing_path_message, plan_png_outputs,
+                    remove_stale_temp_files)
 
 SIDECAR_NAME = 'ppgan_ext.json'
 SIDECAR_FORMAT = 'ppgan_ext.inference/1'
@@ -501,36 +501,10 @@ class InferResult:
 def plan_outputs(source: str, output: str) -> List[Tuple[str, str, str]]:
     """(input image, output PNG, relative name) for an image or a folder (recursive).
 
-    Raises:
-        FileNotFoundError / ValueError: no input, no images, or an output
-            that would overwrite an input image.
+    See :func:`ppgan_ext.utils.plan_png_outputs` for naming and the errors raised.
     """
-    if os.path.isdir(source):
-        sources = scan_images(source)
-        if not sources:
-            raise ValueError(f"--input: no images ({', '.join(IMG_EXTENSIONS)}) in {source}")
-        rels = [os.path.relpath(p, source) for p in sources]
-    elif os.path.isfile(source):
-        if not is_image_file(source):
-            raise ValueError(f"--input: {source} is not an image file "
-                             f"({', '.join(IMG_EXTENSIONS)})")
-        sources, rels = [source], [os.path.basename(source)]
-    else:
-        raise FileNotFoundError(missing_path_message(source, '--input'))
-    plan, taken = [], set()
-    for src, rel in zip(sources, rels):
-        stem, ext = os.path.splitext(rel)
-        dst = os.path.join(output, stem + '.png')
-        if os.path.realpath(dst) in taken:  # a.jpg next to a.png
-            dst = os.path.join(output, f'{stem}_{ext[1:].lower()}.png')
-        taken.add(os.path.realpath(dst))
-        plan.append((src, dst, os.path.relpath(dst, output)))
-    real_sources = {os.path.realpath(p) for p in sources}
-    for _, dst, _ in plan:
-        if os.path.realpath(dst) in real_sources:
-            raise ValueError(f"--output: writing {dst} would overwrite an input image; "
-                             f"choose another output folder")
-    return plan
+    return [(src, dst, os.path.relpath(dst, output))
+            for src, dst in plan_png_outputs(source, output, '--input')]
 
 
 def find_gt(gt: str, source: str, input_root: str) -> Optional[str]:

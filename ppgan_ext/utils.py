@@ -4,7 +4,7 @@ import pickle
 import re
 import tempfile
 from pathlib import Path
-from typing import Callable, Iterable, List, Union
+from typing import Callable, Iterable, List, Tuple, Union
 
 IMG_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp')
 
@@ -146,3 +146,41 @@ def missing_path_message(path: PathLike, key: str) -> str:
 
 def is_image_file(path: PathLike, extensions: Iterable[str] = IMG_EXTENSIONS) -> bool:
     return os.fspath(path).lower().endswith(tuple(extensions))
+
+
+def plan_png_outputs(source: str, output: str, flag: str = '--input') -> List[Tuple[str, str]]:
+    """(input image, output PNG) pairs for an image or a folder of images (recursive).
+
+    Outputs keep the relative path with a ``.png`` suffix; ``a.jpg`` next to
+    ``a.png`` becomes ``a_jpg.png``.
+
+    Raises:
+        FileNotFoundError / ValueError: naming ``flag``: no input, no images, or
+            an output that would overwrite an input image.
+    """
+    if os.path.isdir(source):
+        sources = scan_images(source)
+        if not sources:
+            raise ValueError(f"{flag}: no images ({', '.join(IMG_EXTENSIONS)}) in {source}")
+        rels = [os.path.relpath(p, source) for p in sources]
+    elif os.path.isfile(source):
+        if not is_image_file(source):
+            raise ValueError(f"{flag}: {source} is not an image file "
+                             f"({', '.join(IMG_EXTENSIONS)})")
+        sources, rels = [source], [os.path.basename(source)]
+    else:
+        raise FileNotFoundError(missing_path_message(source, flag))
+    pairs, taken = [], set()
+    for src, rel in zip(sources, rels):
+        stem, ext = os.path.splitext(rel)
+        dst = os.path.join(output, stem + '.png')
+        if os.path.realpath(dst) in taken:
+            dst = os.path.join(output, f'{stem}_{ext[1:].lower()}.png')
+        taken.add(os.path.realpath(dst))
+        pairs.append((src, dst))
+    real_sources = {os.path.realpath(p) for p in sources}
+    for _, dst in pairs:
+        if os.path.realpath(dst) in real_sources:
+            raise ValueError(f"--output: writing {dst} would overwrite an input image; "
+                             f"choose another output folder")
+    return pairs

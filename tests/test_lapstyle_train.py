@@ -140,7 +140,7 @@ def test_stylize_refuses_to_overwrite_its_sources(work, draft_run, tmp_path):
                            '--no-cuda'],
                           cwd=work, env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 2
-    assert 'would overwrite a content image' in proc.stderr
+    assert 'would overwrite an input image' in proc.stderr
     assert cv2.imread(str(tmp_path / 'p.png')).max() == 0
 
 

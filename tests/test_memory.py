@@ -5,7 +5,6 @@ import sys
 import threading
 import time
 
-import pytest
 
 from _helpers import MAIN, ROOT, STOCK_SR, env, rss_mib, slope_per_step, write_sr_pairs
 

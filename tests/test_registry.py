@@ -1,5 +1,5 @@
 """Our components resolve through ppgan's builders and do not shadow ppgan's names."""
-import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -79,8 +79,7 @@ def test_duplicate_registration_is_refused():
 
 
 def test_missing_ppgan_message_says_what_to_run(monkeypatch):
-    import importlib.util
-    compat = importlib.import_module('ppgan_ext.compat')
+    from ppgan_ext import compat
     real = importlib.util.find_spec
     monkeypatch.setattr(compat, '_APPLIED', False)
     monkeypatch.setattr(importlib.util, 'find_spec',

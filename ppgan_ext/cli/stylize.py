@@ -136,37 +136,6 @@ def build_predictor_stylizer(model_dir: str, levels=None,
     return stylize, exported
 
 
-def _plan(content: str, output: str) -> List[Tuple[str, str]]:
-    """(source, destination PNG) pairs; destinations never collide nor hit a source."""
-    from ..utils import is_image_file, missing_path_message, scan_images
-
-    if os.path.isdir(content):
-        sources = scan_images(content)
-        if not sources:
-            raise ValueError(f"--content: no images in {content}")
-        rels = [os.path.relpath(p, content) for p in sources]
-    elif os.path.isfile(content):
-        if not is_image_file(content):
-            raise ValueError(f"--content: {content} is not an image file")
-        sources, rels = [content], [os.path.basename(content)]
-    else:
-        raise FileNotFoundError(missing_path_message(content, '--content'))
-    pairs, taken = [], set()
-    for src, rel in zip(sources, rels):
-        stem = os.path.splitext(rel)[0]
-        dst = os.path.join(output, stem + '.png')
-        if os.path.realpath(dst) in taken:  # a.jpg and a.png in one folder
-            dst = os.path.join(output, stem + '_' + os.path.splitext(rel)[1][1:] + '.png')
-        taken.add(os.path.realpath(dst))
-        pairs.append((src, dst))
-    real_sources = {os.path.realpath(p) for p in sources}
-    for _, dst in pairs:
-        if os.path.realpath(dst) in real_sources:
-            raise ValueError(f"--output: writing {dst} would overwrite a content image; "
-                             f"choose another output folder")
-    return pairs
-
-
 def _to_batch(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
 
@@ -212,7 +181,7 @@ def run(args) -> int:
     import paddle
 
     from ..datasets.lapstyle_dataset import read_rgb, resize_short_side
-    from ..utils import remove_stale_temp_files
+    from ..utils import plan_png_outputs, remove_stale_temp_files
 
     if args.levels is not None and args.levels < 0:
         raise ValueError(f"--levels must be >= 0, got {args.levels}")
@@ -222,7 +191,7 @@ def run(args) -> int:
                          if args.weights else "give --weights CKPT or --model_dir DIR")
     if args.style_size is not None and args.style_size < 0:
         raise ValueError(f"--style-size must be >= 0, got {args.style_size}")
-    pairs = _plan(args.content, args.output)
+    pairs = plan_png_outputs(args.content, args.output, '--content')
     remove_stale_temp_files(args.output)   # partial files of a killed run
     if os.path.realpath(args.style) in {os.path.realpath(d) for _, d in pairs}:
         raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
