@@ -78,6 +78,19 @@ def save_weights(config: str, path: str, seed: int = 0, checkpoint: bool = False
     return state
 
 
+def export_tiny_sr(root: str, seed: int, parity_sizes=((9, 11),), **generator) -> str:
+    """Write a tiny SR config and random weights under ``root``, export them; return the model dir."""
+    from ppgan_ext.config import load_config
+    from ppgan_ext.export import export_model
+
+    config = sr_config(os.path.join(root, 'sr.yaml'), **generator)
+    weights = os.path.join(root, 'w.pdparams')
+    save_weights(config, weights, seed=seed)
+    model_dir = os.path.join(root, 'model')
+    export_model(load_config(config), weights, model_dir, parity_sizes=list(parity_sizes))
+    return model_dir
+
+
 def dygraph_net(config: str, weights: Dict[str, Dict[str, np.ndarray]], net: str = 'generator'):
     model = build_model(config)
     layer = model.nets[net]

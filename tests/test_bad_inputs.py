@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from _export_helpers import error_lines, save_weights, sr_config
+from _export_helpers import error_lines, export_tiny_sr
 from _helpers import MAIN, ROOT, STOCK_SR, env
 from bad_inputs import BAD, GOOD, SMALL, build_corpus
 
@@ -195,15 +195,9 @@ def test_degrade_skips_and_summarises(corpus, tmp_path, capsys):
 # ------------------------------------------------------------------ infer
 @pytest.fixture(scope='module')
 def sr_model(tmp_path_factory):
-    from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
-
-    root = tmp_path_factory.mktemp('bad_inputs_model')
-    config = sr_config(str(root / 'sr.yaml'))
-    save_weights(config, str(root / 'w.pdparams'), seed=1)
-    export_model(load_config(config), str(root / 'w.pdparams'), str(root / 'model'),
-                 parity_sizes=[(9, 11)])
-    return dict(dir=str(root / 'model'), config=config, weights=str(root / 'w.pdparams'))
+    root = str(tmp_path_factory.mktemp('bad_inputs_model'))
+    return dict(dir=export_tiny_sr(root, seed=1), config=os.path.join(root, 'sr.yaml'),
+                weights=os.path.join(root, 'w.pdparams'))
 
 
 def test_infer_skips_bad_files_and_refuses_one_in_one_line(corpus, sr_model, tmp_path, capsys):

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from _export_helpers import save_weights, sr_config
+from _export_helpers import export_tiny_sr
 from _helpers import ROOT, env
 
 CLI = [sys.executable, '-m', 'ppgan_ext.cli']
@@ -116,15 +116,7 @@ def test_degrade_killed_mid_folder_then_rerun(tmp_path):
 
 @pytest.fixture(scope='module')
 def sr_model(tmp_path_factory):
-    from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
-
-    root = tmp_path_factory.mktemp('killed_model')
-    config = sr_config(str(root / 'sr.yaml'))
-    save_weights(config, str(root / 'w.pdparams'), seed=3)
-    export_model(load_config(config), str(root / 'w.pdparams'), str(root / 'model'),
-                 parity_sizes=[(9, 11)])
-    return str(root / 'model')
+    return export_tiny_sr(str(tmp_path_factory.mktemp('killed_model')), seed=3)
 
 
 def test_infer_killed_mid_folder_then_rerun(tmp_path, sr_model):

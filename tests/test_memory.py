@@ -47,21 +47,15 @@ def test_infer_memory_is_flat_over_a_folder(tmp_path):
     """A few hundred small images of varying sizes through ``paddlegan infer``: RSS stays flat."""
     import os
 
-    from _export_helpers import save_weights, sr_config
+    from _export_helpers import export_tiny_sr
     from test_killed_outputs import write_images
 
-    from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
-
-    config = sr_config(str(tmp_path / 'sr.yaml'), num_feat=16, num_blocks=2)
-    save_weights(config, str(tmp_path / 'w.pdparams'), seed=2)
-    export_model(load_config(config), str(tmp_path / 'w.pdparams'), str(tmp_path / 'model'),
-                 parity_sizes=[(9, 11)])
+    model_dir = export_tiny_sr(str(tmp_path), seed=2, num_feat=16, num_blocks=2)
     total = 400
     src, out = tmp_path / 'src', tmp_path / 'out'
     write_images(str(src), total, sizes=((24, 32), (40, 40), (33, 47), (48, 28), (36, 36)))
     proc = subprocess.Popen([sys.executable, '-m', 'ppgan_ext.cli', 'infer', '--model_dir',
-                             str(tmp_path / 'model'), '--input', str(src), '--output', str(out)],
+                             model_dir, '--input', str(src), '--output', str(out)],
                             cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     samples = []  # (outputs written, rss)
