@@ -35,6 +35,15 @@ def write_sr_pairs(root: str, photos: dict, names: Sequence[str], size: int = 96
     return gt_dir, lq_dir
 
 
+def stock_sr_opts(train, test=None) -> List[str]:
+    """``-o`` overrides pointing the stock SR config at generated (gt, lq) folders, small batches."""
+    (gt, lq), (tgt, tlq) = train, test or train
+    return [f'dataset.train.gt_folder={gt}', f'dataset.train.lq_folder={lq}',
+            f'dataset.test.gt_folder={tgt}', f'dataset.test.lq_folder={tlq}',
+            'dataset.train.num_workers=0', 'dataset.train.batch_size=2',
+            'dataset.train.preprocess.2.pipeline.0.gt_patch_size=32']
+
+
 def run_main(args: List[str], cwd: str = ROOT, timeout: int = 300, launcher=None):
     cmd = [sys.executable] + (launcher or []) + [MAIN] + args
     return subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True,

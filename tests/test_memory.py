@@ -6,17 +6,16 @@ import threading
 import time
 
 
-from _helpers import MAIN, ROOT, STOCK_SR, env, rss_mib, slope_per_step, write_sr_pairs
+from _helpers import (MAIN, ROOT, STOCK_SR, env, rss_mib, slope_per_step, stock_sr_opts,
+                      write_sr_pairs)
 
 
 def test_training_memory_does_not_grow(tmp_path, photos):
-    gt, lq = write_sr_pairs(str(tmp_path / 'sr'), photos, ['astronaut', 'coffee'])
-    opts = [f'output_dir={tmp_path / "out"}', f'dataset.train.gt_folder={gt}',
-            f'dataset.train.lq_folder={lq}', 'dataset.train.num_workers=0',
-            'dataset.train.batch_size=2', 'dataset.train.preprocess.2.pipeline.0.gt_patch_size=32',
-            "model.generator={name: TransposeSRResNet, num_feat: 8, num_blocks: 1, scale: 4}",
-            'total_iters=600', 'log_config.interval=10', 'snapshot_config.interval=200',
-            'validate.interval=-1']
+    train = write_sr_pairs(str(tmp_path / 'sr'), photos, ['astronaut', 'coffee'])
+    opts = [f'output_dir={tmp_path / "out"}'] + stock_sr_opts(train) + [
+        "model.generator={name: TransposeSRResNet, num_feat: 8, num_blocks: 1, scale: 4}",
+        'total_iters=600', 'log_config.interval=10', 'snapshot_config.interval=200',
+        'validate.interval=-1']
     proc = subprocess.Popen([sys.executable, MAIN, '-c', STOCK_SR, '--no-cuda', '-o'] + opts,
                             cwd=ROOT, env=env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)

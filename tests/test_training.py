@@ -10,7 +10,7 @@ import time
 import pytest
 
 from _helpers import (MAIN, ROOT, STOCK_SR, env, logged, logged_iters, run_dirs, run_main,
-                      write_sr_pairs)
+                      stock_sr_opts, write_sr_pairs)
 
 OURS = ("model.generator={name: TransposeSRResNet, num_feat: 16, num_blocks: 2, "
         "scale: 4, norm: none}")
@@ -25,11 +25,7 @@ def sr_data(tmp_path_factory, photos):
 
 
 def _data_opts(sr_data, out):
-    (gt, lq), (tgt, tlq) = sr_data
-    return [f'output_dir={out}', f'dataset.train.gt_folder={gt}', f'dataset.train.lq_folder={lq}',
-            f'dataset.test.gt_folder={tgt}', f'dataset.test.lq_folder={tlq}',
-            'dataset.train.num_workers=0', 'dataset.train.batch_size=2',
-            'dataset.train.preprocess.2.pipeline.0.gt_patch_size=32']
+    return [f'output_dir={out}'] + stock_sr_opts(*sr_data)
 
 
 def _ok(proc):

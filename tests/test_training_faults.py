@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from _helpers import (MAIN, ROOT, STOCK_SR, env, logged, logged_iters, run_dirs, run_main,
-                      write_sr_pairs)
+                      stock_sr_opts, write_sr_pairs)
 
 OURS = ("model.generator={name: TransposeSRResNet, num_feat: 8, num_blocks: 1, "
         "scale: 4, norm: none}")
@@ -20,12 +20,8 @@ OURS = ("model.generator={name: TransposeSRResNet, num_feat: 8, num_blocks: 1, "
 @pytest.fixture(scope='module')
 def sr_opts(tmp_path_factory, photos):
     root = tmp_path_factory.mktemp('sr')
-    gt, lq = write_sr_pairs(str(root / 'train'), photos, ['astronaut', 'coffee'])
-    return [f'dataset.train.gt_folder={gt}', f'dataset.train.lq_folder={lq}',
-            f'dataset.test.gt_folder={gt}', f'dataset.test.lq_folder={lq}',
-            'dataset.train.num_workers=0', 'dataset.train.batch_size=2',
-            'dataset.train.preprocess.2.pipeline.0.gt_patch_size=32', OURS,
-            'validate.interval=-1']
+    train = write_sr_pairs(str(root / 'train'), photos, ['astronaut', 'coffee'])
+    return stock_sr_opts(train) + [OURS, 'validate.interval=-1']
 
 
 def test_sigkill_then_resume_keeps_iterations_and_lr_schedule(sr_opts, tmp_path):
