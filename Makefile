@@ -8,7 +8,7 @@ PPGAN ?= ppgan==2.1.0
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-quick bench clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+# Unit tests only: end-to-end tests (subprocesses, training runs) are left out.
+test-quick: install
+	$(PY) -m pytest -m 'not e2e' $(PYTEST_ARGS) tests
 
 bench: install
 	$(PY) bench/degrade.py
