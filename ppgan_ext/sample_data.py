@@ -227,7 +227,8 @@ def build_heldout2(folder: str, size: int = 256, generated: int = 2,
             img = sample_image(name)
             h, w = img.shape[:2]
             side = min(h, w)
-            img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+            top, left = (h - side) // 2, (w - side) // 2
+            img = img[top:top + side, left:left + side]
             _write_png(path, cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
         paths.append(path)
     paths += write_dead_leaves(folder, generated, seed=seed, size=size, prefix='other_leaves',
