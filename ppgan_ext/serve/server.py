@@ -35,7 +35,8 @@ CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script
        "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
        "form-action 'self'")
 MAX_JSON_BYTES = 4096
-REQUEST_TIMEOUT = 30.0   # seconds a client may take to send its request
+MAX_DRAIN_BYTES = 256 * 2 ** 20   # too-large uploads up to this size are read and dropped
+REQUEST_TIMEOUT = 10.0   # seconds a client may take to send a request (or stay idle)
 
 
 class AppServer(ThreadingHTTPServer):
@@ -45,9 +46,10 @@ class AppServer(ThreadingHTTPServer):
     """
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128   # listen backlog: a burst of connections waits, not reset
 
     def __init__(self, address: Tuple[str, int], engine: Engine, store: JobStore,
-                 max_upload: int, max_connections: int = 32, quiet: bool = True):
+                 max_upload: int, max_connections: int = 64, quiet: bool = True):
         self.engine = engine
         self.store = store
         self.max_upload = max_upload
@@ -57,13 +59,7 @@ class AppServer(ThreadingHTTPServer):
 
     def process_request(self, request, client_address):
         if not self._slots.acquire(blocking=False):
-            try:
-                body = json.dumps({'error': 'busy: too many connections; try again'}).encode()
-                request.sendall(b'HTTP/1.1 503 Service Unavailable\r\nContent-Type: '
-                                b'application/json\r\nConnection: close\r\nContent-Length: '
-                                + str(len(body)).encode() + b'\r\n\r\n' + body)
-            except OSError:
-                pass
+            _refuse_busy(request)
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)
@@ -73,6 +69,31 @@ class AppServer(ThreadingHTTPServer):
             super().process_request_thread(request, client_address)
         finally:
             self._slots.release()
+
+
+def _refuse_busy(sock) -> None:
+    """Answer 503 on a connection beyond the limit, without a handler thread.
+
+    What the client already sent (a small request) is read first, so that
+    closing the socket does not reset the connection before the answer arrives.
+    """
+    body = json.dumps({'error': 'busy: too many connections at once; try again in a '
+                                'moment'}).encode()
+    try:
+        sock.settimeout(0.5)
+        received = 0
+        while received < 65536:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += len(chunk)
+            if len(chunk) < 65536:
+                break
+        sock.sendall(b'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json'
+                     b'\r\nConnection: close\r\nContent-Length: ' + str(len(body)).encode()
+                     + b'\r\n\r\n' + body)
+    except OSError:
+        pass
 
 
 class AppHandler(BaseHTTPRequestHandler):
@@ -118,7 +139,17 @@ class AppHandler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.LENGTH_REQUIRED, 'a Content-Length header is required')
             return None
         if int(length) > limit:
-            self.close_connection = True
+            # read and drop a body of moderate size, so the client gets the answer instead of
+            # a reset connection; a larger one is answered at once and the connection closed
+            if int(length) <= MAX_DRAIN_BYTES:
+                left = int(length)
+                while left > 0:
+                    chunk = self.rfile.read(min(left, 1 << 16))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+            else:
+                self.close_connection = True
             self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                         f"upload of {int(length)} bytes is over the limit of {limit} bytes "
                         f"({limit / 2 ** 20:.0f} MiB)")
@@ -290,7 +321,7 @@ def _progress(job: Job):
 
 
 def make_server(engine: Engine, store: JobStore, host: str = '127.0.0.1', port: int = 8765,
-                max_upload: int = 20 * 2 ** 20, max_connections: int = 32,
+                max_upload: int = 20 * 2 ** 20, max_connections: int = 64,
                 quiet: bool = True) -> AppServer:
     """Bind the app's HTTP server (call ``serve_forever()`` on it)."""
     return AppServer((host, port), engine, store, max_upload, max_connections, quiet)
