@@ -276,8 +276,10 @@ class AppHandler(BaseHTTPRequestHandler):
             else:
                 run = self._stylize_run(request, photo)
             job = store.submit(mode, photo.name, run)
-        except (InputError, KeyError) as e:
-            return self._error(HTTPStatus.BAD_REQUEST, str(e).strip('"\''))
+        except InputError as e:
+            return self._error(HTTPStatus.BAD_REQUEST, str(e))
+        except KeyError as e:   # an upload id that is unknown or gone
+            return self._error(HTTPStatus.BAD_REQUEST, str(e.args[0]))
         except BusyError as e:
             return self._error(HTTPStatus.SERVICE_UNAVAILABLE, str(e))
         self._json(HTTPStatus.ACCEPTED, job.public())
