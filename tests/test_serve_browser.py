@@ -245,8 +245,10 @@ def test_restore_and_stylize_in_the_page_give_the_command_lines_pixels(app):
     img = _same_png(restored, reference)
     assert img.shape == (360, 480, 3) and img.std() > 5
 
-    # the screenshot of the README: before/after of the restore, the stylize cards below
-    # (random tiny LapStyle nets: their output is not a real stylization)
+    # the screenshot of the README: before/after of the restore (the stylize cards below it
+    # show random tiny LapStyle nets, whose output is no real stylization)
+    app.driver.find_element(By.ID, 'mode-stylize').click()   # show the style choices too
+    app.driver.set_window_size(1360, 720)
     app.driver.execute_script('window.scrollTo(0, 0)')
     time.sleep(0.5)
     os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
@@ -254,6 +256,7 @@ def test_restore_and_stylize_in_the_page_give_the_command_lines_pixels(app):
     assert app.driver.save_screenshot(shot)
     assert cv2.imread(shot).std() > 10
     shutil.copyfile(shot, SCREENSHOT)
+    app.driver.set_window_size(1360, 980)
 
 
 def _card_error(app, before):
