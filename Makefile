@@ -38,6 +38,7 @@ bench: install
 	$(PY) bench/degrade.py
 	$(PY) bench/infer.py
 	$(PY) bench/lapstyle.py
+	$(PY) bench/fusion.py
 
 clean:
 	rm -rf output_dir demo_output inference_model .pytest_cache
