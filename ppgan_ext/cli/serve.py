@@ -12,6 +12,7 @@ listens on 127.0.0.1 unless ``--host`` says otherwise, writes only under
 """
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 
@@ -34,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help='port (default: 8765; 0 picks a free one)')
     parser.add_argument('--work-dir', default=None, metavar='DIR',
                         help='folder for uploads and results, the only place the app writes '
-                             '(default: a new temporary folder)')
+                             '(default: a new temporary folder, removed on exit)')
     parser.add_argument('--max-upload-mb', type=float, default=20.0, metavar='MB',
                         help='largest upload in MiB (default: 20)')
     parser.add_argument('--max-pixels', type=int, default=2048 * 2048, metavar='N',
@@ -94,4 +95,6 @@ def run(args) -> int:
         pass
     finally:
         server.server_close()
+        if args.work_dir is None:   # the temporary folder made above
+            shutil.rmtree(work_dir, ignore_errors=True)
     return 0

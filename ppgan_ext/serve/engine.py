@@ -99,10 +99,9 @@ class Engine:
         self.levels = 0
         if options.sr_model:
             self.restorer = self._upscaler(options.sr_model, '--sr-model')
-        upscale_path = options.upscale_model or options.sr_model
         if options.upscale_model:
             self.upscaler = self._upscaler(options.upscale_model, '--upscale-model')
-        elif upscale_path:
+        else:
             self.upscaler = self.restorer
         if options.lapstyle:
             self.stylizer, self.levels = load_stylizer(options.lapstyle, options.device)

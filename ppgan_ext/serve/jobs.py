@@ -119,30 +119,50 @@ class JobStore:
         self._worker: Optional[threading.Thread] = None
 
     # ------------------------------------------------------------ uploads
-    def add_upload(self, data: bytes, name: str) -> Upload:
-        """Store an uploaded image after checking it (format, truncation, pixel limit).
+    def partial_path(self) -> str:
+        """A new file name in the upload folder for a body being received."""
+        return os.path.join(self.upload_dir, f'.partial-{new_id()}')
 
-        Raises:
-            ValueError: one line for the page; nothing is kept.
-        """
-        label = safe_name(name)
-        if not data:
-            raise ValueError(f"{label}: empty upload")
-        ext = sniff_extension(data[:8])
-        if ext is None:
-            raise ValueError(f"{label}: not an image (PNG, JPEG, BMP, WebP or TIFF expected)")
-        upload_id = new_id()
-        path = os.path.join(self.upload_dir, upload_id + ext)
+    def add_upload(self, data: bytes, name: str) -> Upload:
+        """:meth:`add_upload_file` for bytes in memory."""
+        path = self.partial_path()
         with open(path, 'wb') as f:
             f.write(data)
+        return self.add_upload_file(path, name)
+
+    def add_upload_file(self, received: str, name: str) -> Upload:
+        """Keep a received file (in the upload folder) after checking it.
+
+        Checked: not empty, an image format by its first bytes (PNG, JPEG, BMP,
+        WebP, TIFF), not truncated, at most ``max_pixels`` pixels.
+
+        Raises:
+            ValueError: one line for the page; the file is deleted.
+        """
+        label = safe_name(name)
         try:
-            height, width = check_image_file(path)
+            with open(received, 'rb') as f:
+                head = f.read(8)
+            if not head:
+                raise ValueError(f"{label}: empty upload")
+            ext = sniff_extension(head)
+            if ext is None:
+                raise ValueError(f"{label}: not an image (PNG, JPEG, BMP, WebP or TIFF "
+                                 f"expected)")
+            upload_id = new_id()
+            path = os.path.join(self.upload_dir, upload_id + ext)
+            os.replace(received, path)
+            received = path
+            try:
+                height, width = check_image_file(path)
+            except ValueError as e:
+                raise ValueError(f"{label}: {e}") from None
             if height * width > self.max_pixels:
-                raise ValueError(f"{width}x{height} = {height * width} pixels, more than the "
-                                 f"limit of {self.max_pixels}")
-        except ValueError as e:
-            os.remove(path)
-            raise ValueError(f"{label}: {e}") from None
+                raise ValueError(f"{label}: {width}x{height} = {height * width} pixels, more "
+                                 f"than the limit of {self.max_pixels}")
+        except BaseException:
+            _remove(received)
+            raise
         upload = Upload(upload_id, path, display_name(name), height, width)
         with self._lock:
             self.uploads[upload_id] = upload

@@ -131,8 +131,8 @@ class AppHandler(BaseHTTPRequestHandler):
     def _error(self, status: int, message: str) -> None:
         self._json(status, {'error': message})
 
-    def _body(self, limit: int) -> Optional[bytes]:
-        """The request body, or None after answering 411/413 (the body is not read then)."""
+    def _check_length(self, limit: int) -> Optional[int]:
+        """The body's Content-Length, or None after answering 411/413."""
         length = self.headers.get('Content-Length')
         if length is None or not length.isdigit():
             self.close_connection = True
@@ -154,10 +154,17 @@ class AppHandler(BaseHTTPRequestHandler):
                         f"upload of {int(length)} bytes is over the limit of {limit} bytes "
                         f"({limit / 2 ** 20:.0f} MiB)")
             return None
-        data = self.rfile.read(int(length))
-        if len(data) != int(length):
+        return int(length)
+
+    def _body(self, limit: int) -> Optional[bytes]:
+        """A small request body in memory, or None after answering 4xx."""
+        length = self._check_length(limit)
+        if length is None:
+            return None
+        data = self.rfile.read(length)
+        if len(data) != length:
             self.close_connection = True
-            self._error(HTTPStatus.BAD_REQUEST, 'the upload was cut off')
+            self._error(HTTPStatus.BAD_REQUEST, 'the request was cut off')
             return None
         return data
 
@@ -237,15 +244,32 @@ class AppHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _upload(self, name: str) -> None:
-        data = self._body(self.server.max_upload)
-        if data is None:
+        """Receive an image body into the upload folder in chunks (never all in memory)."""
+        length = self._check_length(self.server.max_upload)
+        if length is None:
             return
+        store = self.server.store
+        partial = store.partial_path()
+        left = length
         try:
-            upload = self.server.store.add_upload(data, name)
+            with open(partial, 'wb') as f:
+                while left > 0:
+                    chunk = self.rfile.read(min(left, 1 << 16))
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                    left -= len(chunk)
+        except BaseException:   # a timeout or a dropped connection: nothing is kept
+            os.remove(partial)
+            raise
+        if left:
+            os.remove(partial)
+            self.close_connection = True
+            return self._error(HTTPStatus.BAD_REQUEST, 'the upload was cut off')
+        try:
+            upload = store.add_upload_file(partial, name)
         except ValueError as e:
             return self._error(HTTPStatus.BAD_REQUEST, str(e))
-        finally:
-            del data
         self._json(HTTPStatus.OK, {'id': upload.id, 'name': upload.name,
                                    'width': upload.width, 'height': upload.height})
 
