@@ -1,6 +1,5 @@
 """Helpers of the stylize + upscale, fused export and web app tests: tiny LapStyle weights."""
 import os
-from typing import Dict
 
 import cv2
 import numpy as np
@@ -51,7 +50,7 @@ def read_rgb_float(path: str) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1)[None], np.float32) / 255.0
 
 
-def png_pixels(out: np.ndarray) -> Dict[str, np.ndarray]:
+def png_pixels(out: np.ndarray) -> np.ndarray:
     """(1, 3, H, W) float in [0, 1] -> uint8 (H, W, 3) BGR rounded like the PNG writers."""
     img = np.clip(out[0].transpose(1, 2, 0), 0, 1) * 255.0
     return np.floor(img + 0.5).astype(np.uint8)[:, :, ::-1]

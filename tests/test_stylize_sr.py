@@ -267,7 +267,8 @@ def test_fusion_configs_start_with_their_command_and_build(name, parts, tmp_path
         content = _content_dir(tmp_path)
         opts = [f'dataset.{s}.{k}={v}' for s in ('train', 'test') for k, v in
                 (('content_root', content), ('style_root', parts['style']),
-                 ('lapstyle_weights', parts['lap']))] + ['dataset.train.gt_size=64', 'dataset.test.gt_size=64']
+                 ('lapstyle_weights', parts['lap']))]
+        opts += ['dataset.train.gt_size=64', 'dataset.test.gt_size=64']
         cfg = load_config(path, opts)
         validate_config(cfg, source=path)
         model = build_model(cfg.model)

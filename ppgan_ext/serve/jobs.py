@@ -21,7 +21,7 @@ import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
+from typing import Callable, Optional
 
 from ..image_io import check_image_file
 
