@@ -289,3 +289,25 @@ def test_fusion_configs_start_with_their_command_and_build(name, parts, tmp_path
         with paddle.no_grad():
             out = model.fused_net()(paddle.rand([1, 3, 24, 20]), paddle.rand([1, 3, 40, 40]))
         assert out.shape == [1, 3, 96, 80]
+
+
+@pytest.mark.e2e
+def test_stylized_sr_config_trains_and_validates_through_ppgans_trainer(parts, tmp_path):
+    from _helpers import logged, run_main
+
+    content = _content_dir(tmp_path)
+    opts = [f'dataset.{s}.{k}={v}' for s in ('train', 'test') for k, v in
+            (('content_root', content), ('style_root', parts['style']),
+             ('lapstyle_weights', parts['lap']), ('gt_size', 64))]
+    opts += [f'output_dir={tmp_path}/runs', 'total_iters=4', 'dataset.train.batch_size=2',
+             'lr_scheduler.periods=[4]', 'validate.interval=4', 'snapshot_config.interval=4',
+             'log_config.interval=2']
+    proc = run_main(['-c', os.path.join(ROOT, 'configs', 'stylized_sr_x4.yaml'), '--no-cuda',
+                     '-o'] + opts)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout + proc.stderr
+    assert len(logged(text, 'loss_pixel')) == 2
+    psnr = logged(text, 'Metric psnr')
+    assert len(psnr) == 1 and 5 < psnr[0] < 60
+    [run] = os.listdir(tmp_path / 'runs')
+    assert os.path.isfile(tmp_path / 'runs' / run / 'iter_4_weight.pdparams')
