@@ -43,6 +43,8 @@ def parse_args(argv=None):
     p.add_argument('--revision-iters', type=int, default=200)
     p.add_argument('--sr-iters', type=int, default=300)
     p.add_argument('--repeat', type=int, default=2, help='timed runs of each side')
+    p.add_argument('--reuse', action='store_true',
+                   help='reuse the weights of an earlier run in --work (no training)')
     return p.parse_args(argv)
 
 
@@ -58,11 +60,25 @@ def train(config: str, overrides) -> str:
     return os.path.join(trainer.output_dir, f'iter_{trainer.total_iters}_weight.pdparams')
 
 
+def newest(pattern: str) -> str:
+    import glob
+
+    found = sorted(glob.glob(pattern), key=os.path.getmtime)
+    if not found:
+        raise SystemExit(f'--reuse: nothing matches {pattern}; run without --reuse first')
+    return found[-1]
+
+
 def train_all(args):
     from ppgan_ext.datasets.lapstyle_dataset import write_lapstyle_samples
     from ppgan_ext.sample_data import build_sr_split
 
     work = os.path.abspath(args.work)
+    if args.reuse:
+        return (newest(f'{work}/rev1/*/iter_{args.revision_iters}_weight.pdparams'),
+                os.path.join(work, 'lapstyle_data', 'style', 'gravel.png'),
+                newest(f'{work}/generic/*/iter_{args.sr_iters}_weight.pdparams'),
+                newest(f'{work}/aware/*/iter_{args.sr_iters}_weight.pdparams'))
     content, _ = write_lapstyle_samples(os.path.join(work, 'lapstyle_data'))
     style = os.path.join(work, 'lapstyle_data', 'style', 'gravel.png')
     photos = build_sr_split(os.path.join(work, 'photos'))
@@ -97,6 +113,24 @@ def train_all(args):
     print(f'training: LapStyle draft + revision {t_lap:.0f} s, generic upscaler '
           f'{t_generic:.0f} s, style-aware upscaler {t_aware:.0f} s')
     return rev1, style, generic, aware
+
+
+def export_all(args, lapstyle: str, aware: str) -> dict:
+    """Export the pyramid and the style-aware upscaler; their Paddle Inference runners."""
+    from ppgan_ext.config import load_config
+    from ppgan_ext.export import export_model
+    from ppgan_ext.inference import Predictor
+    from ppgan_ext.upscale import load_upscaler
+
+    work = os.path.abspath(args.work)
+    pyramid_dir, sr_dir = os.path.join(work, 'export_pyramid'), os.path.join(work, 'export_sr')
+    tiny = load_config(os.path.join(ROOT, 'configs', 'lapstyle_tiny.yaml'),
+                       ['model.stage=revision', 'model.levels=1'])
+    export_model(tiny, lapstyle, pyramid_dir)
+    export_model(load_config(os.path.join(ROOT, 'configs', 'stylized_sr_x4.yaml')), aware,
+                 sr_dir)
+    predictor = Predictor(pyramid_dir)
+    return {'pyramid': predictor, 'upscaler': load_upscaler(sr_dir)}
 
 
 def psnr(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
@@ -156,6 +190,20 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             outputs[name] = np.clip(up(stylized_small), 0, 1)
             times[name].append(time.perf_counter() - t0)
+    # the same nets exported and run with Paddle Inference, as `stylize --model_dir
+    # --upscale DIR` runs them (time only; exported outputs match the dynamic graph to 1e-4)
+    exported = export_all(args, lapstyle, aware_w)
+    style_np = style.numpy()
+    for _ in range(args.repeat):
+        t0 = time.perf_counter()
+        exported['pyramid'](content, style_np)
+        times.setdefault('direct_inf', []).append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        small_out = exported['pyramid'](small, style_np)
+        times.setdefault('small_inf', []).append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        exported['upscaler'](np.clip(small_out[0], 0, 1))
+        times.setdefault('up_inf', []).append(time.perf_counter() - t0)
     hwc = stylized_small.transpose(1, 2, 0)
     outputs['bicubic'] = np.clip(cv2.resize(hwc, (args.size, args.size),
                                             interpolation=cv2.INTER_CUBIC), 0, 1).transpose(2, 0, 1)
@@ -174,6 +222,12 @@ def main(argv=None) -> int:
         total = t_small + med[name]
         print(f"| pyramid at {low} + {name} x4 upscaler | {total:.2f} | "
               f"{med['direct'] / total:.2f}x | {psnr(outputs[name], ref):.2f} |")
+    d_inf, s_inf, u_inf = med['direct_inf'], med['small_inf'], med['up_inf']
+    print(f"| exported (Paddle Inference): pyramid at {args.size} | {d_inf:.2f} | "
+          f"{med['direct'] / d_inf:.2f}x | - |")
+    print(f"| exported: pyramid at {low} + style-aware x4 upscaler | {s_inf + u_inf:.2f} | "
+          f"{med['direct'] / (s_inf + u_inf):.2f}x ({d_inf / (s_inf + u_inf):.2f}x vs exported "
+          f"direct) | as above |")
     os.makedirs(args.work, exist_ok=True)
     strip = [cv2.resize(np.rint(np.clip(outputs[k], 0, 1) * 255).astype(np.uint8)
                         .transpose(1, 2, 0)[:, :, ::-1], (384, 384), interpolation=cv2.INTER_AREA)
