@@ -209,25 +209,27 @@ def test_stylized_sr_dataset_pairs_are_the_pyramids_outputs(parts, tmp_path):
     sample = test[1]
     assert sample['gt'].shape == (3, 64, 64) and sample['lq'].shape == (3, 16, 16)
     assert sample['gt'].dtype == np.float32 and sample['gt'].std() > 0.01
-    # gt: the pyramid's stylization of the centre crop; lq: its area downscale
-    img = read_rgb(os.path.join(content, 'camera.png'))
-    crop = img[3:67, 8:72].transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+    # gt: a centre crop of the pyramid's stylization of the whole photo (cut to a multiple
+    # of the scale: 68x80); lq: the matching crop of its area downscale
+    img = read_rgb(os.path.join(content, 'camera.png'))[:68, :80]
+    full = img.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
     style = _to_batch(resize_short_side(read_rgb(parts['style']), 256))
     net = pyramid_from_weights(parts['lap'])
     with paddle.no_grad():
-        gt = net(paddle.to_tensor(crop), paddle.to_tensor(style)).numpy()[0]
-    np.testing.assert_allclose(sample['gt'], gt, atol=1e-5)
-    lq = cv2.resize(gt.transpose(1, 2, 0), (16, 16), interpolation=cv2.INTER_AREA)
-    np.testing.assert_allclose(sample['lq'], lq.transpose(2, 0, 1), atol=1e-5)
+        gt_full = net(paddle.to_tensor(full), paddle.to_tensor(style)).numpy()[0]
+    np.testing.assert_allclose(sample['gt'], gt_full[:, 0:64, 8:72], atol=1e-5)
+    lq_full = cv2.resize(gt_full.transpose(1, 2, 0), (20, 17), interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(sample['lq'], lq_full.transpose(2, 0, 1)[:, 0:16, 2:18],
+                               atol=1e-5)
     np.testing.assert_array_equal(test[1]['gt'], sample['gt'])   # test mode: same every time
 
     restyle = StylizedSRDataset(mode='test', lq_source='restylize', **common)[1]
     np.testing.assert_allclose(restyle['gt'], sample['gt'], atol=1e-6)
-    small = cv2.resize(crop[0].transpose(1, 2, 0), (16, 16), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(full[0].transpose(1, 2, 0), (20, 17), interpolation=cv2.INTER_AREA)
     with paddle.no_grad():
         lq2 = net(paddle.to_tensor(small.transpose(2, 0, 1)[None].copy()),
                   paddle.to_tensor(style)).numpy()[0]
-    np.testing.assert_allclose(restyle['lq'], lq2, atol=1e-5)
+    np.testing.assert_allclose(restyle['lq'], lq2[:, 0:16, 2:18], atol=1e-5)
     assert np.abs(restyle['lq'] - sample['lq']).max() > 1e-3
 
     train = StylizedSRDataset(mode='train', repeat=3, seed=1, **common)

@@ -1,24 +1,29 @@
 """(lq, gt) pairs of stylized images, made on the fly by a frozen LapStyle pyramid.
 
 The style-aware upscaler of ``stylize --upscale`` learns to enlarge the
-pyramid's own outputs: each sample crops a content photo, stylizes the crop
-with a frozen :class:`LapStylePyramidNet` (weights from a file) and a style
-image, and returns that stylization as ``gt`` and a ``scale`` times smaller
-version as ``lq``:
+pyramid's own outputs. When the dataset is built, a frozen
+:class:`LapStylePyramidNet` (weights from a file) stylizes every content
+photo with every style image at the photo's full size, as ``paddlegan
+stylize`` would; each sample then crops that stylization (``gt``) and takes
+the matching ``scale`` times smaller crop (``lq``) of
 
-* ``lq_source: downscale`` (default): ``lq`` is ``gt`` area-downscaled;
-* ``lq_source: restylize``: ``lq`` is the pyramid's stylization of the
-  area-downscaled content crop, i.e. exactly what the upscaler receives when
-  the pyramid runs at the working size, so it learns to turn the low-
-  resolution stylization into the full-resolution one.
+* ``lq_source: downscale`` (default): the stylization area-downscaled;
+* ``lq_source: restylize``: the pyramid's stylization of the area-downscaled
+  photo, i.e. exactly what the upscaler receives when the pyramid runs at the
+  working size, so it learns to turn the low-resolution stylization into the
+  full-resolution one.
 
-Samples are ppgan SR samples (``lq``, ``gt``, ``lq_path``, ``gt_path``;
-float32 CHW RGB in [0, 1]) for ``BaseSRModel``. Test mode is deterministic
-(the same crop and style for an index every epoch). The pyramid runs in the
-loading process: keep ``num_workers: 0``.
+The pyramid runs once per (photo, style) in the process that builds the
+dataset, never inside a data-loading thread or worker (Paddle ops in
+PaddlePaddle's loader thread abort the process at exit), so samples are
+cheap numpy crops; memory holds one float32 stylization per (photo, style)
+and lq source: use moderately sized photos. Samples are ppgan SR samples
+(``lq``, ``gt``, ``lq_path``, ``gt_path``; float32 CHW RGB in [0, 1]) for
+``BaseSRModel``. Test mode is deterministic (the same crop and style for an
+index every epoch).
 """
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -110,18 +115,21 @@ class StylizedSRDataset(Dataset):
                                  f"{self.levels} revision level(s) need")
             self.styles.append((path, np.ascontiguousarray(style.transpose(2, 0, 1)[None],
                                                            dtype=np.float32) / 255.0))
-        self._cache: Dict[str, np.ndarray] = {}
+        self._pairs: Dict[Tuple[int, int], Tuple[np.ndarray, np.ndarray]] = {}
         self._stream = np.random.default_rng(seed)
-        for path in self.contents:
-            img = self._content(path)
-            if min(img.shape[:2]) < gt_size:
-                raise ValueError(f"dataset.content_root: {path} is {img.shape[1]}x"
-                                 f"{img.shape[0]}, smaller than gt_size {gt_size}")
-
-    def _content(self, path: str) -> np.ndarray:
-        if path not in self._cache:
-            self._cache[path] = read_rgb(path)
-        return self._cache[path]
+        for i, path in enumerate(self.contents):
+            img = read_rgb(path)
+            h, w = img.shape[:2]
+            if min(h, w) < gt_size:
+                raise ValueError(f"dataset.content_root: {path} is {w}x{h}, smaller than "
+                                 f"gt_size {gt_size}")
+            img = img[:h - h % scale, :w - w % scale]   # lq and gt crops stay aligned
+            content = np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32) / 255.0
+            small = _area_down(content, scale) if lq_source == 'restylize' else None
+            for j, (_, style) in enumerate(self.styles):
+                gt = self._stylize(content, style)
+                lq = _area_down(gt, scale) if small is None else self._stylize(small, style)
+                self._pairs[i, j] = (gt, lq)
 
     def __len__(self) -> int:
         return len(self.contents) * self.repeat
@@ -134,27 +142,25 @@ class StylizedSRDataset(Dataset):
         return np.ascontiguousarray(out.numpy()[0], dtype=np.float32)
 
     def __getitem__(self, index: int) -> dict:
-        path = self.contents[index % len(self.contents)]
-        img = self._content(path)
+        i = index % len(self.contents)
         rng = np.random.default_rng([self.seed, index]) if self.mode == 'test' else self._stream
-        h, w = img.shape[:2]
-        size = self.gt_size
+        j = int(rng.integers(0, len(self.styles)))
+        gt_full, lq_full = self._pairs[i, j]
+        s, size = self.scale, self.gt_size
+        _, h, w = gt_full.shape
         if self.mode == 'test':
-            top, left = (h - size) // 2, (w - size) // 2
+            top, left = (h - size) // 2 // s, (w - size) // 2 // s
         else:
-            top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
-        patch = img[top:top + size, left:left + size]
+            top = int(rng.integers(0, (h - size) // s + 1))
+            left = int(rng.integers(0, (w - size) // s + 1))
+        gt = gt_full[:, top * s:top * s + size, left * s:left * s + size]
+        lq = lq_full[:, top:top + size // s, left:left + size // s]
         if self.mode == 'train':
             if rng.random() < 0.5:
-                patch = patch[:, ::-1]
-            patch = np.rot90(patch, int(rng.integers(0, 4)))
-        content = np.ascontiguousarray(patch.transpose(2, 0, 1), dtype=np.float32) / 255.0
-        style_path, style = self.styles[int(rng.integers(0, len(self.styles)))]
-        gt = self._stylize(content, style)
-        if self.lq_source == 'downscale':
-            lq = _area_down(gt, self.scale)
-        else:
-            lq = self._stylize(_area_down(content, self.scale), style)
-        name = f"{os.path.splitext(os.path.basename(path))[0]}_{index}" \
-               f"_{os.path.splitext(os.path.basename(style_path))[0]}"
-        return {'lq': lq, 'gt': gt, 'lq_path': name, 'gt_path': name}
+                gt, lq = gt[:, :, ::-1], lq[:, :, ::-1]
+            k = int(rng.integers(0, 4))
+            gt, lq = np.rot90(gt, k, axes=(1, 2)), np.rot90(lq, k, axes=(1, 2))
+        name = f"{os.path.splitext(os.path.basename(self.contents[i]))[0]}_{index}" \
+               f"_{os.path.splitext(os.path.basename(self.styles[j][0]))[0]}"
+        return {'lq': np.ascontiguousarray(lq), 'gt': np.ascontiguousarray(gt),
+                'lq_path': name, 'gt_path': name}
