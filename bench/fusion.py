@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 from types import SimpleNamespace
+from typing import Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -44,7 +45,8 @@ def parse_args(argv=None):
     p.add_argument('--sr-iters', type=int, default=300)
     p.add_argument('--repeat', type=int, default=2, help='timed runs of each side')
     p.add_argument('--reuse', action='store_true',
-                   help='reuse the weights of an earlier run in --work (no training)')
+                   help='reuse the weights an earlier run left in --work; train only what '
+                        'is missing')
     return p.parse_args(argv)
 
 
@@ -60,25 +62,23 @@ def train(config: str, overrides) -> str:
     return os.path.join(trainer.output_dir, f'iter_{trainer.total_iters}_weight.pdparams')
 
 
-def newest(pattern: str) -> str:
+def newest(pattern: str) -> Optional[str]:
     import glob
 
     found = sorted(glob.glob(pattern), key=os.path.getmtime)
-    if not found:
-        raise SystemExit(f'--reuse: nothing matches {pattern}; run without --reuse first')
-    return found[-1]
+    return found[-1] if found else None
 
 
 def train_all(args):
+    """Train (or with --reuse, find) the pyramid and both upscalers; their weight files."""
     from ppgan_ext.datasets.lapstyle_dataset import write_lapstyle_samples
     from ppgan_ext.sample_data import build_sr_split
 
     work = os.path.abspath(args.work)
-    if args.reuse:
-        return (newest(f'{work}/rev1/*/iter_{args.revision_iters}_weight.pdparams'),
-                os.path.join(work, 'lapstyle_data', 'style', 'gravel.png'),
-                newest(f'{work}/generic/*/iter_{args.sr_iters}_weight.pdparams'),
-                newest(f'{work}/aware/*/iter_{args.sr_iters}_weight.pdparams'))
+
+    def done(step: str, iters: int) -> Optional[str]:
+        return newest(f'{work}/{step}/*/iter_{iters}_weight.pdparams') if args.reuse else None
+
     content, _ = write_lapstyle_samples(os.path.join(work, 'lapstyle_data'))
     style = os.path.join(work, 'lapstyle_data', 'style', 'gravel.png')
     photos = build_sr_split(os.path.join(work, 'photos'))
@@ -86,32 +86,33 @@ def train_all(args):
     data = [f'dataset.{s}.content_root={content}' for s in ('train', 'test')] + \
            [f'dataset.{s}.style_root={style}' for s in ('train', 'test')]
     t0 = time.time()
-    draft = train(tiny, data + [f'output_dir={work}/draft', f'total_iters={args.draft_iters}',
-                                'validate.interval=100000',
-                                f'snapshot_config.interval={args.draft_iters}'])
-    rev1 = train(tiny, data + [f'output_dir={work}/rev1', f'total_iters={args.revision_iters}',
-                               'model.stage=revision', 'model.levels=1',
-                               f'model.draft_weights={draft}', 'validate.interval=100000',
-                               f'snapshot_config.interval={args.revision_iters}'])
+    draft = done('draft', args.draft_iters) or train(tiny, data + [
+        f'output_dir={work}/draft', f'total_iters={args.draft_iters}',
+        'validate.interval=100000', f'snapshot_config.interval={args.draft_iters}'])
+    rev1 = done('rev1', args.revision_iters) or train(tiny, data + [
+        f'output_dir={work}/rev1', f'total_iters={args.revision_iters}',
+        'model.stage=revision', 'model.levels=1', f'model.draft_weights={draft}',
+        'validate.interval=100000', f'snapshot_config.interval={args.revision_iters}'])
     t_lap = time.time() - t0
     sr_common = [f'total_iters={args.sr_iters}', f'lr_scheduler.periods=[{args.sr_iters}]',
                  'validate.interval=100000', f'snapshot_config.interval={args.sr_iters}']
     t0 = time.time()
-    generic = train(os.path.join(ROOT, 'configs', 'demo_saltpepper_x4.yaml'), sr_common + [
-        f'output_dir={work}/generic', f'dataset.train.gt_folder={photos["train"]}',
-        f'dataset.test.gt_folder={photos["test"]}', 'dataset.train.prob=0.0',
-        'dataset.train.blur=0', 'dataset.test.prob=0.0', 'dataset.test.blur=0',
-        'dataset.train.num_workers=0'])
+    generic = done('generic', args.sr_iters) or train(
+        os.path.join(ROOT, 'configs', 'demo_saltpepper_x4.yaml'), sr_common + [
+            f'output_dir={work}/generic', f'dataset.train.gt_folder={photos["train"]}',
+            f'dataset.test.gt_folder={photos["test"]}', 'dataset.train.prob=0.0',
+            'dataset.train.blur=0', 'dataset.test.prob=0.0', 'dataset.test.blur=0',
+            'dataset.train.num_workers=0'])
     t_generic = time.time() - t0
     t0 = time.time()
-    aware_cfg = os.path.join(ROOT, 'configs', 'stylized_sr_x4.yaml')
-    aware = train(aware_cfg, sr_common + [
-        f'output_dir={work}/aware'] + [
-        f'dataset.{s}.{k}={v}' for s in ('train', 'test') for k, v in
-        (('content_root', content), ('style_root', style), ('lapstyle_weights', rev1))])
+    aware = done('aware', args.sr_iters) or train(
+        os.path.join(ROOT, 'configs', 'stylized_sr_x4.yaml'), sr_common + [
+            f'output_dir={work}/aware'] + [
+            f'dataset.{s}.{k}={v}' for s in ('train', 'test') for k, v in
+            (('content_root', content), ('style_root', style), ('lapstyle_weights', rev1))])
     t_aware = time.time() - t0
     print(f'training: LapStyle draft + revision {t_lap:.0f} s, generic upscaler '
-          f'{t_generic:.0f} s, style-aware upscaler {t_aware:.0f} s')
+          f'{t_generic:.0f} s, style-aware upscaler {t_aware:.0f} s (0 s: reused)')
     return rev1, style, generic, aware
 
 

@@ -59,7 +59,7 @@ def _area_down(chw: np.ndarray, scale: int) -> np.ndarray:
 
 @DATASETS.register()
 class StylizedSRDataset(Dataset):
-    """Content crops stylized by a frozen LapStyle pyramid, and their low-resolution versions.
+    """Crops of content photos stylized by a frozen LapStyle pyramid, and their low-res versions.
 
     Args:
         content_root (str): Folder of content photos (searched recursively) or one file.
@@ -68,7 +68,8 @@ class StylizedSRDataset(Dataset):
             ``net_rev`` ...; a glob picks the newest match).
         levels (int, optional): Revision levels of the pyramid. Default: all in the file.
         scale (int): ``gt`` / ``lq`` size ratio, 2, 4 or 8. Default: 4.
-        gt_size (int): Side of the ``gt`` crop, a multiple of ``scale``. Default: 128.
+        gt_size (int): Side of the ``gt`` crop, a multiple of ``scale``; photos are cut to
+            a multiple of ``scale`` so the ``lq`` crop is aligned. Default: 128.
         lq_source (str): ``'downscale'`` or ``'restylize'`` (see module docstring).
             Default: 'downscale'.
         style_size (int, optional): Shorter side the styles are resized to.
