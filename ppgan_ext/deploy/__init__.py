@@ -1,0 +1,23 @@
+"""Deployment of trained ppgan-ext / PaddleGAN models: export, backends, the folder job.
+
+Data flows one way: config -> model -> :mod:`.export` (graphs + sidecar) ->
+:mod:`.backends` (predictors) -> :mod:`.folder_job` (``paddlegan infer``).
+Model code never imports this package.
+
+========================= ==================================================
+module                    concern
+========================= ==================================================
+:mod:`.model_dir`         the exported folder and its sidecar schema
+:mod:`.export`            ``export_model``: to_static, formats, parity checks
+:mod:`.exporters`         one exporter per model kind (SR, LapStyle pyramid)
+:mod:`.onnx_convert`      Paddle graph -> ONNX with paddle2onnx
+:mod:`.backends`          predictor interface; ``paddle``, ``onnxruntime``,
+                          ``openvino`` modules; default-backend rule
+:mod:`.onednn`            Paddle Inference's oneDNN passes this package deletes
+:mod:`.cpu`               threads, native bf16 detection
+:mod:`.folder_job`        image / folder inference, tiling, skip-if-done
+:mod:`.metrics`           PSNR/SSIM rows, table, CSV
+========================= ==================================================
+"""
+from .backends import BACKENDS, PRECISIONS, create_predictor  # noqa: F401
+from .model_dir import ModelInfo, read_model_dir  # noqa: F401
