@@ -111,7 +111,7 @@ def sr_case(name: str, generator: dict, size: int, work: str) -> Case:
     import paddle
 
     from ppgan_ext.config import load_config
-    from ppgan_ext.export import build_model_for_export, export_model
+    from ppgan_ext.deploy.export import build_model_for_export, export_model
 
     cfg_path = os.path.join(work, f'{name}.yaml')
     import yaml
@@ -178,7 +178,7 @@ def lapstyle_case(work: str, size: int = 512, repeat: Optional[int] = None) -> O
     from skimage import data
 
     from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
+    from ppgan_ext.deploy.export import export_model
     from ppgan_ext.models.generators.lapstyle_pyramid import LapStylePyramidNet
     from ppgan_ext.weight_files import read_state_file
 
@@ -222,7 +222,7 @@ def timed(fn, inputs, repeat: int) -> float:
 _SHIPPED = r'''
 import json, statistics, sys, time
 import numpy as np
-from ppgan_ext.inference import Predictor
+from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
 a = json.loads(sys.argv[1])
 p = Predictor(a['model_dir'], threads=a['threads'], delete_passes=[])
 xs = [np.load(f) for f in a['inputs']]
@@ -257,7 +257,7 @@ def shipped_onednn(case: Case, threads: int, repeat: int, work: str) -> str:
 
 
 def speed(case: Case, threads: int, repeat: int, work: str) -> None:
-    from ppgan_ext.inference import Predictor
+    from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
 
     repeat = case.repeat or repeat
 

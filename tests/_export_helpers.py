@@ -81,7 +81,7 @@ def save_weights(config: str, path: str, seed: int = 0, checkpoint: bool = False
 def export_tiny_sr(root: str, seed: int, parity_sizes=((9, 11),), **generator) -> str:
     """Write a tiny SR config and random weights under ``root``, export them; return the model dir."""
     from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
+    from ppgan_ext.deploy.export import export_model
 
     config = sr_config(os.path.join(root, 'sr.yaml'), **generator)
     weights = os.path.join(root, 'w.pdparams')

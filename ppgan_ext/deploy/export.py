@@ -43,6 +43,7 @@ or ppgan-ext's mapping form::
 """
 import math
 import os
+from contextlib import nullcontext
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -529,6 +530,7 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
     """
     import paddle
 
+    from .graph_rewrites import onnx_convertible_ops
     from .onnx_convert import ONNX_OPSET, convert_to_onnx
 
     formats = parse_formats(formats)
@@ -563,9 +565,12 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
     diffs = onnx_diffs = None
     deleted: List[str] = []
     try:
-        static = paddle.jit.to_static(spec.layer, input_spec=spec.input_specs,
-                                      full_graph=spec.full_graph)
-        paddle.jit.save(static, os.path.join(tmp_dir, spec.name))
+        # resizes and leaky_relu of nets we do not own, traced so that they convert
+        rewrite = onnx_convertible_ops() if 'onnx' in formats else nullcontext()
+        with rewrite:
+            static = paddle.jit.to_static(spec.layer, input_spec=spec.input_specs,
+                                          full_graph=spec.full_graph)
+            paddle.jit.save(static, os.path.join(tmp_dir, spec.name))
         graphs = [n for n in os.listdir(tmp_dir) if n.endswith(GRAPH_SUFFIXES)]
         if len(graphs) != 1:
             raise RuntimeError(f"paddle.jit.save wrote {sorted(os.listdir(tmp_dir))} "

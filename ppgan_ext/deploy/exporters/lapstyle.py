@@ -142,5 +142,6 @@ def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
         channel_order='RGB', value_range=(0.0, 1.0),
         nets=_pyramid_nets(levels), make_inputs=make_inputs, parity_sizes=sizes,
         meta={'net': 'pyramid', 'levels': levels, 'stage': model.stage,
+              'semantics': getattr(net, 'semantics', 'exact'),
               'graph_nets': ['net_enc'] + _pyramid_nets(levels),
               'style_min_side': style_min, 'content_multiple': multiple})
