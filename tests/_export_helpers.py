@@ -144,3 +144,20 @@ def error_lines(stderr: str) -> List[str]:
     """The ``error: ...`` lines of a command's stderr (there should be exactly one)."""
     assert 'Traceback' not in stderr, stderr
     return [line for line in stderr.splitlines() if line.startswith('error:')]
+
+
+def nets_only_model_class():
+    """A minimal ppgan model class (nets only) for hand-built test models."""
+    from ppgan.models.base_model import BaseModel
+
+    class NetsOnly(BaseModel):
+        def setup_input(self, input):
+            pass
+
+        def forward(self):
+            pass
+
+        def train_iter(self, optims=None):
+            pass
+
+    return NetsOnly

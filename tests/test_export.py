@@ -7,27 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from _export_helpers import (dygraph_net, dygraph_run, error_lines, run_tool, save_weights,
-                             sr_config)
+from _export_helpers import (dygraph_net, dygraph_run, error_lines, nets_only_model_class,
+                             run_tool, save_weights, sr_config)
 
 EXPORT = os.path.join('tools', 'export_model.py')
-
-
-def _model_class():
-    """A minimal ppgan model class (nets only) for hand-built test models."""
-    from ppgan.models.base_model import BaseModel
-
-    class NetsOnly(BaseModel):
-        def setup_input(self, input):
-            pass
-
-        def forward(self):
-            pass
-
-        def train_iter(self, optims=None):
-            pass
-
-    return NetsOnly
 
 
 @pytest.fixture(scope='module')
@@ -146,7 +129,7 @@ def test_parity_failure_leaves_previous_export_untouched(exported, tmp_path):
                 y = y + 0.01
             return y
 
-    class DivergentModel(_model_class()):
+    class DivergentModel(nets_only_model_class()):
         def __init__(self):
             super().__init__()
             self.nets['generator'] = Divergent()
@@ -177,7 +160,7 @@ def test_registered_exporter_two_inputs(tmp_path):
         def forward(self, content, style):
             return self.conv(content) * paddle.mean(style, axis=[2, 3], keepdim=True)
 
-    class TwoInputModel(_model_class()):
+    class TwoInputModel(nets_only_model_class()):
         def __init__(self):
             super().__init__()
             self.nets['net_mix'] = Mix()

@@ -186,7 +186,8 @@ def test_model_dir_errors_are_one_line(model, data, tmp_path, capsys):
     assert 'no such folder' in run(str(tmp_path / 'nope'))
     os.makedirs(tmp_path / 'empty')
     assert 'no model graph' in run(str(tmp_path / 'empty'))
-    for missing in ('basesrmodel_generator.pdiparams', 'basesrmodel_generator.json'):
+    for missing in ('basesrmodel_generator.pdiparams', 'basesrmodel_generator.json',
+                    'basesrmodel_generator.onnx'):
         broken = tmp_path / f'no_{missing}'
         shutil.copytree(model['dir'], broken)
         os.remove(broken / missing)
@@ -195,7 +196,12 @@ def test_model_dir_errors_are_one_line(model, data, tmp_path, capsys):
     shutil.copytree(model['dir'], truncated)
     params = truncated / 'basesrmodel_generator.pdiparams'
     params.write_bytes(params.read_bytes()[:1000])
-    assert 'Paddle Inference cannot load basesrmodel_generator.json + ' in run(str(truncated))
+    assert 'Paddle Inference cannot load basesrmodel_generator.json + ' in run(
+        str(truncated), '--backend', 'paddle')
+    onnx_file = truncated / 'basesrmodel_generator.onnx'
+    onnx_file.write_bytes(onnx_file.read_bytes()[:1000])
+    assert 'ONNX Runtime cannot load ' in run(str(truncated), '--backend', 'onnxruntime')
+    assert 'OpenVINO cannot load ' in run(str(truncated), '--backend', 'openvino')
     bad_sidecar = tmp_path / 'bad_sidecar'
     shutil.copytree(model['dir'], bad_sidecar)
     (bad_sidecar / 'ppgan_ext.json').write_text('{"format": "something else"}')

@@ -76,12 +76,12 @@ def run(args) -> int:
                    y_channel=args.test_y_channel, onednn=not args.no_onednn,
                    backend=args.backend, precision=args.precision, progress=progress)
     lines = summarize(result, args.output)
+    print(f"backend: {result.backend}, precision: {result.precision}")
     if result.rows:
         csv_path = os.path.join(args.output, 'metrics.csv')
         write_metrics_csv(csv_path, result.rows)
         print(metrics_table(result.rows))
         lines['done'] += f"; metrics in {csv_path}"
-    print(f"backend: {result.backend}, precision: {result.precision}")
     print(lines['done'])
     if 'skipped' in lines:
         print(lines['skipped'], file=sys.stderr)

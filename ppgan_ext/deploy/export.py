@@ -487,7 +487,7 @@ def _check_output_dir(output_dir: str, name: str) -> List[str]:
         else:
             raise ValueError(f"--output_dir {output_dir} already holds another model "
                              f"({graph}); choose another folder")
-    return [f for f in stale if os.path.isfile(os.path.join(output_dir, f))]
+    return [f for f in dict.fromkeys(stale) if os.path.isfile(os.path.join(output_dir, f))]
 
 
 def export_model(cfg: dict, weights: Optional[str], output_dir: str,
