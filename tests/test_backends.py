@@ -152,7 +152,7 @@ def test_bf16_quality_guard_on_a_trained_net(tmp_path):
     from ppgan_ext.deploy.export import export_model
     from ppgan_ext.deploy.quality import compare_precisions, train_brief_sr, write_heldout_pairs
 
-    trained = train_brief_sr(str(tmp_path / 'train'), iters=120, batch=4)
+    trained = train_brief_sr(str(tmp_path / 'train'), iters=400, batch=8)
     model_dir = str(tmp_path / 'model')
     export_model(load_config(trained['config']), trained['weights'], model_dir,
                  parity_sizes=[(16, 16), (17, 23), (30, 32)])
@@ -160,15 +160,15 @@ def test_bf16_quality_guard_on_a_trained_net(tmp_path):
     result = compare_precisions(model_dir, data['lq'], data['gt'], str(tmp_path / 'cmp'),
                                 threads=2)
     assert len(result.rows) == 3
-    # trained, not random: better than bicubic on the held-out photos
-    bicubic = []
+    # trained, not random: better than the bilinear upsampling it starts from
+    bilinear = []
     for name in ('chelsea', 'coffee', 'rocket'):
         gt = cv2.imread(os.path.join(data['gt'], f'{name}.png'))
         lq = cv2.imread(os.path.join(data['lq'], f'{name}.png'))
-        up = cv2.resize(lq, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_CUBIC)
+        up = cv2.resize(lq, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
         mse = np.mean((up[2:-2, 2:-2].astype(float) - gt[2:-2, 2:-2]) ** 2)
-        bicubic.append(10 * np.log10(255 ** 2 / mse))
-    assert result.mean('psnr_fp32') > np.mean(bicubic)
+        bilinear.append(10 * np.log10(255 ** 2 / mse))
+    assert result.mean('psnr_fp32') > np.mean(bilinear) + 0.5, (result.table(), bilinear)
     assert 40.0 <= result.min_bf16_vs_fp32 < math.inf, result.table()  # bf16 changed pixels
     assert result.max_psnr_change <= 0.05, result.table()
     assert result.max_ssim_change <= 0.005, result.table()
