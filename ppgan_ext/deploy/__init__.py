@@ -11,12 +11,14 @@ module                    concern
 :mod:`.export`            ``export_model``: to_static, formats, parity checks
 :mod:`.exporters`         one exporter per model kind (SR, LapStyle pyramid)
 :mod:`.onnx_convert`      Paddle graph -> ONNX with paddle2onnx
+:mod:`.graph_rewrites`    tracing third-party nets so that they convert
 :mod:`.backends`          predictor interface; ``paddle``, ``onnxruntime``,
                           ``openvino`` modules; default-backend rule
 :mod:`.onednn`            Paddle Inference's oneDNN passes this package deletes
 :mod:`.cpu`               threads, native bf16 detection
 :mod:`.folder_job`        image / folder inference, tiling, skip-if-done
 :mod:`.metrics`           PSNR/SSIM rows, table, CSV
+:mod:`.quality`           bf16 vs fp32 on real outputs (bench, tests)
 ========================= ==================================================
 """
 from .backends import BACKENDS, PRECISIONS, create_predictor  # noqa: F401
