@@ -239,3 +239,31 @@ def test_inputs_size_and_export_options_are_checked(exported, tmp_path, capsys):
                    '--output_dir', str(tmp_path / 'never')] + extra)
         lines = error_lines(capsys.readouterr().err)
         assert rc == 2 and len(lines) == 1 and expected in lines[0], lines
+
+
+def test_model_code_never_imports_deployment_code():
+    """Layers point one way: config -> model -> deploy; nothing under models/ imports deploy."""
+    import ast
+
+    import ppgan_ext.models as models
+
+    root = os.path.dirname(models.__file__)
+    offenders = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if not name.endswith('.py'):
+                continue
+            path = os.path.join(folder, name)
+            for node in ast.walk(ast.parse(open(path, encoding='utf-8').read())):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ''] if isinstance(node, ast.ImportFrom) else []
+                for module in modules:
+                    parts = module.split('.')
+                    if {'deploy', 'export', 'inference'} & set(parts):
+                        offenders.append(f'{os.path.relpath(path, root)}: {module}')
+    assert offenders == []
+    # the LapStyle exporter is registered from the deploy package
+    from ppgan_ext.deploy.export import EXPORTERS, export_layer  # noqa: F401
+    from ppgan_ext.deploy.exporters.lapstyle import export_pyramid
+
+    assert EXPORTERS['LapStylePyramidModel'] is export_pyramid
