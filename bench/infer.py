@@ -284,6 +284,12 @@ BF16_SPEEDUP_TARGET = 13.0
 BASE = 'Paddle Inference, oneDNN (passes removed)'
 
 
+def _psnr(out: np.ndarray, reference: np.ndarray) -> float:
+    """PSNR (dB, peak 1) of an output against the dynamic graph's."""
+    mse = float(np.mean((out.astype(np.float64) - reference) ** 2))
+    return float('inf') if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
 def _backend_rows(case: Case, threads: int, repeat: int):
     """(label, ms, max |out - dynamic graph|, note) of the exported-model variants."""
     from ppgan_ext.deploy.backends import check_precision, create_predictor
@@ -304,7 +310,8 @@ def _backend_rows(case: Case, threads: int, repeat: int):
         except ValueError as e:
             rows.append((label, None, None, f'skipped: {e}'))
             continue
-        diff = float(np.abs(predictor(*case.inputs) - reference).max())
+        out = predictor(*case.inputs)
+        diff = (float(np.abs(out - reference).max()), _psnr(out, reference))
         note = ''
         if getattr(predictor, 'deleted_passes', None):
             note = 'removed: ' + ', '.join(predictor.deleted_passes)
@@ -318,7 +325,7 @@ def speed(case: Case, threads: int, repeat: int, work: str) -> dict:
     repeat = case.repeat or repeat
     rows = _backend_rows(case, threads, repeat)
     if not case.skip_slow:
-        rows.insert(0, ('dynamic graph', timed(case.dygraph, case.inputs, repeat), 0.0, ''))
+        rows.insert(0, ('dynamic graph', timed(case.dygraph, case.inputs, repeat), None, ''))
         shipped = shipped_onednn(case, threads, repeat, work)
         try:
             rows.insert(3, ('Paddle Inference, oneDNN as shipped', float(shipped), None, ''))
@@ -326,12 +333,13 @@ def speed(case: Case, threads: int, repeat: int, work: str) -> dict:
             rows.insert(3, ('Paddle Inference, oneDNN as shipped', None, None, shipped))
     base = dict((r[0], r[1]) for r in rows)[BASE]
     print(f'\n{case.name}')
-    print(f"  {'variant':<42} {'ms/image':>9} {'vs Paddle Inf.':>14} {'max |diff|':>10}")
+    print(f"  {'variant':<42} {'ms/image':>9} {'vs Paddle Inf.':>14} {'max |diff|':>10} "
+          f"{'PSNR':>8}   (diff, PSNR: against the dynamic graph)")
     for label, ms, diff, note in rows:
         if ms is None:
-            print(f'  {label:<42} {"-":>9} {"":>14} {"":>10}  {note}')
+            print(f'  {label:<42} {"-":>9} {"":>14} {"":>10} {"":>8}  {note}')
             continue
-        diff_text = f'{diff:10.2g}' if diff is not None else f'{"":>10}'
+        diff_text = f'{diff[0]:10.2g} {diff[1]:6.1f}dB' if diff is not None else f'{"":>19}'
         print(f'  {label:<42} {ms:9.1f} {base / ms:13.2f}x {diff_text}  {note}')
     return {label: ms for label, ms, _, _ in rows}
 
