@@ -5,6 +5,11 @@ OpenVINO, once per precision, scores both against the ground truth, and
 measures the bf16 output against the fp32 output (PSNR of the written 8-bit
 PNGs). ``bench/infer.py`` prints it; the test suite asserts the guard:
 bf16 vs fp32 >= 40 dB and the ground-truth table within 0.05 dB.
+
+Where no trained model is at hand (``make demo`` writes one),
+:func:`train_brief_sr` trains a small SR net on scikit-image's training photos
+in seconds and :func:`write_heldout_pairs` writes the held-out photos
+(:data:`ppgan_ext.sample_data.TEST_PHOTOS`) as ground truth / input pairs.
 """
 import math
 import os
