@@ -40,7 +40,7 @@ def add_arguments(parser):
                              'picks the newest match); or use --model_dir')
     parser.add_argument('--model_dir', default=None, metavar='DIR',
                         help='a LapStyle pyramid exported with `paddlegan export` (run with '
-                             'Paddle Inference); instead of --weights')
+                             '--backend); instead of --weights')
     parser.add_argument('--backend', default='auto',
                         choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
                         help='runtime of --model_dir (default auto: the fastest installed)')
