@@ -61,7 +61,7 @@ class BasePredictor:
     precision = 'fp32'
     info: ModelInfo
     input_names: List[str]
-    deleted_passes: List[str] = []
+    deleted_passes: Sequence[str] = ()
 
     def __call__(self, *arrays: np.ndarray) -> np.ndarray:
         raise NotImplementedError
