@@ -229,16 +229,6 @@ def lapstyle_case(work: str, size: int = 512, repeat: Optional[int] = None) -> O
                 [batch(data.astronaut()), batch(data.gravel())], dygraph, repeat)
 
 
-def timed(fn, inputs, repeat: int) -> float:
-    fn(*inputs)  # warm-up: builds oneDNN primitives, allocates
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn(*inputs)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
-
-
 _SHIPPED = r'''
 import json, statistics, sys, time
 import numpy as np
@@ -290,10 +280,28 @@ def _psnr(out: np.ndarray, reference: np.ndarray) -> float:
     return float('inf') if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
-def _backend_rows(case: Case, threads: int, repeat: int):
-    """(label, ms, max |out - dynamic graph|, note) of the exported-model variants."""
+def interleaved(fns: dict, inputs, repeat: int) -> dict:
+    """Median ms of each callable, timed in rounds (one run of every callable per round).
+
+    Every variant sees the same stretch of machine load, so the ratios hold
+    on a busy machine even when the absolute times do not.
+    """
+    for fn in fns.values():
+        fn(*inputs)  # warm-up: builds oneDNN primitives / OpenVINO kernels, allocates
+    times = {label: [] for label in fns}
+    for _ in range(repeat):
+        for label, fn in fns.items():
+            start = time.perf_counter()
+            fn(*inputs)
+            times[label].append(time.perf_counter() - start)
+    return {label: 1000.0 * statistics.median(t) for label, t in times.items()}
+
+
+def speed(case: Case, threads: int, repeat: int, work: str) -> dict:
+    """Print one table of ms/image and ratios (all variants interleaved); return {label: ms}."""
     from ppgan_ext.deploy.backends import check_precision, create_predictor
 
+    repeat = case.repeat or repeat
     reference = case.dygraph(*case.inputs)
     variants = [(BASE, 'paddle', 'fp32', {}),
                 ('ONNX Runtime fp32', 'onnxruntime', 'fp32', {}),
@@ -301,47 +309,45 @@ def _backend_rows(case: Case, threads: int, repeat: int):
                 ('OpenVINO bf16', 'openvino', 'bf16', {})]
     if not case.skip_slow:
         variants.insert(1, ('Paddle Inference, oneDNN off', 'paddle', 'fp32', {'onednn': False}))
-    rows = []
+    fns, notes, diffs = {}, {}, {}
+    if not case.skip_slow:
+        fns['dynamic graph'] = case.dygraph
     for label, backend, precision, options in variants:
         try:
             check_precision(backend, precision)
             predictor = create_predictor(case.model_dir, backend, precision, threads=threads,
                                          **options)
         except ValueError as e:
-            rows.append((label, None, None, f'skipped: {e}'))
+            notes[label] = f'skipped: {e}'
             continue
         out = predictor(*case.inputs)
-        diff = (float(np.abs(out - reference).max()), _psnr(out, reference))
-        note = ''
+        diffs[label] = (float(np.abs(out - reference).max()), _psnr(out, reference))
         if getattr(predictor, 'deleted_passes', None):
-            note = 'removed: ' + ', '.join(predictor.deleted_passes)
-        rows.append((label, timed(predictor, case.inputs, repeat), diff, note))
-        del predictor
-    return rows
-
-
-def speed(case: Case, threads: int, repeat: int, work: str) -> dict:
-    """Print one table of ms/image and ratios; return {label: ms}."""
-    repeat = case.repeat or repeat
-    rows = _backend_rows(case, threads, repeat)
+            notes[label] = 'removed: ' + ', '.join(predictor.deleted_passes)
+        fns[label] = predictor
+    ms = interleaved(fns, case.inputs, repeat)
+    del fns
+    labels = (['dynamic graph'] if not case.skip_slow else []) + [v[0] for v in variants]
     if not case.skip_slow:
-        rows.insert(0, ('dynamic graph', timed(case.dygraph, case.inputs, repeat), None, ''))
         shipped = shipped_onednn(case, threads, repeat, work)
+        labels.insert(3, 'Paddle Inference, oneDNN as shipped (own process)')
         try:
-            rows.insert(3, ('Paddle Inference, oneDNN as shipped', float(shipped), None, ''))
+            ms[labels[3]] = float(shipped)
         except ValueError:
-            rows.insert(3, ('Paddle Inference, oneDNN as shipped', None, None, shipped))
-    base = dict((r[0], r[1]) for r in rows)[BASE]
-    print(f'\n{case.name}')
-    print(f"  {'variant':<42} {'ms/image':>9} {'vs Paddle Inf.':>14} {'max |diff|':>10} "
+            notes[labels[3]] = shipped
+    base = ms[BASE]
+    print(f'\n{case.name}  ({repeat} interleaved rounds)')
+    print(f"  {'variant':<50} {'ms/image':>9} {'vs Paddle Inf.':>14} {'max |diff|':>10} "
           f"{'PSNR':>8}   (diff, PSNR: against the dynamic graph)")
-    for label, ms, diff, note in rows:
-        if ms is None:
-            print(f'  {label:<42} {"-":>9} {"":>14} {"":>10} {"":>8}  {note}')
+    for label in labels:
+        note = notes.get(label, '')
+        if label not in ms:
+            print(f'  {label:<50} {"-":>9} {"":>14} {"":>10} {"":>8}  {note}')
             continue
+        diff = diffs.get(label)
         diff_text = f'{diff[0]:10.2g} {diff[1]:6.1f}dB' if diff is not None else f'{"":>19}'
-        print(f'  {label:<42} {ms:9.1f} {base / ms:13.2f}x {diff_text}  {note}')
-    return {label: ms for label, ms, _, _ in rows}
+        print(f'  {label:<50} {ms[label]:9.1f} {base / ms[label]:13.2f}x {diff_text}  {note}')
+    return {label: ms.get(label) for label in labels}
 
 
 def check_targets(results: dict) -> None:
