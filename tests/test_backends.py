@@ -60,6 +60,11 @@ def test_default_backend_is_the_fastest_installed_that_runs_the_folder():
     assert choose_backend(onnx_only, installed=['paddle', 'onnxruntime']) == 'onnxruntime'
     assert choose_backend(both, device='gpu', installed=everything) == 'paddle'
     assert choose_backend(both, precision='bf16', installed=everything) == 'openvino'
+    # the LapStyle pyramid ran fastest with ONNX Runtime in fp32
+    pyramid = ModelInfo('m', 'm/g.json', 'm/g.pdiparams', kind='stylize', onnx_file='m/g.onnx')
+    assert choose_backend(pyramid, installed=everything) == 'onnxruntime'
+    assert choose_backend(pyramid, installed=['paddle', 'openvino']) == 'openvino'
+    assert choose_backend(pyramid, precision='bf16', installed=everything) == 'openvino'
     with pytest.raises(ValueError, match='--precision bf16: needs the openvino backend'):
         choose_backend(paddle_only, precision='bf16', installed=everything)
     with pytest.raises(ValueError, match='no installed backend runs formats onnx'):

@@ -20,12 +20,19 @@ the LapStyle pyramid unchanged, and ONNX Runtime's CPU provider has no bf16
 convolution kernels. Any other bf16 request is refused with one line.
 
 The default backend (:func:`choose_backend`) is the fastest one installed for
-the folder: OpenVINO when the folder has an ONNX graph and OpenVINO is
-installed, else ONNX Runtime, else Paddle Inference (and Paddle Inference on
-a GPU). ``bench/infer.py`` measures the order side by side on every exported
-graph of this package: OpenVINO fp32 ran 1.9-3x faster than Paddle Inference
-(oneDNN) and faster than ONNX Runtime on every graph measured; the README
-table has the numbers.
+the folder's model kind, in the order ``bench/infer.py`` measured side by side
+(2 threads, AMX Xeon, several runs):
+
+* ``sr`` graphs: OpenVINO, ONNX Runtime, Paddle Inference. OpenVINO fp32 ran
+  the SR nets 2.3-4x faster than Paddle Inference (oneDNN) and 1.8-2.3x
+  faster than ONNX Runtime.
+* ``stylize`` graphs (the LapStyle pyramid): ONNX Runtime, OpenVINO, Paddle
+  Inference. ONNX Runtime and OpenVINO fp32 both ran it about 1.5-2.2x
+  faster than Paddle Inference; ONNX Runtime was ahead in two runs of three.
+* bf16: OpenVINO only. On a GPU: Paddle Inference.
+
+A backend is only chosen when its format is in the folder (ONNX for the first
+two). The README table has the numbers.
 """
 import importlib
 import importlib.util
@@ -40,7 +47,9 @@ PRECISIONS = ('fp32', 'bf16')
 # backend -> (module under this package, the pip package it needs)
 _MODULES = {'paddle': ('paddle', 'paddlepaddle'), 'onnxruntime': ('onnxruntime', 'onnxruntime'),
             'openvino': ('openvino', 'openvino')}
-_FASTEST_FIRST = ('openvino', 'onnxruntime', 'paddle')
+# model kind -> backends, fastest first (see the module docstring); other kinds: 'sr's order
+_FASTEST_FIRST = {'sr': ('openvino', 'onnxruntime', 'paddle'),
+                  'stylize': ('onnxruntime', 'openvino', 'paddle')}
 
 __all__ = ['BACKENDS', 'PRECISIONS', 'BasePredictor', 'installed_backends', 'choose_backend',
            'check_precision', 'create_predictor']
@@ -98,9 +107,9 @@ def choose_backend(info: ModelInfo, device: str = 'cpu', precision: str = 'fp32'
                    installed: Optional[Sequence[str]] = None) -> str:
     """The default backend for a folder: the fastest installed one that can run it.
 
-    GPU: ``paddle``. CPU: ``openvino``, ``onnxruntime``, ``paddle``, the
-    first that is installed and whose format the folder holds (bf16: only
-    ``openvino``).
+    GPU: ``paddle``. CPU: the first backend of the kind's measured order
+    (:data:`_FASTEST_FIRST`) that is installed and whose format the folder
+    holds; bf16: only ``openvino``.
 
     Raises:
         ValueError: nothing installed can run the folder at ``precision``.
@@ -108,7 +117,7 @@ def choose_backend(info: ModelInfo, device: str = 'cpu', precision: str = 'fp32'
     installed = installed_backends() if installed is None else list(installed)
     if device == 'gpu':
         return 'paddle'
-    for backend in _FASTEST_FIRST:
+    for backend in _FASTEST_FIRST.get(info.kind, _FASTEST_FIRST['sr']):
         needs = 'paddle' if backend == 'paddle' else 'onnx'
         if backend in installed and needs in info.formats \
                 and (precision == 'fp32' or backend == 'openvino'):
