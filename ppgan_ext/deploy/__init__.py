@@ -8,7 +8,9 @@ Model code never imports this package.
 module                    concern
 ========================= ==================================================
 :mod:`.model_dir`         the exported folder and its sidecar schema
-:mod:`.export`            ``export_model``: to_static, formats, parity checks
+:mod:`.export`            ``export_model``: to_static, formats, install
+:mod:`.export_spec`       ``ExportSpec`` and the exporter registry
+:mod:`.parity`            saved model vs dynamic graph
 :mod:`.exporters`         one exporter per model kind (SR, LapStyle pyramid)
 :mod:`.onnx_convert`      Paddle graph -> ONNX with paddle2onnx
 :mod:`.graph_rewrites`    tracing third-party nets so that they convert

@@ -5,8 +5,8 @@
 * :mod:`.lapstyle`: the whole LapStyle pyramid ``(content, style) -> stylized``.
 
 To export a new model kind, add a module here with a function decorated by
-:func:`ppgan_ext.deploy.export.register_exporter` that returns an
-:class:`~ppgan_ext.deploy.export.ExportSpec`, and import it below; the Paddle
+:func:`ppgan_ext.deploy.export_spec.register_exporter` that returns an
+:class:`~ppgan_ext.deploy.export_spec.ExportSpec`, and import it below; the Paddle
 and ONNX formats and their parity checks need nothing else.
 """
 from . import lapstyle, sr  # noqa: F401  (register their exporters)

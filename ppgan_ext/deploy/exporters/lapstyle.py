@@ -16,7 +16,7 @@ from ppgan.models.generators.builder import GENERATORS
 from ...models.generators.lapstyle_pyramid import revision_net_name
 from ...models.lapstyle_model import _DEFAULT_NETS, STAGES, LapStylePyramidModel
 from ...weight_files import is_state_dict, read_state_file
-from ..export import ExportSpec, register_exporter
+from ..export_spec import ExportSpec, register_exporter
 
 __all__ = ['export_config', 'export_pyramid']
 

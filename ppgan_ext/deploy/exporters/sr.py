@@ -7,7 +7,7 @@ for any other model with a ``generator`` net that has no exporter of its own
 import re
 from typing import List, Optional, Tuple
 
-from ..export import ExportSpec, register_exporter
+from ..export_spec import ExportSpec, register_exporter
 
 __all__ = ['export_sr_generator']
 
