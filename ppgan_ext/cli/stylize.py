@@ -17,6 +17,9 @@ is read from it unless ``--levels`` asks for fewer.
     paddlegan stylize --content photos/ --style starry.png \
         --model_dir inference_model/lapstyle --output stylized/ [--precision bf16]
 
+``--upscale SR_MODEL`` super-resolves each stylized image x2/x4 (see
+:mod:`ppgan_ext.cli.upscale_flags`).
+
 PNGs are written atomically; outputs that already exist are kept unless
 ``--overwrite``.
 """
@@ -24,6 +27,8 @@ import os
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
+
+from .upscale_flags import add_upscale_arguments, apply_upscale
 
 HELP = 'stylize an image or a folder with a trained LapStyle pyramid (full resolution)'
 
@@ -58,6 +63,7 @@ def add_arguments(parser):
     parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
+    add_upscale_arguments(parser)
 
 
 def _net_sizes(state: Dict, source: str) -> Tuple[int, int, int]:
@@ -221,6 +227,7 @@ def run(args) -> int:
     else:
         paddle.set_device(device)
         stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
+    stylize = apply_upscale(args, stylize, device)
 
     style_size = 128 * 2 ** levels if args.style_size is None else args.style_size
     if style_size:
