@@ -8,3 +8,4 @@ from .deploy.export import (DEFAULT_PARITY_SIZES, EXPORTERS, PARITY_ATOL,  # noq
                             check_parity, export_layer, export_model, export_options,
                             load_weights, parse_formats, parse_inputs_size, parse_sizes,
                             register_exporter)
+from .deploy.exporters.sr import _value_range  # noqa: F401,E402  (used by ppgan_ext.upscale)
