@@ -18,6 +18,15 @@ alignment (fine pixel ``y`` reads coarse position ``y / 2``) straight to the
 requested size. A band is ``fine - pyr_up(pyr_down(fine))``, so folding adds
 back exactly what was subtracted: reconstruction is exact up to float
 rounding, whatever the size.
+
+Resizes and export: every interpolation here passes its output ``size``
+(Python ints in dynamic mode, a shape tensor in a static graph), never a
+Python-number ``scale_factor``. A number becomes a PIR attribute of doubles
+that paddle2onnx 2.1.0 refuses ("the 0th elementwise MUST be
+ir::FloatAttribute"); a size converts to an ONNX ``Resize`` with ``sizes``,
+so the graphs that use these functions export to ONNX.
+:func:`resample` (bilinear, ``align_corners=False``) and
+:func:`upsample_nearest2x` are the resizes other modules use.
 """
 from typing import List, Sequence, Tuple, Union
 
@@ -26,7 +35,7 @@ import paddle
 import paddle.nn.functional as F
 
 __all__ = ['pyr_down', 'pyr_up', 'laplacian_pyramid', 'fold_pyramid', 'pad_to_multiple',
-           'spatial_size']
+           'spatial_size', 'scaled_size', 'resample', 'upsample_nearest2x']
 
 _BINOMIAL = np.array([1., 4., 6., 4., 1.], dtype=np.float32) / 16.
 
@@ -42,6 +51,42 @@ def spatial_size(x: paddle.Tensor) -> SizeLike:
     if paddle.in_dynamic_mode():
         return list(x.shape[2:4])
     return paddle.shape(x)[2:4]
+
+
+def scaled_size(x: paddle.Tensor, factor: int, offset: int = 0) -> SizeLike:
+    """``[H * factor + offset, W * factor + offset]`` of an (N, C, H, W) tensor.
+
+    Python ints in dynamic mode, a shape tensor in a static graph (see
+    :func:`spatial_size`): the form of ``size`` that converts to ONNX.
+    """
+    size = spatial_size(x)
+    if paddle.in_dynamic_mode():
+        return [size[0] * factor + offset, size[1] * factor + offset]
+    return size * factor + offset
+
+
+def resample(x: paddle.Tensor, size: SizeLike) -> paddle.Tensor:
+    """Bilinear resize to ``size`` with ``align_corners=False`` (ppgan's ``tensor_resample``).
+
+    Args:
+        x (Tensor): (N, C, h, w).
+        size (list[int] | Tensor): Target ``[H, W]``.
+
+    Returns:
+        Tensor: (N, C, H, W). Up and down, odd sizes included; converts to
+        ONNX ``Resize`` (half-pixel, linear). An output side of 1 reads input
+        pixel 0 in Paddle but the centre in ONNX; the pyramid never makes one.
+    """
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+def upsample_nearest2x(x: paddle.Tensor) -> paddle.Tensor:
+    """Nearest-neighbour 2x upsampling, (N, C, h, w) -> (N, C, 2h, 2w).
+
+    Written with an output size (not ``scale_factor=2``) so that it converts
+    to ONNX; the result is the same.
+    """
+    return F.interpolate(x, size=scaled_size(x, 2), mode='nearest')
 
 
 def _replicate_pad(x: paddle.Tensor, before: int, after: int) -> paddle.Tensor:
@@ -87,9 +132,8 @@ def pyr_up(x: paddle.Tensor, size: SizeLike) -> paddle.Tensor:
     """
     # One extra (replicated) coarse row/column makes the aligned grid
     # 2h + 1 long, which covers both H = 2h - 1 and H = 2h; then crop.
-    h, w = spatial_size(x)
     padded = _replicate_pad(x, 0, 1)
-    up = F.interpolate(padded, size=[h * 2 + 1, w * 2 + 1], mode='bilinear', align_corners=True)
+    up = F.interpolate(padded, size=scaled_size(x, 2, 1), mode='bilinear', align_corners=True)
     return up[:, :, :size[0], :size[1]]
 
 

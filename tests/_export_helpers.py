@@ -81,7 +81,7 @@ def save_weights(config: str, path: str, seed: int = 0, checkpoint: bool = False
 def export_tiny_sr(root: str, seed: int, parity_sizes=((9, 11),), **generator) -> str:
     """Write a tiny SR config and random weights under ``root``, export them; return the model dir."""
     from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
+    from ppgan_ext.deploy.export import export_model
 
     config = sr_config(os.path.join(root, 'sr.yaml'), **generator)
     weights = os.path.join(root, 'w.pdparams')
@@ -144,3 +144,20 @@ def error_lines(stderr: str) -> List[str]:
     """The ``error: ...`` lines of a command's stderr (there should be exactly one)."""
     assert 'Traceback' not in stderr, stderr
     return [line for line in stderr.splitlines() if line.startswith('error:')]
+
+
+def nets_only_model_class():
+    """A minimal ppgan model class (nets only) for hand-built test models."""
+    from ppgan.models.base_model import BaseModel
+
+    class NetsOnly(BaseModel):
+        def setup_input(self, input):
+            pass
+
+        def forward(self):
+            pass
+
+        def train_iter(self, optims=None):
+            pass
+
+    return NetsOnly

@@ -1,4 +1,5 @@
-"""Export to Paddle Inference: files, sidecar, parity with the dynamic graph, weights, failures."""
+"""Export to Paddle Inference and ONNX: files, sidecar, parity with the dynamic graph, weights,
+failures."""
 import json
 import os
 import shutil
@@ -6,27 +7,10 @@ import shutil
 import numpy as np
 import pytest
 
-from _export_helpers import (dygraph_net, dygraph_run, error_lines, run_tool, save_weights,
-                             sr_config)
+from _export_helpers import (dygraph_net, dygraph_run, error_lines, nets_only_model_class,
+                             run_tool, save_weights, sr_config)
 
 EXPORT = os.path.join('tools', 'export_model.py')
-
-
-def _model_class():
-    """A minimal ppgan model class (nets only) for hand-built test models."""
-    from ppgan.models.base_model import BaseModel
-
-    class NetsOnly(BaseModel):
-        def setup_input(self, input):
-            pass
-
-        def forward(self):
-            pass
-
-        def train_iter(self, optims=None):
-            pass
-
-    return NetsOnly
 
 
 @pytest.fixture(scope='module')
@@ -46,10 +30,16 @@ def exported(tmp_path_factory):
 def test_export_writes_model_sidecar_and_passes_parity(exported):
     proc, out = exported['proc'], exported['out']
     assert proc.returncode == 0, proc.stderr
-    assert sorted(os.listdir(out)) == ['basesrmodel_generator.json',
+    assert sorted(os.listdir(out)) == ['basesrmodel_generator.json', 'basesrmodel_generator.onnx',
                                        'basesrmodel_generator.pdiparams', 'ppgan_ext.json']
     meta = json.load(open(os.path.join(out, 'ppgan_ext.json')))
     assert meta['kind'] == 'sr' and meta['scale'] == 4
+    assert meta['formats'] == ['paddle', 'onnx']
+    assert meta['onnx_file'] == 'basesrmodel_generator.onnx'
+    assert meta['onnx_parity']['sizes'] == [[32, 32], [47, 33], [20, 64]]
+    assert 0 <= meta['onnx_parity']['max_abs_diff'] < 1e-4
+    onnx_reported = float(proc.stdout.split('ONNX Runtime - dynamic graph| = ')[1].split()[0])
+    assert onnx_reported == pytest.approx(meta['onnx_parity']['max_abs_diff'], rel=1e-2)
     assert meta['inputs'] == [{'name': 'lq', 'shape': [-1, 3, -1, -1]}]
     assert (meta['in_channels'], meta['out_channels']) == (3, 3)
     assert meta['channel_order'] == 'RGB' and meta['value_range'] == [0.0, 1.0]
@@ -62,7 +52,7 @@ def test_export_writes_model_sidecar_and_passes_parity(exported):
 
 
 def test_exported_model_matches_dygraph_at_new_sizes_in_eval_mode(exported):
-    from ppgan_ext.inference import Predictor
+    from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
 
     net = dygraph_net(exported['config'], exported['weights'])
     predictor = Predictor(exported['out'], threads=1)
@@ -94,7 +84,7 @@ def test_export_cli_in_process_replaces_previous_export(exported, tmp_path):
     assert meta['weights'] == os.path.abspath(weights_file) != old['weights']
     assert sorted(os.listdir(out)) == sorted(os.listdir(exported['out']))
 
-    from ppgan_ext.inference import Predictor
+    from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
     x = np.random.default_rng(1).random((1, 3, 15, 21), dtype=np.float32)
     ref = dygraph_run(dygraph_net(exported['config'], new_weights), x)
     assert np.abs(Predictor(out, threads=1)(x) - ref).max() < 1e-4
@@ -126,7 +116,7 @@ def test_parity_failure_leaves_previous_export_untouched(exported, tmp_path):
     import paddle
     import paddle.nn as nn
     from ppgan_ext.config import load_config
-    from ppgan_ext.export import ParityError, export_model
+    from ppgan_ext.deploy.export import ParityError, export_model
 
     class Divergent(nn.Layer):
         def __init__(self):
@@ -139,7 +129,7 @@ def test_parity_failure_leaves_previous_export_untouched(exported, tmp_path):
                 y = y + 0.01
             return y
 
-    class DivergentModel(_model_class()):
+    class DivergentModel(nets_only_model_class()):
         def __init__(self):
             super().__init__()
             self.nets['generator'] = Divergent()
@@ -159,8 +149,8 @@ def test_registered_exporter_two_inputs(tmp_path):
     import paddle.nn as nn
     from paddle.static import InputSpec
 
-    from ppgan_ext.export import EXPORTERS, ExportSpec, export_model, register_exporter
-    from ppgan_ext.inference import Predictor
+    from ppgan_ext.deploy.export import EXPORTERS, ExportSpec, export_model, register_exporter
+    from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
 
     class Mix(nn.Layer):
         def __init__(self):
@@ -170,7 +160,7 @@ def test_registered_exporter_two_inputs(tmp_path):
         def forward(self, content, style):
             return self.conv(content) * paddle.mean(style, axis=[2, 3], keepdim=True)
 
-    class TwoInputModel(_model_class()):
+    class TwoInputModel(nets_only_model_class()):
         def __init__(self):
             super().__init__()
             self.nets['net_mix'] = Mix()
@@ -215,7 +205,8 @@ def test_pdmodel_from_legacy_program_loads(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert 'basesrmodel_generator.pdmodel' in os.listdir(out)
 
-    from ppgan_ext.inference import Predictor, graph_ops
+    from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
+    from ppgan_ext.deploy.onednn import graph_ops
     predictor = Predictor(out, threads=1)
     assert 'conv2d' in graph_ops(predictor.info.model_file)
     x = np.random.default_rng(2).random((1, 3, 19, 26), dtype=np.float32)
@@ -224,7 +215,8 @@ def test_pdmodel_from_legacy_program_loads(tmp_path):
 
     # re-exporting with Paddle 3 replaces the legacy files
     from ppgan_ext.cli import main
-    assert main(['export', '-c', config, '--load', weights_file, '--output_dir', out]) == 0
+    assert main(['export', '-c', config, '--load', weights_file, '--output_dir', out,
+                 '--format', 'paddle']) == 0
     assert sorted(os.listdir(out)) == ['basesrmodel_generator.json',
                                        'basesrmodel_generator.pdiparams', 'ppgan_ext.json']
     assert np.abs(Predictor(out, threads=1)(x) - ref).max() < 1e-4
@@ -232,7 +224,7 @@ def test_pdmodel_from_legacy_program_loads(tmp_path):
 
 def test_inputs_size_and_export_options_are_checked(exported, tmp_path, capsys):
     from ppgan_ext.cli import main
-    from ppgan_ext.export import export_options, parse_inputs_size
+    from ppgan_ext.deploy.export import export_options, parse_inputs_size
 
     assert parse_inputs_size('-1,3,-1,-1;1,3,256,256') == [[-1, 3, -1, -1], [1, 3, 256, 256]]
     assert export_options({'export_model': [{'name': 'generator', 'inputs_num': 1}]}) == \
@@ -247,3 +239,31 @@ def test_inputs_size_and_export_options_are_checked(exported, tmp_path, capsys):
                    '--output_dir', str(tmp_path / 'never')] + extra)
         lines = error_lines(capsys.readouterr().err)
         assert rc == 2 and len(lines) == 1 and expected in lines[0], lines
+
+
+def test_model_code_never_imports_deployment_code():
+    """Layers point one way: config -> model -> deploy; nothing under models/ imports deploy."""
+    import ast
+
+    import ppgan_ext.models as models
+
+    root = os.path.dirname(models.__file__)
+    offenders = []
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if not name.endswith('.py'):
+                continue
+            path = os.path.join(folder, name)
+            for node in ast.walk(ast.parse(open(path, encoding='utf-8').read())):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ''] if isinstance(node, ast.ImportFrom) else []
+                for module in modules:
+                    parts = module.split('.')
+                    if {'deploy', 'export', 'inference'} & set(parts):
+                        offenders.append(f'{os.path.relpath(path, root)}: {module}')
+    assert offenders == []
+    # the LapStyle exporter is registered from the deploy package
+    from ppgan_ext.deploy.export import EXPORTERS, export_layer  # noqa: F401
+    from ppgan_ext.deploy.exporters.lapstyle import export_pyramid
+
+    assert EXPORTERS['LapStylePyramidModel'] is export_pyramid

@@ -18,7 +18,7 @@ from _export_helpers import (ROOT, dygraph_net, dygraph_run, env, error_lines, r
 def model(tmp_path_factory):
     """Tiny TransposeSRResNet x4 exported in-process, with its dynamic-graph twin."""
     from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
+    from ppgan_ext.deploy.export import export_model
 
     root = tmp_path_factory.mktemp('infer_model')
     config = sr_config(str(root / 'sr.yaml'))
@@ -112,7 +112,8 @@ def test_existing_outputs_are_kept_unless_overwrite(model, data, tmp_path, capsy
 
 
 def test_tiled_equals_untiled(model, photos, tmp_path):
-    from ppgan_ext.inference import Predictor, read_input
+    from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
+    from ppgan_ext.image_io import read_input
     from ppgan_ext.tiling import tile_starts, tiled_apply
 
     path = str(tmp_path / 'lq.png')
@@ -185,7 +186,8 @@ def test_model_dir_errors_are_one_line(model, data, tmp_path, capsys):
     assert 'no such folder' in run(str(tmp_path / 'nope'))
     os.makedirs(tmp_path / 'empty')
     assert 'no model graph' in run(str(tmp_path / 'empty'))
-    for missing in ('basesrmodel_generator.pdiparams', 'basesrmodel_generator.json'):
+    for missing in ('basesrmodel_generator.pdiparams', 'basesrmodel_generator.json',
+                    'basesrmodel_generator.onnx'):
         broken = tmp_path / f'no_{missing}'
         shutil.copytree(model['dir'], broken)
         os.remove(broken / missing)
@@ -194,7 +196,12 @@ def test_model_dir_errors_are_one_line(model, data, tmp_path, capsys):
     shutil.copytree(model['dir'], truncated)
     params = truncated / 'basesrmodel_generator.pdiparams'
     params.write_bytes(params.read_bytes()[:1000])
-    assert 'Paddle Inference cannot load basesrmodel_generator.json + ' in run(str(truncated))
+    assert 'Paddle Inference cannot load basesrmodel_generator.json + ' in run(
+        str(truncated), '--backend', 'paddle')
+    onnx_file = truncated / 'basesrmodel_generator.onnx'
+    onnx_file.write_bytes(onnx_file.read_bytes()[:1000])
+    assert 'ONNX Runtime cannot load ' in run(str(truncated), '--backend', 'onnxruntime')
+    assert 'OpenVINO cannot load ' in run(str(truncated), '--backend', 'openvino')
     bad_sidecar = tmp_path / 'bad_sidecar'
     shutil.copytree(model['dir'], bad_sidecar)
     (bad_sidecar / 'ppgan_ext.json').write_text('{"format": "something else"}')
@@ -205,7 +212,8 @@ def test_model_dir_errors_are_one_line(model, data, tmp_path, capsys):
 
 def test_input_channel_handling(model, photos, tmp_path, capsys):
     from ppgan_ext.cli import main
-    from ppgan_ext.inference import Predictor, read_input
+    from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
+    from ppgan_ext.image_io import read_input
 
     rgb = photos['coffee'][:30, :40]
     gray = cv2.cvtColor(rgb, cv2.COLOR_BGR2GRAY)
@@ -237,7 +245,7 @@ def test_input_channel_handling(model, photos, tmp_path, capsys):
 
     # a 1-channel model refuses colour images rather than guessing a conversion
     from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
+    from ppgan_ext.deploy.export import export_model
 
     config = sr_config(str(tmp_path / 'gray.yaml'), in_channels=1, out_channels=1, scale=2)
     report = export_model(load_config(config), None, str(tmp_path / 'm1'),
@@ -282,7 +290,7 @@ def test_folder_keeps_going_past_a_bad_file_and_never_overwrites_inputs(model, d
 
 def test_model_without_sidecar_is_probed(model, data, tmp_path):
     """A folder as PaddleGAN's own export leaves it (graph + weights only)."""
-    from ppgan_ext.inference import Predictor
+    from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
 
     bare = tmp_path / 'bare'
     shutil.copytree(model['dir'], bare)

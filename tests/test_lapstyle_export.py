@@ -12,7 +12,9 @@ from ppgan.models.generators.builder import build_generator
 
 from _export_helpers import error_lines, run_tool, save_weights, sr_config
 from ppgan_ext.cli import main
-from ppgan_ext.inference import Predictor
+from ppgan_ext.deploy.backends import choose_backend, create_predictor
+from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
+from ppgan_ext.deploy.model_dir import read_model_dir
 from ppgan_ext.models.generators.lapstyle_pyramid import LapStylePyramidNet
 from ppgan_ext.weight_files import read_state_file
 
@@ -77,8 +79,8 @@ def work(tmp_path_factory):
 def test_export_writes_one_pyramid_graph_that_matches_the_dynamic_graph(work, levels):
     root, weights, exports = work
     out, stdout = exports[levels]
-    assert sorted(os.listdir(out)) == ['lapstyle_pyramid.json', 'lapstyle_pyramid.pdiparams',
-                                       'ppgan_ext.json']
+    assert sorted(os.listdir(out)) == ['lapstyle_pyramid.json', 'lapstyle_pyramid.onnx',
+                                       'lapstyle_pyramid.pdiparams', 'ppgan_ext.json']
     meta = json.load(open(os.path.join(out, 'ppgan_ext.json')))
     assert meta['kind'] == 'stylize' and meta['levels'] == levels
     assert [i['name'] for i in meta['inputs']] == ['content', 'style']
@@ -87,6 +89,11 @@ def test_export_writes_one_pyramid_graph_that_matches_the_dynamic_graph(work, le
     assert meta['graph_nets'] == expected_nets
     assert meta['parity']['sizes'] == [[64, 64], [47, 33], [101, 65]]  # the config's, odd ones
     assert 0 <= meta['parity']['max_abs_diff'] < 1e-4
+    assert meta['onnx_parity']['sizes'] == meta['parity']['sizes']
+    assert 0 <= meta['onnx_parity']['max_abs_diff'] < 1e-4
+    assert meta['formats'] == ['paddle', 'onnx']
+    # the pyramid semantics the weights give the net is recorded ('exact' for nets without one)
+    assert meta['semantics'] == getattr(_dygraph(weights, levels), 'semantics', 'exact')
     if stdout:
         assert 'draft + 2 revision level(s)' in stdout
         assert 'over 64x64, 47x33, 101x65 (limit 1e-4)' in stdout
@@ -94,15 +101,17 @@ def test_export_writes_one_pyramid_graph_that_matches_the_dynamic_graph(work, le
     # new sizes, odd and below the pyramid's padding multiple, and a non-square style
     net = _dygraph(weights, levels)
     fewer = _dygraph(weights, levels - 1)
-    predictor = Predictor(out, threads=1)
+    predictors = [Predictor(out, threads=1)] + [create_predictor(out, b, threads=1)
+                                                for b in ('onnxruntime', 'openvino')]
     rng = np.random.default_rng(3)
     style = rng.random((1, 3, 70, 93), dtype=np.float32)
     for h, w in ((37, 53), (90, 31), (20, 21)):
         content = rng.random((1, 3, h, w), dtype=np.float32)
-        got = predictor(content, style)
         ref = _run(net, content, style)
-        assert got.shape == (1, 3, h, w)
-        assert np.abs(got - ref).max() < 1e-4
+        for predictor in predictors:
+            got = predictor(content, style)
+            assert got.shape == (1, 3, h, w), predictor.backend
+            assert np.abs(got - ref).max() < 1e-4, predictor.backend
         assert 0.0 <= got.min() and got.max() <= 1.0 and got.std() > 0.01
         # the top revision level is in the graph: without it the result differs
         assert np.abs(got - _run(fewer, content, style)).max() > 1e-3
@@ -128,7 +137,9 @@ def test_stylize_model_dir_matches_weights_at_odd_sizes_and_keeps_finished(work,
     by_model, by_weights = str(root / 'by_model'), str(root / 'by_weights')
     assert main(['stylize', '--content', src, '--style', style, '--model_dir', exports[2][0],
                  '--output', by_model, '--no-cuda']) == 0
-    assert 'stylized 3 image(s)' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert 'stylized 3 image(s)' in printed
+    assert f'backend: {choose_backend(read_model_dir(exports[2][0]))}, precision: fp32' in printed
     assert main(['stylize', '--content', src, '--style', style, '--weights', weights,
                  '--levels', '2', '--output', by_weights, '--no-cuda']) == 0
     capsys.readouterr()
@@ -191,6 +202,12 @@ def test_kind_mismatch_and_flag_errors_are_one_line(work, tmp_path, capsys):
     msg = _one_error(['stylize', '--content', photo, '--style', photo, '--model_dir', lap_dir,
                       '--levels', '1', '--output', out], capsys)
     assert msg.startswith('error: --levels 1: ') and '2 revision level(s)' in msg
+    msg = _one_error(['stylize', '--content', photo, '--style', photo, '--model_dir', lap_dir,
+                      '--backend', 'paddle', '--precision', 'bf16', '--output', out], capsys)
+    assert msg.startswith('error: --precision bf16: the paddle backend')
+    msg = _one_error(['stylize', '--content', photo, '--style', photo, '--weights', weights,
+                      '--precision', 'bf16', '--output', out], capsys)
+    assert '--backend/--precision' in msg and '--weights' in msg
     assert not os.path.exists(out)
 
     # a level-1 weight file cannot make the 2-level pyramid of the config

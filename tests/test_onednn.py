@@ -1,7 +1,7 @@
 """oneDNN on CPU: the predictor the tools build must run our nets without crashing.
 
 Paddle Inference 3.3.1's oneDNN passes segfault (conv + leaky_relu) or fail at
-run time (interpolation) on these nets; :func:`ppgan_ext.inference.build_config`
+run time (interpolation) on these nets; :func:`ppgan_ext.deploy.backends.paddle.build_config`
 deletes exactly the passes at fault. Each predictor runs in a child process,
 through ``paddlegan infer``, so that a segfault fails the test instead of
 killing the test runner.
@@ -34,7 +34,7 @@ EXPECTED_PASSES = {
 
 
 def test_policy_deletes_only_the_passes_a_graph_needs():
-    from ppgan_ext.inference import onednn_passes_to_delete
+    from ppgan_ext.deploy.onednn import onednn_passes_to_delete
 
     assert onednn_passes_to_delete({'conv2d', 'relu', 'add'}) == []
     assert onednn_passes_to_delete({'conv2d', 'leaky_relu'}) == \
@@ -47,15 +47,17 @@ def test_policy_deletes_only_the_passes_a_graph_needs():
 def test_tool_predictor_runs_our_nets_with_onednn(net, tmp_path, photos):
     import ppgan_ext  # noqa: F401
     from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
-    from ppgan_ext.inference import build_config, graph_ops
+    from ppgan_ext.deploy.export import export_model
+    from ppgan_ext.deploy.backends.paddle import build_config
+    from ppgan_ext.deploy.onednn import graph_ops
 
     generator = dict(NETS[net])
     config = sr_config(str(tmp_path / 'c.yaml'), **generator)
     weights = save_weights(config, str(tmp_path / 'w.pdparams'), seed=2)
-    # export without the in-process parity run: the child process below runs it
+    # export without the in-process parity run: the child process below runs it. Paddle
+    # format only: the graph keeps leaky_relu as written (an ONNX export traces it as where())
     report = export_model(load_config(config), str(tmp_path / 'w.pdparams'),
-                          str(tmp_path / 'model'), parity=False)
+                          str(tmp_path / 'model'), parity=False, formats=['paddle'])
     ops = graph_ops(report.model_file)
     config_obj, deleted = build_config(report.model_file, report.params_file, threads=1)
     assert deleted == EXPECTED_PASSES[net], sorted(ops)

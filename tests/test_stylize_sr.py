@@ -131,9 +131,10 @@ def test_fused_export_is_one_graph_matching_pyramid_then_upscaler(parts, tmp_pat
     assert main(['export', '-c', config, '--output_dir', out]) == 0
     printed = capsys.readouterr().out
     assert 'exported stylize_sr (stylize, draft + 1 revision level(s)' in printed
-    assert sorted(os.listdir(out)) == ['ppgan_ext.json', 'stylize_sr.json',
+    assert sorted(os.listdir(out)) == ['ppgan_ext.json', 'stylize_sr.json', 'stylize_sr.onnx',
                                        'stylize_sr.pdiparams']
     meta = json.load(open(os.path.join(out, 'ppgan_ext.json')))
+    assert meta['formats'] == ['paddle', 'onnx'] and meta['onnx_parity']['max_abs_diff'] < 1e-4
     assert meta['kind'] == 'stylize' and meta['levels'] == 1 and meta['upscale'] == 2
     assert [i['name'] for i in meta['inputs']] == ['content', 'style']
     assert meta['parity']['max_abs_diff'] < 1e-4 and len(meta['parity']['sizes']) == 3

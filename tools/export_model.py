@@ -1,11 +1,12 @@
-"""Export a trained model to Paddle Inference (the flags of PaddleGAN's ``export_model.py``).
+"""Export a trained model to Paddle Inference and ONNX (flags of PaddleGAN's ``export_model.py``).
 
     python tools/export_model.py -c configs/demo_saltpepper_x4.yaml \
         --load output_dir/RUN/iter_1200_weight.pdparams --output_dir inference_model/demo_x4
 
-Dynamic batch, height and width; the saved model is run against the dynamic
-graph and the export fails if they differ by more than 1e-4 (``--no-parity``
-skips the check). Same as ``paddlegan export``.
+Dynamic batch, height and width; ``--format paddle,onnx`` (default) writes both
+graphs, and each is run against the dynamic graph (Paddle Inference, ONNX
+Runtime): the export fails if they differ by more than 1e-4 (``--no-parity``
+skips the checks). Same as ``paddlegan export``.
 """
 import argparse
 import os

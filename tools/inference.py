@@ -1,7 +1,8 @@
-"""Paddle Inference over an image or a folder with an exported ppgan-ext model.
+"""Run an exported ppgan-ext model over an image or a folder (Paddle Inference, ONNX Runtime
+or OpenVINO).
 
     python tools/inference.py --model_dir inference_model/demo_x4 --input lq/ --output sr/ \
-        --gt hr/ --tile 256 --tile-overlap 16
+        --gt hr/ --tile 256 --tile-overlap 16 [--backend openvino --precision bf16]
 
 Same flags as ``paddlegan infer`` (see ``--help``).
 """

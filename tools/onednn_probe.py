@@ -7,7 +7,7 @@ process (a broken pass may segfault), and compares it with oneDNN off:
 2. if that crashes, fails or gives other numbers: oneDNN with each candidate
    pass deleted in turn, keeping a deletion that changes the failure and
    stopping at the first set that runs and matches;
-3. the set ppgan-ext deletes for this graph (``ppgan_ext.inference.build_config``).
+3. the set ppgan-ext deletes for this graph (``ppgan_ext.deploy.backends.paddle.build_config``).
 
     python tools/onednn_probe.py --model_dir inference_model/demo_x4
     python tools/onednn_probe.py --model_dir DIR --candidates "onednn|mkldnn|conv"
@@ -31,7 +31,8 @@ sys.path.insert(0, ROOT)
 _CHILD = r'''
 import json, sys
 import numpy as np
-from ppgan_ext.inference import Predictor, read_model_dir
+from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
+from ppgan_ext.deploy.model_dir import read_model_dir
 args = json.loads(sys.argv[1])
 info = read_model_dir(args['model_dir'])
 p = Predictor(info, threads=1, onednn=args['onednn'], delete_passes=args['delete'])
@@ -84,7 +85,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import ppgan_ext  # noqa: F401
-    from ppgan_ext.inference import graph_ops, onednn_passes_to_delete, read_model_dir
+    from ppgan_ext.deploy.model_dir import read_model_dir
+    from ppgan_ext.deploy.onednn import graph_ops, onednn_passes_to_delete
 
     info = read_model_dir(args.model_dir)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,14 +1,16 @@
-"""``paddlegan export``: config + weights -> Paddle Inference model, checked against dygraph.
+"""``paddlegan export``: config + weights -> Paddle Inference and ONNX models, checked.
 
 Same flags as PaddleGAN's ``tools/export_model.py``::
 
     paddlegan export -c configs/demo_saltpepper_x4.yaml \
         --load output_dir/RUN/iter_1200_weight.pdparams --output_dir inference_model/demo_x4
 
-writes ``basesrmodel_generator.json`` + ``.pdiparams`` (dynamic N, H, W) and
-``ppgan_ext.json``, runs the saved model and the dynamic graph on the same
-inputs (32x32, 47x33, 64x72 by default) and fails if they differ by more than
-1e-4. A LapStyle config exports its whole pyramid (draft + ``levels`` revision
+writes ``basesrmodel_generator.json`` + ``.pdiparams`` (dynamic N, H, W),
+``basesrmodel_generator.onnx`` (paddle2onnx) and ``ppgan_ext.json``, runs the
+saved models (Paddle Inference, ONNX Runtime) and the dynamic graph on the
+same inputs (32x32, 47x33, 64x72 by default) and fails if they differ by more
+than 1e-4. ``--format paddle`` or ``--format onnx`` writes one format only.
+A LapStyle config exports its whole pyramid (draft + ``levels`` revision
 nets) as one ``(content, style) -> stylized`` graph::
 
     paddlegan export -c configs/lapstyle_rev2.yaml \
@@ -17,7 +19,7 @@ nets) as one ``(content, style) -> stylized`` graph::
 import argparse
 import sys
 
-HELP = 'export a trained model to Paddle Inference (dynamic H, W) and check parity'
+HELP = 'export a trained model to Paddle Inference and ONNX (dynamic H, W); check parity'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -32,8 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help='folder for the exported model (default: inference_model)')
     parser.add_argument('-o', '--opt', nargs='+', default=None, metavar='KEY=VALUE',
                         help='override config entries')
+    parser.add_argument('--format', default='paddle,onnx', metavar='FORMATS',
+                        help='paddle, onnx, or both comma-separated (default: paddle,onnx); '
+                             'the ONNX graph is what onnxruntime and openvino run')
     parser.add_argument('--no-parity', action='store_true',
-                        help='skip the Paddle Inference vs dynamic-graph check')
+                        help='skip the saved-model vs dynamic-graph checks')
     parser.add_argument('--parity-sizes', default=None, metavar='HxW,...',
                         help='input sizes of the parity check (default: 32x32,47x33,64x72 '
                              'or export_model.parity_sizes)')
@@ -44,11 +49,14 @@ def run(args) -> int:
     import os
 
     from ..config import load_config
-    from ..export import ParityError, export_model, parse_inputs_size, parse_sizes
+    from ..deploy.export import (ParityError, export_model, parse_formats, parse_inputs_size,
+                                 parse_sizes)
+    from ..deploy.onnx_convert import OnnxConversionError
 
     cfg = load_config(args.config_file, args.opt)
     inputs_size = parse_inputs_size(args.inputs_size)
     sizes = parse_sizes(args.parity_sizes) if args.parity_sizes else None
+    formats = parse_formats(args.format)
     if args.load and not os.path.isfile(args.load):
         raise FileNotFoundError(f"--load: file not found: {args.load}")
     if not args.load:
@@ -57,8 +65,8 @@ def run(args) -> int:
     try:
         report = export_model(cfg, args.load, args.output_dir, inputs_size,
                               parity=not args.no_parity, parity_sizes=sizes,
-                              config_path=args.config_file)
-    except ParityError as e:
+                              config_path=args.config_file, formats=formats)
+    except (ParityError, OnnxConversionError) as e:
         print(f'error: {e}; nothing written to {args.output_dir}', file=sys.stderr)
         return 1
     spec = report.spec
@@ -68,14 +76,20 @@ def run(args) -> int:
         detail = f"draft + {spec.meta['levels']} revision level(s)"
     else:
         detail = f"x{spec.scale}"
+    written = ([f"{report.model_file} + {os.path.basename(report.params_file)}"]
+               if report.model_file else []) + ([report.onnx_file] if report.onnx_file else [])
     print(f"exported {spec.name} ({spec.kind}, {detail}, inputs {inputs}) to "
-          f"{report.model_file} + {os.path.basename(report.params_file)}")
+          f"{' and '.join(written)}")
     if report.diffs:
         sizes_text = ', '.join(f'{h}x{w}' for (h, w), _ in report.diffs)
         onednn = (f"; oneDNN passes removed: {', '.join(report.deleted_passes)}"
                   if report.deleted_passes else '')
         print(f"parity: max |Paddle Inference - dynamic graph| = {report.max_abs_diff:.3g} "
               f"over {sizes_text} (limit 1e-4){onednn}")
-    else:
+    if report.onnx_diffs:
+        sizes_text = ', '.join(f'{h}x{w}' for (h, w), _ in report.onnx_diffs)
+        print(f"parity: max |ONNX Runtime - dynamic graph| = {report.onnx_max_abs_diff:.3g} "
+              f"over {sizes_text} (limit 1e-4)")
+    if not report.diffs and not report.onnx_diffs:
         print('parity: not checked (--no-parity)')
     return 0

@@ -1,7 +1,14 @@
-"""``paddlegan infer``: run an exported model over an image or a folder with Paddle Inference.
+"""``paddlegan infer``: run an exported model over an image or a folder.
 
     paddlegan infer --model_dir inference_model/demo_x4 --input photos/ --output sr/ \
-        [--gt hr/] [--tile 256 --tile-overlap 16] [--device cpu|gpu] [--overwrite]
+        [--gt hr/] [--tile 256 --tile-overlap 16] [--device cpu|gpu] [--overwrite] \
+        [--backend auto|paddle|onnxruntime|openvino] [--precision fp32|bf16]
+
+The backend defaults to the fastest one installed for the folder (OpenVINO
+when the folder has an ONNX graph, see :mod:`ppgan_ext.deploy.backends`);
+the command prints which backend and precision ran. ``--precision bf16``
+runs with OpenVINO on CPUs with native bf16 (AMX / AVX-512 BF16) and is
+refused elsewhere.
 
 Writes one PNG per input (same relative path, ``.png``), atomically; outputs
 that already exist are kept unless ``--overwrite``. With ``--gt`` it prints a
@@ -33,6 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help='overlap of neighbouring tiles in input pixels (default: 16)')
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='cpu (default) or gpu (needs paddlepaddle-gpu)')
+    parser.add_argument('--backend', default='auto',
+                        choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
+                        help='runtime (default auto: the fastest installed for the folder)')
+    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'),
+                        help='fp32 (default) or bf16 (openvino, CPUs with AMX/AVX-512 BF16)')
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
     parser.add_argument('--threads', type=int, default=None, metavar='N',
@@ -41,14 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="border excluded from PSNR/SSIM (default: the model's scale)")
     parser.add_argument('--test-y-channel', action='store_true',
                         help='PSNR/SSIM on the Y channel of YCbCr')
-    parser.add_argument('--no-onednn', action='store_true', help='CPU without oneDNN')
+    parser.add_argument('--no-onednn', action='store_true',
+                        help='Paddle Inference on CPU without oneDNN (implies --backend paddle)')
     return parser
 
 
 def run(args) -> int:
     from tqdm import tqdm
 
-    from ..inference import infer, metrics_table, summarize, write_metrics_csv
+    from ..deploy.folder_job import infer, summarize
+    from ..deploy.metrics import metrics_table, write_metrics_csv
 
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
@@ -60,8 +74,9 @@ def run(args) -> int:
                    overlap=args.tile_overlap, device=args.device, overwrite=args.overwrite,
                    threads=args.threads, crop_border=args.crop_border,
                    y_channel=args.test_y_channel, onednn=not args.no_onednn,
-                   progress=progress)
+                   backend=args.backend, precision=args.precision, progress=progress)
     lines = summarize(result, args.output)
+    print(f"backend: {result.backend}, precision: {result.precision}")
     if result.rows:
         csv_path = os.path.join(args.output, 'metrics.csv')
         write_metrics_csv(csv_path, result.rows)

@@ -10,11 +10,12 @@ are a LapStyle checkpoint or weight file (ours or ppgan's: ``net_enc``,
 is read from it unless ``--levels`` asks for fewer.
 
 ``--model_dir`` instead runs a pyramid exported with ``paddlegan export``
-(sidecar kind ``stylize``) through Paddle Inference, with the same predictor
-and oneDNN settings as ``paddlegan infer``::
+(sidecar kind ``stylize``) with the predictors of ``paddlegan infer``:
+``--backend`` (default: the fastest installed for the folder) and
+``--precision fp32|bf16`` (bf16: OpenVINO on CPUs with native bf16)::
 
     paddlegan stylize --content photos/ --style starry.png \
-        --model_dir inference_model/lapstyle --output stylized/
+        --model_dir inference_model/lapstyle --output stylized/ [--precision bf16]
 
 ``--upscale SR_MODEL`` super-resolves each stylized image x2/x4 (see
 :mod:`ppgan_ext.cli.upscale_flags`).
@@ -44,7 +45,13 @@ def add_arguments(parser):
                              'picks the newest match); or use --model_dir')
     parser.add_argument('--model_dir', default=None, metavar='DIR',
                         help='a LapStyle pyramid exported with `paddlegan export` (run with '
-                             'Paddle Inference); instead of --weights')
+                             '--backend); instead of --weights')
+    parser.add_argument('--backend', default='auto',
+                        choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
+                        help='runtime of --model_dir (default auto: the fastest installed)')
+    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'),
+                        help='precision of --model_dir: fp32 (default) or bf16 (openvino, '
+                             'CPUs with AMX/AVX-512 BF16)')
     parser.add_argument('--levels', type=int, default=None, metavar='K',
                         help='revision levels to use with --weights (default: all in the '
                              'weights; 0 = drafting net only); --model_dir runs the exported ones')
@@ -108,19 +115,24 @@ def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
     return stylize, levels
 
 
-def build_predictor_stylizer(model_dir: str, levels=None,
-                             device: str = 'cpu') -> Tuple[Stylizer, int]:
-    """A stylizer running an exported pyramid with Paddle Inference; also its level count.
+def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
+                             backend: Optional[str] = None,
+                             precision: str = 'fp32') -> Tuple[Stylizer, int]:
+    """A stylizer running an exported pyramid; also its level count.
 
-    The predictor is :class:`ppgan_ext.inference.Predictor`, as in
-    ``paddlegan infer`` (oneDNN on CPU with the broken passes removed).
+    The predictor is :func:`ppgan_ext.deploy.create_predictor`'s, as in
+    ``paddlegan infer``: ``backend`` None / ``'auto'`` picks the fastest
+    installed for the folder; ``precision`` ``'bf16'`` needs OpenVINO and a
+    CPU with native bf16. The stylizer's ``predictor`` attribute tells
+    which backend runs.
 
     Raises:
         FileNotFoundError / ValueError: not an exported model, a model of
             another kind than ``stylize``, or ``levels`` other than the
             exported pyramid's.
     """
-    from ..inference import SIDECAR_NAME, Predictor, read_model_dir
+    from ..deploy.backends import create_predictor
+    from ..deploy.model_dir import SIDECAR_NAME, read_model_dir
 
     info = read_model_dir(model_dir)
     if info.kind != 'stylize':
@@ -134,11 +146,12 @@ def build_predictor_stylizer(model_dir: str, levels=None,
     if levels is not None and levels != exported:
         raise ValueError(f"--levels {levels}: {model_dir} holds a pyramid with {exported} "
                          f"revision level(s); --levels selects levels with --weights only")
-    predictor = Predictor(info, device=device)
+    predictor = create_predictor(info, backend, precision, device)
 
     def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:
         return predictor(content, style)
 
+    stylize.predictor = predictor
     return stylize, exported
 
 
@@ -195,6 +208,9 @@ def run(args) -> int:
         raise ValueError("--weights and --model_dir are mutually exclusive; give exactly one "
                          "(a weight file, or a folder from `paddlegan export`)"
                          if args.weights else "give --weights CKPT or --model_dir DIR")
+    if args.weights is not None and (args.backend != 'auto' or args.precision != 'fp32'):
+        raise ValueError("--backend/--precision choose how --model_dir runs; --weights runs the "
+                         "dynamic graph in fp32")
     if args.style_size is not None and args.style_size < 0:
         raise ValueError(f"--style-size must be >= 0, got {args.style_size}")
     pairs = plan_png_outputs(args.content, args.output, '--content')
@@ -204,7 +220,10 @@ def run(args) -> int:
     style_img = read_rgb(args.style)
     device = 'gpu' if paddle.is_compiled_with_cuda() and not args.no_cuda else 'cpu'
     if args.model_dir is not None:
-        stylize, levels = build_predictor_stylizer(args.model_dir, args.levels, device)
+        stylize, levels = build_predictor_stylizer(args.model_dir, args.levels, device,
+                                                   args.backend, args.precision)
+        print(f'backend: {stylize.predictor.backend}, precision: '
+              f'{stylize.predictor.precision}')
     else:
         paddle.set_device(device)
         stylize, levels = build_dygraph_stylizer(args.weights, args.levels)

@@ -17,16 +17,12 @@ checkpoints use, so ppgan's LapStyle weights load too.
 Export (``paddlegan export -c CONFIG --load WEIGHTS``): the whole pyramid of
 the config's stage (draft + ``levels`` revision nets + pyramid ops) becomes
 ONE Paddle Inference graph ``(content, style) -> stylized`` with dynamic
-height and width (:func:`export_pyramid`); ``paddlegan stylize --model_dir``
-runs it.
+height and width (:mod:`ppgan_ext.deploy.exporters.lapstyle`);
+``paddlegan stylize --model_dir`` runs it.
 """
-import copy
-import glob
-import inspect
 import logging
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 import paddle
 import paddle.nn.functional as F
 
@@ -34,19 +30,17 @@ from ppgan.models.base_model import BaseModel
 from ppgan.models.builder import MODELS
 from ppgan.models.criterions.builder import build_criterion
 from ppgan.models.discriminators.builder import build_discriminator
-from ppgan.models.generators.builder import GENERATORS, build_generator
+from ppgan.models.generators.builder import build_generator
 from ppgan.modules.init import init_weights
 from ppgan.solver import build_optimizer
 
-from ..export import ExportSpec, register_exporter
 from ..metrics.style_loss_metric import StyleTransferLoss
 from ..pyramid import laplacian_pyramid, pyr_down, pyr_up, spatial_size
-from ..weight_files import (is_state_dict, load_net_state, read_state_file,
-                            resolve_weights_path, sub_state)
+from ..weight_files import load_net_state, read_state_file, resolve_weights_path, sub_state
 from .generators.lapstyle_encoder import FEATURE_NAMES
 from .generators.lapstyle_pyramid import LapStylePyramidNet, revision_net_name
 
-__all__ = ['LapStylePyramidModel', 'export_pyramid']
+__all__ = ['LapStylePyramidModel']
 
 logger = logging.getLogger(__name__)
 
@@ -429,129 +423,3 @@ class LapStylePyramidModel(BaseModel):
             else:
                 metric.update(shown, self.ci)
         self.train()
-
-
-# ---------------------------------------------------------------------- export
-def _pyramid_nets(levels: int) -> List[str]:
-    """Nets of the exported pyramid that must come from the weight file (not the encoder)."""
-    return ['net_dec'] + [revision_net_name(k) for k in range(1, levels + 1)]
-
-
-def _accepts(generator_name: str, arg: str) -> bool:
-    try:
-        cls = GENERATORS.get(generator_name)
-    except KeyError:
-        return False
-    try:
-        return arg in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-def export_config(model_cfg: dict, weights: Optional[str]) -> dict:
-    """The ``model`` config to build for ``paddlegan export --load WEIGHTS``.
-
-    In training, a revision stage reads the drafting net and the lower
-    revision levels from the files ``draft_weights`` / ``revision_weights``
-    name. A weight file of that stage already holds the whole pyramid, so for
-    export every net comes from ``weights`` and those files need not exist;
-    when ``weights`` holds the encoder (``net_enc``: ours and ppgan's
-    checkpoints do) the VGG file is not read either. Without ``weights`` the
-    config is used as it is.
-
-    Raises:
-        FileNotFoundError / ValueError: one line naming the weight file and
-            the net the config's pyramid needs but the file lacks.
-    """
-    if not weights:
-        return model_cfg
-    cfg = copy.deepcopy(dict(model_cfg))
-    stage = cfg.get('stage', 'draft')
-    levels = cfg.get('levels', 0)
-    if stage not in STAGES or not isinstance(levels, int) or isinstance(levels, bool):
-        return cfg  # the constructor explains what is wrong
-    state = read_state_file(weights, key='--load')
-    needed = _pyramid_nets(levels)
-    held = sorted(k for k, v in state.items() if is_state_dict(v))
-    for name in needed:
-        if not is_state_dict(state.get(name)):
-            raise ValueError(f"--load {weights}: no {name!r} weights; the config's pyramid "
-                             f"(stage {stage}, levels {levels}) needs {', '.join(needed)} "
-                             f"(the file holds: {', '.join(held) or 'no nets'})")
-    encoder = dict(cfg.get('encoder_generator') or _DEFAULT_NETS['encoder_generator'])
-    if is_state_dict(state.get('net_enc')):
-        if _accepts(str(encoder.get('name')), 'random_init'):
-            encoder['random_init'] = True  # replaced by the file's net_enc right after
-            cfg['encoder_generator'] = encoder
-    elif encoder.get('random_init'):
-        raise ValueError(f"--load {weights}: no 'net_enc' weights, and the config's encoder "
-                         f"is random (model.encoder_generator.random_init: true)")
-    if stage == 'revision':
-        literal = glob.escape(weights)  # a path, even if it has glob characters
-        cfg['draft_weights'] = literal
-        cfg['revision_weights'] = [literal] * (levels - 1)
-    return cfg
-
-
-@register_exporter('LapStylePyramidModel', prepare=export_config)
-def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
-                   inputs_size: Optional[List[List[int]]] = None) -> ExportSpec:
-    """The whole pyramid of a LapStyle model as ONE graph ``(content, style) -> stylized``.
-
-    Draft + ``model.levels`` revision nets + pyramid ops
-    (:meth:`LapStylePyramidModel.inference_net`): content (N, 3, H, W) and
-    style (N, 3, H', W') in [0, 1], RGB, any H, W (padded inside, cropped
-    back), style sides ``>= 2 ** (levels + 4)``; output (N, 3, H, W) in
-    [0, 1]. The parity check feeds random content at 2m x 2m, 47x33 and
-    (3m + 5) x (2m + 1), m = ``2 ** (levels + 3)``, and a random
-    (2**(levels+4) + 5) x (2**(levels+4) + 19) style.
-
-    Config ``export_model`` keys used: ``input_names`` (default
-    ``[content, style]``), ``parity_sizes``; ``net`` may only be
-    ``pyramid``.
-    """
-    from paddle.static import InputSpec
-
-    net_name = options.get('net', 'pyramid')
-    if net_name != 'pyramid':
-        raise ValueError(f"export_model.net: LapStylePyramidModel exports its whole pyramid "
-                         f"(net: pyramid), got {net_name!r}")
-    names = [str(n) for n in options.get('input_names', ('content', 'style'))]
-    if int(options.get('inputs_num', 2)) != 2 or len(names) != 2:
-        raise ValueError(f"export_model: the LapStyle pyramid takes two inputs (content, "
-                         f"style), got input_names {names}")
-    if str(options.get('channel_order', 'RGB')).upper() != 'RGB':
-        raise ValueError("export_model.channel_order: LapStyle nets take RGB images")
-    shapes = [list(s) for s in inputs_size] if inputs_size else [[1, 3, -1, -1]] * 2
-    if len(shapes) != 2 or any(len(s) != 4 or s[1] != 3 for s in shapes):
-        raise ValueError(f"--inputs_size: {shapes} does not fit the LapStyle pyramid, which "
-                         f"takes content and style of shape (N, 3, H, W): "
-                         f"-s=\"1,3,-1,-1;1,3,-1,-1\"")
-    levels = model.levels
-    style_min = 2 ** (levels + 4)
-    multiple = 2 ** (levels + 3)
-    style_shape = [d if d > 0 else default for d, default in
-                   zip(shapes[1], (1, 3, style_min + 5, style_min + 19))]
-    if min(style_shape[2:]) < style_min:
-        raise ValueError(f"--inputs_size: style {shapes[1]} is too small; {levels} revision "
-                         f"level(s) need style sides >= {style_min}")
-
-    def make_inputs(rng: np.random.Generator, height: int, width: int) -> List[np.ndarray]:
-        content = [d if d > 0 else default for d, default in
-                   zip(shapes[0], (1, 3, height, width))]
-        return [rng.random(content, dtype=np.float32), rng.random(style_shape, dtype=np.float32)]
-
-    net = model.inference_net()
-    net.eval()
-    sizes: List[Tuple[int, int]] = [(2 * multiple, 2 * multiple), (47, 33),
-                                    (3 * multiple + 5, 2 * multiple + 1)]
-    return ExportSpec(
-        layer=net,
-        input_specs=[InputSpec([d if d > 0 else None for d in s], 'float32', name=n)
-                     for s, n in zip(shapes, names)],
-        kind='stylize', name='lapstyle_pyramid', scale=1, in_channels=3, out_channels=3,
-        channel_order='RGB', value_range=(0.0, 1.0),
-        nets=_pyramid_nets(levels), make_inputs=make_inputs, parity_sizes=sizes,
-        meta={'net': 'pyramid', 'levels': levels, 'stage': model.stage,
-              'graph_nets': ['net_enc'] + _pyramid_nets(levels),
-              'style_min_side': style_min, 'content_multiple': multiple})

@@ -12,7 +12,7 @@ The two parts are trained on their own (``configs/lapstyle_*.yaml``;
 
 ``paddlegan export -c configs/stylize_sr_x4.yaml`` then writes ONE graph
 ``(content, style) -> high-resolution stylized`` (see
-:mod:`ppgan_ext.stylize_sr_export`). A single ``--load`` file holding both
+:mod:`ppgan_ext.deploy.exporters.stylize_sr`). A single ``--load`` file holding both
 nets (``{pyramid: ..., generator: ...}``) replaces the two weight files.
 """
 from typing import Optional

@@ -7,9 +7,8 @@ from typing import Tuple
 
 import paddle
 import paddle.nn as nn
-import paddle.nn.functional as F
 
-from ...pyramid import spatial_size
+from ...pyramid import spatial_size, upsample_nearest2x
 
 
 class ConvBlock(nn.Layer):
@@ -105,5 +104,4 @@ def upsample_to(x: paddle.Tensor, like: paddle.Tensor) -> paddle.Tensor:
     with ``ceil`` rounding), so the 2x result is ``n`` or ``n + 1`` long.
     """
     h, w = spatial_size(like)
-    up = F.interpolate(x, scale_factor=2, mode='nearest')
-    return up[:, :, :h, :w]
+    return upsample_nearest2x(x)[:, :, :h, :w]

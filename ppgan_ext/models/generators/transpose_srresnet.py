@@ -2,8 +2,9 @@
 import math
 
 import paddle.nn as nn
-import paddle.nn.functional as F
 from ppgan.models.generators.builder import GENERATORS
+
+from ...pyramid import resample, scaled_size
 
 _SUPPORTED_SCALES = (1, 2, 4, 8)
 _NORMS = ('bn', 'none')
@@ -121,7 +122,6 @@ class TransposeSRResNet(nn.Layer):
         out = self.conv_last(self.upsample(out))
         if self.global_residual:
             if self.scale > 1:
-                x = F.interpolate(x, scale_factor=self.scale, mode='bilinear',
-                                  align_corners=False)
+                x = resample(x, scaled_size(x, self.scale))  # a size converts to ONNX
             out = out + x
         return out

@@ -3,16 +3,16 @@
 ``paddlegan export -c configs/stylize_sr_x4.yaml`` writes
 ``(content, style) -> high-resolution stylized`` (kind ``stylize``, with the
 pyramid's ``levels`` and the upscaler's ``scale`` in the sidecar) and checks
-Paddle Inference against the dynamic graph like every export;
+Paddle Inference and ONNX Runtime against the dynamic graph like every export;
 ``paddlegan stylize --model_dir`` runs it. This module is the only link
 between the fused model and the export machinery
-(:func:`ppgan_ext.export.register_exporter`).
+(:func:`ppgan_ext.deploy.export_spec.register_exporter`).
 """
 from typing import List, Optional, Tuple
 
 import numpy as np
 
-from .export import ExportSpec, register_exporter
+from ..export_spec import ExportSpec, register_exporter
 
 __all__ = ['export_stylize_sr']
 

@@ -1,0 +1,27 @@
+"""Deployment of trained ppgan-ext / PaddleGAN models: export, backends, the folder job.
+
+Data flows one way: config -> model -> :mod:`.export` (graphs + sidecar) ->
+:mod:`.backends` (predictors) -> :mod:`.folder_job` (``paddlegan infer``).
+Model code never imports this package.
+
+========================= ==================================================
+module                    concern
+========================= ==================================================
+:mod:`.model_dir`         the exported folder and its sidecar schema
+:mod:`.export`            ``export_model``: to_static, formats, install
+:mod:`.export_spec`       ``ExportSpec`` and the exporter registry
+:mod:`.parity`            saved model vs dynamic graph
+:mod:`.exporters`         one exporter per model kind (SR, LapStyle pyramid)
+:mod:`.onnx_convert`      Paddle graph -> ONNX with paddle2onnx
+:mod:`.graph_rewrites`    tracing third-party nets so that they convert
+:mod:`.backends`          predictor interface; ``paddle``, ``onnxruntime``,
+                          ``openvino`` modules; default-backend rule
+:mod:`.onednn`            Paddle Inference's oneDNN passes this package deletes
+:mod:`.cpu`               threads, native bf16 detection
+:mod:`.folder_job`        image / folder inference, tiling, skip-if-done
+:mod:`.metrics`           PSNR/SSIM rows, table, CSV
+:mod:`.quality`           bf16 vs fp32 on real outputs (bench, tests)
+========================= ==================================================
+"""
+from .backends import BACKENDS, PRECISIONS, create_predictor  # noqa: F401
+from .model_dir import ModelInfo, read_model_dir  # noqa: F401

@@ -1,0 +1,14 @@
+"""One exporter per model kind; importing this package registers them all.
+
+* :mod:`.sr`: ``lq -> output`` of image-to-image models (``BaseSRModel`` and
+  subclasses, any model with a ``generator`` net);
+* :mod:`.lapstyle`: the whole LapStyle pyramid ``(content, style) -> stylized``;
+* :mod:`.stylize_sr`: the fused LapStyle pyramid + SR upscaler
+  ``(content, style) -> stylized x scale``.
+
+To export a new model kind, add a module here with a function decorated by
+:func:`ppgan_ext.deploy.export_spec.register_exporter` that returns an
+:class:`~ppgan_ext.deploy.export_spec.ExportSpec`, and import it below; the Paddle
+and ONNX formats and their parity checks need nothing else.
+"""
+from . import lapstyle, sr, stylize_sr  # noqa: F401  (register their exporters)
