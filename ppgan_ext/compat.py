@@ -93,7 +93,7 @@ def harden_ppgan_image_io() -> None:
         import os
         from pathlib import Path
 
-        from .image_io import check_image_file
+        from .image_io import bad_files_listing, find_bad_images
         from .utils import scan_images
 
         path = os.fspath(path)
@@ -105,14 +105,9 @@ def harden_ppgan_image_io() -> None:
         if not found:
             raise FileNotFoundError(f"{path}: no image files "
                                     f"({', '.join(base_dataset.IMG_EXTENSIONS)}) in or below it")
-        bad = []
-        for file in found:
-            try:
-                check_image_file(file)
-            except ValueError as e:
-                bad.append(f'{os.path.relpath(file, path)} ({e})')
+        _, bad = find_bad_images(found)
         if bad:
-            listing = '; '.join(bad[:5]) + (f'; and {len(bad) - 5} more' if len(bad) > 5 else '')
+            listing = bad_files_listing(bad, path)
             raise ValueError(f'{len(bad)} of {len(found)} image files under {path} cannot be '
                              f'used: {listing}. Fix or remove them')
         return found

@@ -47,6 +47,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Set, Tupl
 
 import numpy as np
 
+from .image_io import read_input, read_uint8_rgb, write_png  # noqa: F401 (public names)
 from .tiling import tiled_apply, to_uint8_hwc
 from .utils import (IMG_EXTENSIONS, atomic_write, missing_path_message, plan_png_outputs,
                     remove_stale_temp_files)
@@ -362,82 +363,6 @@ class Predictor:
         self.info.scale = out.shape[2] // 16
         self.info.in_channels, self.info.out_channels = channels, int(out.shape[1])
         self.info.inputs = [{'name': self.input_names[0], 'shape': [-1, channels, -1, -1]}]
-
-
-# ---------------------------------------------------------------- image I/O
-def read_input(path: str, channels: int = 3, channel_order: str = 'RGB') -> np.ndarray:
-    """Read an image as float32 ``(C, H, W)`` in [0, 1] for a model with ``channels`` inputs.
-
-    8-bit and 16-bit files are scaled to [0, 1]. For a 3-channel model a
-    grayscale image is copied to three channels and a fully opaque alpha
-    channel is dropped; an image with real transparency is refused (flatten it
-    first), as is a colour image for a 1-channel model.
-
-    Raises:
-        ValueError: unreadable, truncated or too large file (see
-            :func:`ppgan_ext.image_io.check_image_file`), unsupported bit
-            depth or channel count, naming the file.
-    """
-    from .image_io import decode_image
-
-    img = decode_image(path)   # checked first: size limit, truncation, symlink loops
-    if img.dtype == np.uint8:
-        data = img.astype(np.float32) / 255.0
-        opaque = 255
-    elif img.dtype == np.uint16:
-        data = img.astype(np.float32) / 65535.0
-        opaque = 65535
-    else:
-        raise ValueError(f"{path}: unsupported pixel type {img.dtype} (8- or 16-bit images)")
-    if data.ndim == 2:
-        data = data[:, :, None]
-    found = data.shape[2]
-    if found in (2, 4):  # gray + alpha, BGRA
-        if not np.all(img[..., -1] == opaque):
-            raise ValueError(f"{path}: has transparency (alpha channel); the model takes "
-                             f"{channels}-channel images, flatten it onto a background first")
-        data = data[:, :, :-1]
-        found -= 1
-    if found == 3 and channel_order == 'RGB':
-        data = data[:, :, ::-1]
-    if found != channels:
-        if found == 1 and channels == 3:
-            data = np.repeat(data, 3, axis=2)
-        else:
-            raise ValueError(f"{path}: {found}-channel image, but the model takes "
-                             f"{channels}-channel input")
-    return np.ascontiguousarray(data.transpose(2, 0, 1))
-
-
-def write_png(path: str, hwc: np.ndarray, channel_order: str = 'RGB') -> None:
-    """Write a uint8 ``(H, W, C)`` image atomically as PNG (colour given in ``channel_order``)."""
-    import cv2
-
-    if hwc.shape[2] == 3 and channel_order == 'RGB':
-        hwc = hwc[:, :, ::-1]
-    hwc = np.ascontiguousarray(hwc)
-
-    def write(tmp: str) -> None:
-        if not cv2.imwrite(tmp, hwc if hwc.shape[2] != 1 else hwc[:, :, 0]):
-            raise OSError(f"cannot write {path}")
-
-    atomic_write(path, write)
-
-
-def read_uint8_rgb(path: str) -> np.ndarray:
-    """An image as uint8 ``(H, W, C)``, colour in RGB order (for metrics)."""
-    from .image_io import decode_image
-
-    img = decode_image(path)   # checked first: size limit, truncation, symlink loops
-    if img.dtype == np.uint16:
-        img = np.rint(img / 257.0).astype(np.uint8)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.shape[2] in (2, 4):
-        img = img[:, :, :-1]
-    if img.shape[2] == 3:
-        img = img[:, :, ::-1]
-    return np.ascontiguousarray(img)
 
 
 # ---------------------------------------------------------------- metrics
