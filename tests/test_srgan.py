@@ -366,6 +366,7 @@ def _losses(log, name):
     return [float(v) for v in re.findall(rf'\b{name}: (-?[\d.]+)', log)]
 
 
+@pytest.mark.e2e
 def test_training_through_tools_main_then_resume(tmp_path, vgg_file):
     train = _paired_folders(tmp_path / 'train', ['astronaut', 'coffee', 'chelsea', 'rocket'], 64)
     test = _paired_folders(tmp_path / 'test', ['brick', 'camera'], 64)

@@ -33,6 +33,7 @@ def _ok(proc):
     return proc.stdout + proc.stderr
 
 
+@pytest.mark.e2e
 def test_stock_paddlegan_config_runs_unchanged(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [
@@ -48,6 +49,7 @@ def test_stock_paddlegan_config_runs_unchanged(sr_data, tmp_path):
         assert os.path.isfile(os.path.join(run, name))
 
 
+@pytest.mark.e2e
 def test_loss_goes_down_then_resume_continues_iteration_and_lr(sr_data, tmp_path):
     """Train 15 iterations, resume to 30: iterations and the LR schedule carry on."""
     out = tmp_path / 'out'
@@ -81,6 +83,7 @@ def test_loss_goes_down_then_resume_continues_iteration_and_lr(sr_data, tmp_path
                                         'log.txt']
 
 
+@pytest.mark.e2e
 def test_final_iteration_is_saved_off_interval(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [OURS, 'total_iters=3', 'snapshot_config.interval=100',
@@ -91,6 +94,7 @@ def test_final_iteration_is_saved_off_interval(sr_data, tmp_path):
                                        'log.txt']
 
 
+@pytest.mark.e2e
 def test_evaluate_only_with_load(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [OURS, 'total_iters=2', 'log_config.interval=1']
@@ -102,6 +106,7 @@ def test_evaluate_only_with_load(sr_data, tmp_path):
     assert len(logged(text, 'Metric psnr')) == 1 and len(logged(text, 'Metric ssim')) == 1
 
 
+@pytest.mark.e2e
 def test_ctrl_c_saves_a_checkpoint_that_resumes(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [OURS, 'total_iters=100000', 'log_config.interval=1',
@@ -128,6 +133,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(sr_data, tmp_path):
     assert logged_iters(text) == [done + 1, done + 2]
 
 
+@pytest.mark.e2e
 def test_two_process_data_parallel_training(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [OURS, 'total_iters=4', 'log_config.interval=2',
