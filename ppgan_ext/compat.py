@@ -12,7 +12,8 @@ fixes what breaks later, one small function per breakage:
 
 * ``-p`` profiling: ppgan calls ``paddle.utils.profiler`` (gone) ->
   :func:`patch_profiler` maps it onto ``paddle.profiler``;
-* StarGAN v2 uses ``np.int`` (gone in NumPy 2) -> :func:`patch_numpy_aliases`;
+* StarGAN v2 picks domains with ``np.int`` (gone in NumPy 2) on 0-D tensors
+  -> :func:`patch_starganv2_domain_select`;
 * first-order motion calls ``paddle.fluid.layers.resize_nearest`` and
   ``.matmul`` -> :func:`patch_fluid_layers`;
 * LapStyle's ``CalcStyleEmdLoss`` concatenates 0-D tensors (an axis error on
@@ -208,22 +209,32 @@ def patch_profiler() -> None:
     sys.modules.setdefault('paddle.utils.profiler', module)
 
 
-class _NumpyWithAliases(types.ModuleType):
-    """NumPy, plus the aliases NumPy 2 removed (``np.int`` and friends), for one ppgan module."""
-
-    int, float, bool, object = int, float, bool, object
-
-    def __getattr__(self, name):
-        import numpy
-        return getattr(numpy, name)
+def _pick_domain(out, y):
+    """Row ``y[i]`` of ``out[i]`` for each sample: (N, D, S), (N,) -> (N, S)."""
+    return paddle.stack([out[i, int(y[i].item())] for i in range(out.shape[0])])
 
 
-def patch_numpy_aliases() -> None:
-    """StarGAN v2's generator calls ``.astype(np.int)``; give that module NumPy with aliases."""
+def patch_starganv2_domain_select() -> None:
+    """StarGAN v2's mapping and style nets pick each sample's domain with ``np.int``
+    (gone in NumPy 2) and ``tensor.numpy().tolist()[0]`` (a 0-D tensor on Paddle 3)."""
     from ppgan.models.generators import generator_starganv2 as module
 
-    if not isinstance(module.np, _NumpyWithAliases):
-        module.np = _NumpyWithAliases('numpy')
+    if _patched(module.StarGANv2Mapping, 'forward'):
+        return
+
+    @_mark
+    def mapping_forward(self, z, y):
+        h = self.shared(z)
+        return _pick_domain(paddle.stack([layer(h) for layer in self.unshared], axis=1), y)
+
+    @_mark
+    def style_forward(self, x, y):
+        h = self.shared(x)
+        h = paddle.reshape(h, (h.shape[0], -1))
+        return _pick_domain(paddle.stack([layer(h) for layer in self.unshared], axis=1), y)
+
+    module.StarGANv2Mapping.forward = mapping_forward
+    module.StarGANv2Style.forward = style_forward
 
 
 def _resize_nearest(input, out_shape=None, scale=None, name=None, **kwargs):
@@ -321,7 +332,7 @@ def patch_ppgan() -> None:
     """Apply every run-time patch above. Idempotent."""
     apply()
     patch_profiler()
-    patch_numpy_aliases()
+    patch_starganv2_domain_select()
     patch_fluid_layers()
     patch_style_emd_loss()
     patch_cyclegan_metrics()

@@ -74,18 +74,19 @@ def _unbalanced(option: str) -> bool:
 
 
 def _merge(old: Any, new: Any, where: str) -> Any:
-    """``new`` merged into ``old`` when both are mappings (recursively); else ``new``."""
+    """``new`` merged into ``old`` when both are mappings (recursively); else ``new``.
+
+    When ``new`` names another component, the keys of ``old`` that the new
+    component does not take are dropped.
+    """
     if not (isinstance(old, dict) and isinstance(new, dict)):
         return new
     merged = dict(old)
     if 'name' in new and new.get('name') != old.get('name'):
-        dropped = [k for k in old if k != 'name' and k not in new
-                   and not _class_accepts(new['name'], k)]
-        for key in dropped:
+        # another component: the old one's arguments that the new one does not take go
+        for key in [k for k in old if k != 'name' and k not in new
+                    and not _class_accepts(new['name'], k)]:
             del merged[key]
-        if dropped:
-            _warn(f"-o {where}: {new['name']} takes no {', '.join(map(repr, dropped))}; "
-                  f"dropped those keys of {old.get('name')}")
     for key, value in new.items():
         merged[key] = _merge(merged.get(key), value, f'{where}.{key}')
     return merged

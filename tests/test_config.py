@@ -167,9 +167,8 @@ def test_unquoted_mapping_split_by_the_shell_is_joined_and_merged(cfg_file):
 
 
 def test_mapping_for_another_component_drops_the_keys_it_does_not_take(cfg_file):
-    with pytest.warns(UserWarning, match="RRDBNet takes no 'num_feat', 'num_blocks', 'scale'"):
-        cfg = load_config(str(cfg_file), ['model.generator={name: RRDBNet, in_nc: 3, out_nc: 3, '
-                                          'nf: 4, nb: 1}'])
+    cfg = load_config(str(cfg_file), ['model.generator={name: RRDBNet, in_nc: 3, out_nc: 3, '
+                                      'nf: 4, nb: 1}'])
     assert dict(cfg.model.generator) == {'name': 'RRDBNet', 'in_nc': 3, 'out_nc': 3,
                                          'nf': 4, 'nb': 1}
     validate_config(cfg)

@@ -52,8 +52,8 @@ def _message(error: BaseException) -> str:
     text = str(error)
     if 'Error Message Summary' in text:
         text = text.split('Error Message Summary', 1)[1]
-    lines = [line.strip(' -=') for line in text.splitlines()]
-    lines = [line for line in lines if line]
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line.strip('-=')]
     return ' '.join(lines[:2]) if lines else type(error).__name__
 
 
