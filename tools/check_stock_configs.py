@@ -211,6 +211,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             cfg = yaml.safe_load(f)
         stem = os.path.splitext(os.path.basename(path))[0]
         case = os.path.join(work, stem)
+        os.makedirs(case, exist_ok=True)
         small, note = small_config(cfg, os.path.join(case, 'data'), args.iters,
                                    os.path.join(case, 'output'))
         config_file = os.path.join(case, os.path.basename(path))

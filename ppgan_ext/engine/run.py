@@ -82,13 +82,17 @@ def run_folder(output_dir: str, config_file: str) -> str:
     ``<config name>-%Y-%m-%d-%H-%M-%S``; when that exists, ``-2``, ``-3``, ...
     is appended (the folder is created exclusively, so two runs started in
     the same second still get two folders). Under ``paddle.distributed.launch``
-    all ranks must agree on one folder: the time is the launcher's start
-    time, rank 0 picks the folder and the others read its name from a note
-    in the temporary folder named after the job's endpoints.
+    the ranks of one machine must agree on one folder: the time is the
+    launcher's start time, the machine's first rank picks the folder and the
+    others read its name from a note in the temporary folder named after the
+    job (its endpoints and launcher). On several machines each machine's
+    launcher makes its own folder; global rank 0's holds the checkpoints.
     """
     stem = os.path.splitext(os.path.basename(str(config_file)))[0]
     world = int(os.environ.get('PADDLE_TRAINERS_NUM', '1') or 1)
-    rank = int(os.environ.get('PADDLE_TRAINER_ID', '0') or 0)
+    rank = int(os.environ.get('PADDLE_RANK_IN_NODE')
+               or os.environ.get('PADDLE_LOCAL_RANK')
+               or os.environ.get('PADDLE_TRAINER_ID') or 0)
     started = _start_time(os.getppid()) if world > 1 else time.time()
     base = os.path.join(output_dir, stem + time.strftime('-%Y-%m-%d-%H-%M-%S',
                                                          time.localtime(started)))
@@ -103,8 +107,8 @@ def run_folder(output_dir: str, config_file: str) -> str:
                     with open(note) as f:
                         return f.read()
                 time.sleep(0.1)
-            raise RuntimeError(f'rank {rank}: rank 0 did not create the run folder '
-                               f'(waited 60 s for {note})')
+            raise RuntimeError(f'local rank {rank}: local rank 0 did not create the run '
+                               f'folder (waited 60 s for {note})')
     os.makedirs(output_dir, exist_ok=True)
     folder, n = base, 1
     while True:
