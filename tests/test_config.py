@@ -314,3 +314,17 @@ def test_generator_and_dataset_scale_mismatch_names_both_keys(cfg_file, split, o
     with pytest.raises(ConfigError, match=rf"model.generator.scale is 2 but "
                                           rf"dataset.{split}.scale is [34]"):
         validate_config(cfg)
+
+
+def test_readme_generator_override_as_a_shell_passes_it(cfg_file):
+    """The README's -o example, quoted and unquoted, split by a real bash."""
+    import subprocess
+
+    for example in ("'model.generator={name: TransposeSRResNet, scale: 2}'",
+                    "model.generator={name: TransposeSRResNet, scale: 2}"):
+        words = subprocess.run(['bash', '-c', f'printf "%s\\n" {example}'], capture_output=True,
+                               text=True, check=True).stdout.splitlines()
+        cfg = load_config(str(cfg_file), words)
+        assert dict(cfg.model.generator) == {'name': 'TransposeSRResNet', 'num_feat': 8,
+                                             'num_blocks': 1, 'scale': 2}
+        validate_config(cfg)

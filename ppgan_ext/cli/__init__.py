@@ -86,6 +86,10 @@ def report(error: BaseException) -> int:
     print(f'error: {who} raised {type(error).__name__}: {_message(error)}', file=sys.stderr)
     for _, path, line, func in frames[-_FRAMES:]:
         print(f'  at {path}:{line} in {func}', file=sys.stderr)
+    caller = next((f for f in reversed(frames[:-_FRAMES]) if f[0] and f[0] != owner), None)
+    if caller is not None:   # where the library was called from: the model or our code
+        print(f'  called from {caller[1]}:{caller[2]} in {caller[3]} ({caller[0]})',
+              file=sys.stderr)
     print('  (set PPGAN_EXT_DEBUG=1 for the whole traceback)', file=sys.stderr)
     return 1
 
