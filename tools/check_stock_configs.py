@@ -193,7 +193,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument('--timeout', type=int, default=900, help='seconds per run')
     parser.add_argument('--work', default=None, help='work folder (default: a temporary one)')
     parser.add_argument('--json', default=None, help='write the results here too')
+    parser.add_argument('--table-from', nargs='*', default=None, metavar='JSON',
+                        help='print the table of earlier --json results and exit')
     args = parser.parse_args(argv)
+    if args.table_from is not None:
+        rows = []
+        for path in args.table_from:
+            with open(path) as f:
+                rows += json.load(f)
+        return print_table(rows)
 
     theirs_main = os.path.join(args.paddlegan, 'tools', 'main.py')
     if not os.path.isfile(theirs_main):
@@ -233,6 +241,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.json:
             with open(args.json, 'w') as f:
                 json.dump(rows, f, indent=1)
+    return print_table(rows)
+
+
+def print_table(rows: List[dict]) -> int:
+    """Print the Markdown table and a summary; 1 if a config trains only through PaddleGAN's."""
     print('| config | model | PaddleGAN `tools/main.py` | ppgan-ext `tools/main.py` |')
     print('|---|---|---|---|')
     for r in rows:

@@ -18,6 +18,8 @@ Behaviour is ppgan's :class:`ppgan.engine.trainer.Trainer` except:
 * ``--resume`` / ``--load`` refuse a file whose parameters do not fit the
   model (missing, unexpected or mis-shaped), naming the first few, instead
   of Paddle's "Skip loading" warnings; ``load(partial=True)`` loads what fits.
+  ``--load`` of a file without some net (a generator-only file for a GAN) skips
+  that net with a warning, as ppgan does; ``--resume`` needs every net.
 """
 import glob
 import math
@@ -203,12 +205,14 @@ class Trainer(PPGANTrainer):
         """What of ``state`` to load into each net; :class:`WeightsMismatch` unless it fits."""
         nets = self.model.nets
         absent = [n for n in nets if n not in state]
-        if len(absent) == len(nets) or (absent and not partial):
+        if len(absent) == len(nets) or (absent and flag == '--resume'):
             present = ', '.join(repr(k) for k in state if isinstance(state[k], dict)) or 'none'
             raise WeightsMismatch(
                 f"{flag} {path}: no parameters for net(s) {', '.join(map(repr, absent))} of "
-                f"model {self.cfg.model.name} (the file has {present})"
-                + ('' if len(absent) == len(nets) else '; --allow-partial-load loads the rest'))
+                f"model {self.cfg.model.name} (the file has {present})")
+        for net_name in absent:   # e.g. a GAN fine-tuned from a generator-only weight file
+            self.logger.warning(f'Can not find state dict of net {net_name}. Skip load '
+                                f'pretrained weight for net {net_name}')
         fitted = {}
         for net_name, net in nets.items():
             if net_name not in state:
