@@ -149,3 +149,19 @@ def test_profiler_options_run_on_paddle_3(tmp_path):
     written = [p for p in os.listdir(tmp_path)]
     assert written, 'no profile written'
     assert os.path.getsize(os.path.join(tmp_path, written[0])) > 0
+
+
+def test_missing_weights_wrapped_by_ppgans_builder_are_still_one_line(tmp_path, monkeypatch,
+                                                                      capsys):
+    from ppgan.models.criterions.builder import build_criterion
+    from ppgan.utils import download as ppgan_download
+
+    from ppgan_ext.cli import report
+
+    monkeypatch.delenv('PPGAN_EXT_ALLOW_DOWNLOAD', raising=False)
+    monkeypatch.setattr(ppgan_download, 'PPGAN_HOME', str(tmp_path))
+    with pytest.raises(RuntimeError) as info:   # ppgan's builder re-raises constructor errors
+        build_criterion({'name': 'PerceptualLoss', 'layer_weights': {'34': 1.0}})
+    assert report(info.value) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count('\n') == 0 and err.startswith('error: weight file vgg19.pdparams is missing')

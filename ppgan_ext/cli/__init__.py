@@ -71,6 +71,11 @@ def report(error: BaseException) -> int:
     from ..config import ConfigError
     from ..engine.trainer import TrainingDiverged, WeightsMismatch
 
+    cause = error
+    while cause is not None and not isinstance(cause, WeightsUnavailable):
+        cause = cause.__cause__ or cause.__context__   # ppgan's builders re-raise as RuntimeError
+    if cause is not None:
+        error = cause
     frames = _frames(error)
     owner = next((f[0] for f in reversed(frames) if f[0]), None)
     if isinstance(error, TrainingDiverged):
