@@ -157,9 +157,11 @@ def small_config(cfg: dict, data_root: str, iters: int, out: str) -> Tuple[dict,
 
 
 # ------------------------------------------------------------------ running
-def _outcome(proc, ours: bool) -> str:
+def _outcome(proc, ours: bool, log: str = '', iters: int = 2, timeout: int = 0) -> str:
     if proc is None:
-        return 'timed out'
+        if f'Iter: {iters}/{iters}' in log:
+            return f'trains ({iters} iterations; validation cut by the {timeout} s limit)'
+        return f'timed out ({timeout} s) before iteration {iters}'
     if proc.returncode == 0:
         return 'trains'
     err = proc.stderr.strip().splitlines()
@@ -197,11 +199,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help='print the table of earlier --json results and exit')
     args = parser.parse_args(argv)
     if args.table_from is not None:
-        rows = []
-        for path in args.table_from:
+        rows = {}
+        for path in args.table_from:   # a later file's row for the same config wins
             with open(path) as f:
-                rows += json.load(f)
-        return print_table(rows)
+                rows.update((r['config'], r) for r in json.load(f))
+        return print_table(list(rows.values()))
 
     theirs_main = os.path.join(args.paddlegan, 'tools', 'main.py')
     if not os.path.isfile(theirs_main):
@@ -229,8 +231,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         for who, cmd in (('paddlegan', [sys.executable, '-c', THEIRS, theirs_main]),
                          ('ours', [sys.executable, OURS])):
             start = time.time()
+            outputs = os.path.join(case, 'output')
+            before = set(os.listdir(outputs)) if os.path.isdir(outputs) else set()
             proc = run(cmd + ['-c', config_file, '--no-cuda'], args.timeout, case)
-            row[who] = _outcome(proc, who == 'ours')
+            log = ''
+            for run_dir in set(os.listdir(outputs) if os.path.isdir(outputs) else ()) - before:
+                path = os.path.join(outputs, run_dir, 'log.txt')
+                if os.path.isfile(path):
+                    with open(path, errors='replace') as f:
+                        log += f.read()
+            row[who] = _outcome(proc, who == 'ours', log, args.iters, args.timeout)
             row[f'{who}_seconds'] = round(time.time() - start, 1)
             if proc is not None:
                 with open(os.path.join(case, f'{who}.log'), 'w') as f:
@@ -254,11 +264,15 @@ def print_table(rows: List[dict]) -> int:
             cells = [f"{c} ({r['note']})" for c in cells]
         cells = [c.replace('|', '\\|') for c in cells]
         print(f"| {r['config']} | {r['model']} | {cells[0]} | {cells[1]} |")
-    both = sum(r['paddlegan'] == 'trains' and r['ours'] == 'trains' for r in rows)
-    only_theirs = [r['config'] for r in rows if r['paddlegan'] == 'trains' != r['ours']]
+
+    def trains(text):
+        return text.startswith('trains')
+
+    both = sum(trains(r['paddlegan']) and trains(r['ours']) for r in rows)
+    only_theirs = [r['config'] for r in rows if trains(r['paddlegan']) and not trains(r['ours'])]
     print(f"\n{len(rows)} configs: {both} train through both, "
-          f"{sum(r['ours'] == 'trains' for r in rows)} through ours, "
-          f"{sum(r['paddlegan'] == 'trains' for r in rows)} through PaddleGAN's; "
+          f"{sum(trains(r['ours']) for r in rows)} through ours, "
+          f"{sum(trains(r['paddlegan']) for r in rows)} through PaddleGAN's; "
           f"PaddleGAN's only: {', '.join(only_theirs) or 'none'}")
     return 1 if only_theirs else 0
 
