@@ -21,6 +21,7 @@ Usage::
     python tools/demo.py --weights W.pdparams   # skip training, evaluate W
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -33,7 +34,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import ppgan_ext  # noqa: E402,F401
-from ppgan_ext.sample_data import build_sr_split  # noqa: E402
+from ppgan_ext.sample_data import TRAIN_PHOTOS, build_sr_split  # noqa: E402
+
+DEFAULT_GENERATED = 0
 
 
 def parse_args(argv=None):
@@ -44,6 +47,12 @@ def parse_args(argv=None):
     p.add_argument('--out', default='demo_output', help='folder for the figure and table')
     p.add_argument('--data-only', action='store_true', help='only write the photo split')
     p.add_argument('--weights', default=None, help='evaluate these weights, skip training')
+    p.add_argument('--generated', type=int, default=DEFAULT_GENERATED,
+                   help='generated (dead leaves) training pictures added to the photos')
+    p.add_argument('--photos', default=','.join(TRAIN_PHOTOS),
+                   help='comma-separated scikit-image training photos')
+    p.add_argument('--skip-deploy', action='store_true',
+                   help='skip export + paddlegan infer (for quick experiments)')
     p.add_argument('-o', '--opt', nargs='+', default=[], metavar='KEY=VALUE',
                    help='config overrides, e.g. total_iters=200')
     return p.parse_args(argv)
@@ -111,8 +120,50 @@ def evaluate(cfg, weights: str):
     return rows, panels
 
 
-def write_figure(panels, path: str, height: int = 240) -> None:
-    """One row per test image, columns labelled. Panels are RGB (as the dataset gives)."""
+# Zoomed crops where speckle is easiest to see: (image stem, top, left, size) in
+# ground-truth pixels (multiples of 4, so they fall on the low-resolution grid).
+ZOOMS = (('coffee', 20, 176, 120), ('rocket', 100, 292, 120))
+
+
+def _label(tile: np.ndarray, label: str) -> np.ndarray:
+    tile = np.ascontiguousarray(tile)
+    cv2.rectangle(tile, (0, 0), (8 + 9 * len(label), 24), (0, 0, 0), -1)
+    cv2.putText(tile, label, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return tile
+
+
+def _row(tiles) -> np.ndarray:
+    height = tiles[0].shape[0]
+    gap = np.full((height, 4, 3), 255, np.uint8)
+    parts = []
+    for tile in tiles:
+        parts += [tile, gap]
+    return np.concatenate(parts[:-1], axis=1)
+
+
+def zoom_rows(panels, names, zooms=ZOOMS, height: int = 240):
+    """Rows of ``size`` x ``size`` crops of every column, enlarged (nearest) to ``height``."""
+    rows = []
+    for stem, top, left, size in zooms:
+        if stem not in names:
+            continue
+        row = panels[names.index(stem)]
+        tiles = []
+        for label, img in row:
+            crop = img[top:top + size, left:left + size]
+            crop = cv2.resize(crop, (height, height), interpolation=cv2.INTER_NEAREST)
+            tiles.append(_label(crop, f'{label} ({stem}, x{height / size:.0f})'
+                                if label == row[0][0] else label))
+        rows.append(_row(tiles))
+    return rows
+
+
+def write_figure(panels, path: str, names=(), height: int = 240) -> None:
+    """One row per test image, columns labelled, then zoomed crops (:data:`ZOOMS`).
+
+    Panels are RGB (as the dataset gives); ``names`` are the images' file stems.
+    """
     rows = []
     for row in panels:
         tiles = []
@@ -120,13 +171,9 @@ def write_figure(panels, path: str, height: int = 240) -> None:
             h, w = img.shape[:2]
             tile = cv2.resize(img, (int(round(w * height / h)), height),
                               interpolation=cv2.INTER_AREA)
-            tile = np.ascontiguousarray(tile)
-            cv2.rectangle(tile, (0, 0), (8 + 11 * len(label), 24), (0, 0, 0), -1)
-            cv2.putText(tile, label, (4, 17), cv2.FONT_HERSHEY_SIMPLEX, 0.5,
-                        (255, 255, 255), 1, cv2.LINE_AA)
-            tiles.append(tile)
-            tiles.append(np.full((height, 4, 3), 255, np.uint8))
-        rows.append(np.concatenate(tiles[:-1], axis=1))
+            tiles.append(_label(tile, label))
+        rows.append(_row(tiles))
+    rows += zoom_rows(panels, list(names), height=height)
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255)
             for r in rows]
@@ -206,11 +253,25 @@ def deploy_check(cfg, weights: str, out: str, config_path: str) -> bool:
     return worst <= 1
 
 
+def _plain(value):
+    """numpy scalars -> Python numbers, recursively (for json)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    split = build_sr_split(args.data_root)
-    print(f"data: {len(os.listdir(split['train']))} training photos in {split['train']}, "
-          f"{len(os.listdir(split['test']))} held-out photos in {split['test']}")
+    times = {}
+    start = time.time()
+    photos = [n for n in args.photos.split(',') if n]
+    split = build_sr_split(args.data_root, photos=photos, generated=args.generated)
+    times['data'] = time.time() - start
+    print(f"data: {len(os.listdir(split['train']))} training pictures in {split['train']}, "
+          f"{len(os.listdir(split['test']))} held-out photos in {split['test']} "
+          f"({times['data']:.1f} s)")
     if args.data_only:
         return 0
 
@@ -220,17 +281,22 @@ def main(argv=None) -> int:
                  f"dataset.test.gt_folder={split['test']}"] + list(args.opt)
     start = time.time()
     weights = args.weights or train(args.config, overrides)
-    train_minutes = (time.time() - start) / 60
+    times['training'] = time.time() - start
+    start = time.time()
     cfg = load_config(args.config, overrides)
     rows, panels = evaluate(cfg, weights)
+    times['evaluation'] = time.time() - start
 
+    start = time.time()
     os.makedirs(args.out, exist_ok=True)
-    write_figure(panels, os.path.join(args.out, 'comparison.png'))
+    names = [os.path.splitext(r['image'])[0] for r in rows]
+    write_figure(panels, os.path.join(args.out, 'comparison.png'), names)
+    times['figure'] = time.time() - start
     mean = mean_row(rows)
     text = (f"Joint salt-and-pepper denoising + x{cfg.model.generator.scale} SR on held-out "
             f"scikit-image photos (prob {cfg.dataset.test.prob}, blur "
             f"{cfg.dataset.test.blur}); weights {weights}"
-            + ('' if args.weights else f", trained {train_minutes:.1f} min") + "\n\n"
+            + ('' if args.weights else f", trained {times['training'] / 60:.1f} min") + "\n\n"
             + table(rows) + '\n')
     with open(os.path.join(args.out, 'results.md'), 'w') as f:
         f.write(text)
@@ -239,9 +305,18 @@ def main(argv=None) -> int:
     beaten = all(mean['ours psnr'] > mean[f'{b} psnr'] for b in ('bicubic', 'median+bicubic'))
     print('ours beats both baselines on PSNR' if beaten else
           'WARNING: ours does not beat both baselines on PSNR')
-    deployed = deploy_check(cfg, weights, args.out, args.config)
-    if not deployed:
-        print('WARNING: the exported model does not reproduce the dynamic-graph output')
+    deployed = True
+    if not args.skip_deploy:
+        start = time.time()
+        deployed = deploy_check(cfg, weights, args.out, args.config)
+        times['export + paddlegan infer'] = time.time() - start
+        if not deployed:
+            print('WARNING: the exported model does not reproduce the dynamic-graph output')
+    with open(os.path.join(args.out, 'results.json'), 'w') as f:
+        json.dump({'rows': _plain(rows), 'mean': _plain(mean), 'seconds': times, 'weights': weights,
+                   'overrides': list(args.opt)}, f, indent=1)
+    print('time per part: ' + ', '.join(f'{k} {v:.1f} s' for k, v in times.items())
+          + f'; total {sum(times.values()) / 60:.1f} min')
     return 0 if beaten and deployed else 1
 
 

@@ -1,0 +1,175 @@
+"""The main job's data, figure and generalisation.
+
+Generated training pictures, the train / held-out split, the zoomed crops of
+the figure, the upsampler bench's checkerboard score, and a short training
+run of the demo recipe scored on a second held-out set (pictures with other
+statistics than anything it trained on).
+"""
+import importlib.util
+import os
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from _helpers import ROOT
+from ppgan_ext.sample_data import (HELDOUT2_PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS, build_heldout2,
+                                   build_sr_split, dead_leaves)
+
+sys.path.insert(0, os.path.join(ROOT, 'tools'))
+import demo  # noqa: E402  (tools/demo.py)
+
+
+def _load_bench():
+    spec = importlib.util.spec_from_file_location('bench_upsampler',
+                                                  os.path.join(ROOT, 'bench', 'upsampler.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dead_leaves_is_seeded_varied_and_not_flat():
+    a = dead_leaves(np.random.default_rng(5), 96)
+    b = dead_leaves(np.random.default_rng(5), 96)
+    c = dead_leaves(np.random.default_rng(6), 96)
+    assert a.shape == (96, 96, 3) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a.astype(int) - c).mean() > 10
+    # many shapes: many distinct colours and strong edges, not a flat canvas
+    assert len(np.unique(a.reshape(-1, 3), axis=0)) > 50
+    assert np.abs(np.diff(a.astype(int), axis=1)).max() > 60
+
+
+def test_dead_leaves_takes_palette_colours():
+    palette = np.array([[0, 0, 255], [0, 255, 0]], np.uint8)
+    img = dead_leaves(np.random.default_rng(0), 64, palette, max_blur=0.0)
+    # every shape starts from a palette colour; gradients and grain move it a little
+    red, green = img[..., 2].astype(int), img[..., 1].astype(int)
+    assert (np.abs(img[..., 0].astype(int)) < 80).mean() > 0.9
+    assert ((red > 150) | (green > 150)).mean() > 0.8
+
+
+def test_dead_leaves_size_is_checked():
+    with pytest.raises(ValueError, match='size'):
+        dead_leaves(np.random.default_rng(0), 4)
+
+
+def test_split_keeps_held_out_photos_out_of_training(tmp_path):
+    split = build_sr_split(str(tmp_path / 'sp'), generated=2)
+    train = sorted(os.listdir(split['train']))
+    test = sorted(os.listdir(split['test']))
+    assert test == sorted(f'{n}.png' for n in TEST_PHOTOS)
+    assert not set(train) & set(test)
+    assert {f'{n}.png' for n in TRAIN_PHOTOS} < set(train)
+    leaves = [n for n in train if n.startswith('leaves_')]
+    assert len(leaves) == 2
+    # generated pictures depend only on the seed: a second folder gets the same bytes
+    again = build_sr_split(str(tmp_path / 'again'), photos=(), generated=2)
+    for name in leaves:
+        with open(os.path.join(split['train'], name), 'rb') as f1, \
+                open(os.path.join(again['train'], name), 'rb') as f2:
+            assert f1.read() == f2.read()
+    with pytest.raises(ValueError, match='held-out'):
+        build_sr_split(str(tmp_path / 'bad'), photos=('astronaut', 'coffee'))
+
+
+def test_second_held_out_set_is_disjoint_from_training(tmp_path):
+    paths = build_heldout2(str(tmp_path), size=64, generated=1)
+    names = {os.path.splitext(os.path.basename(p))[0] for p in paths}
+    assert set(HELDOUT2_PHOTOS) < names
+    assert not names & (set(TRAIN_PHOTOS) | set(TEST_PHOTOS))
+    for p in paths:
+        assert cv2.imread(p).shape == (64, 64, 3)
+
+
+def test_zoomed_crops_fall_inside_the_held_out_photos_on_the_low_resolution_grid(tmp_path):
+    split = build_sr_split(str(tmp_path / 'sp'), photos=())
+    for stem, top, left, size in demo.ZOOMS:
+        assert stem in TEST_PHOTOS
+        h, w = cv2.imread(os.path.join(split['test'], f'{stem}.png')).shape[:2]
+        assert top + size <= h and left + size <= w
+        assert top % 4 == left % 4 == size % 4 == 0
+
+
+def test_figure_has_a_zoom_row_per_crop(tmp_path):
+    rng = np.random.default_rng(0)
+    panels, names = [], []
+    for stem, h, w in (('coffee', 400, 600), ('rocket', 424, 640), ('chelsea', 300, 448)):
+        img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+        panels.append([('degraded', img), ('ours', img), ('ground truth', img)])
+        names.append(stem)
+    path = str(tmp_path / 'fig.png')
+    demo.write_figure(panels, path, names, height=60)
+    fig = cv2.imread(path)
+    # three image rows and two zoom rows of 60 pixels, each followed by a 4-pixel gap
+    assert fig.shape[0] == 5 * 64
+    zoom = demo.zoom_rows(panels, names, height=60)
+    assert len(zoom) == len(demo.ZOOMS)
+    stem, top, left, size = demo.ZOOMS[0]
+    crop = panels[names.index(stem)][1][1][top:top + size, left:left + size]
+    expected = cv2.resize(crop, (60, 60), interpolation=cv2.INTER_NEAREST)
+    # the middle column ('ours') of the first zoom row, below its label
+    np.testing.assert_array_equal(zoom[0][30:, 64:124], expected[30:])
+
+
+def test_checkerboard_score_sees_a_period_two_pattern():
+    bench = _load_bench()
+    rng = np.random.default_rng(0)
+    smooth = cv2.GaussianBlur(rng.uniform(0, 255, (128, 128, 3)), (0, 0), 3)
+    yy, xx = np.mgrid[0:128, 0:128]
+    checker = ((yy + xx) % 2 * 2 - 1)[..., None] * 6.0
+    stripes4 = ((xx // 2) % 2 * 2 - 1)[..., None] * 6.0
+    assert bench.checkerboard_score(smooth + checker, smooth) > 100
+    assert bench.checkerboard_score(smooth, smooth) == pytest.approx(1.0)
+    # a period-4 pattern is not counted as period 2, and is seen at period 4
+    assert bench.checkerboard_score(smooth + stripes4, smooth, period=2) < 1.5
+    assert bench.checkerboard_score(smooth + stripes4, smooth, period=4) > 100
+
+
+@pytest.fixture(scope='module')
+def briefly_trained(tmp_path_factory):
+    """The demo recipe trained for 150 iterations through ppgan's Trainer: (config, weights)."""
+    tmp = tmp_path_factory.mktemp('demo')
+    split = build_sr_split(str(tmp / 'sp'), generated=demo.DEFAULT_GENERATED)
+    iters = 150
+    overrides = [f"dataset.train.gt_folder={split['train']}",
+                 f"dataset.test.gt_folder={split['test']}", f'output_dir={tmp / "out"}',
+                 f'total_iters={iters}', f'lr_scheduler.periods=[{iters}]',
+                 f'validate.interval={iters}', f'snapshot_config.interval={iters}']
+    config = os.path.join(ROOT, 'configs', 'demo_saltpepper_x4.yaml')
+    return config, overrides, demo.train(config, overrides), tmp
+
+
+def _score(config, overrides, weights, test_folder=None):
+    from ppgan_ext.config import load_config
+
+    if test_folder:
+        overrides = overrides + [f'dataset.test.gt_folder={test_folder}']
+    rows, _ = demo.evaluate(load_config(config, overrides), weights)
+    return rows, demo.mean_row(rows)
+
+
+@pytest.mark.e2e
+def test_brief_training_beats_both_baselines_on_the_held_out_trio(briefly_trained):
+    config, overrides, weights, _ = briefly_trained
+    rows, mean = _score(config, overrides, weights)
+    assert [r['image'] for r in rows] == sorted(f'{n}.png' for n in TEST_PHOTOS)
+    best = max(mean['bicubic psnr'], mean['median+bicubic psnr'])
+    assert mean['ours psnr'] > best + 0.2, demo.table(rows)
+    assert mean['ours ssim'] > mean['bicubic ssim'], demo.table(rows)
+
+
+@pytest.mark.e2e
+@pytest.mark.xfail(strict=True, reason='known shortfall (docs/restoration.md): the demo '
+                   'recipe does not yet beat the baselines on pictures unlike its training '
+                   'photos; an XPASS means it now does, and this mark should go')
+def test_brief_training_beats_the_baselines_on_pictures_unlike_its_training(briefly_trained):
+    """The second held-out set: retina, colour wheel, brick, grass, gravel and dead-leaves
+    pictures with other statistics, none used for training; degradation as the demo's."""
+    config, overrides, weights, tmp = briefly_trained
+    heldout = str(tmp / 'heldout2')
+    build_heldout2(heldout, size=192)
+    rows, mean = _score(config, overrides, weights, heldout)
+    best = max(mean['bicubic psnr'], mean['median+bicubic psnr'])
+    assert mean['ours psnr'] > best + 0.5, demo.table(rows)
