@@ -189,7 +189,7 @@ def patch_profiler() -> None:
         targets = [profiler.ProfilerTarget.CPU]
         if state_name in ('GPU', 'All') and paddle.is_compiled_with_cuda():
             targets.append(profiler.ProfilerTarget.GPU)
-        prof = profiler.Profiler(targets=targets)
+        prof = profiler.Profiler(targets=targets, on_trace_ready=lambda p: None)
         prof.start()
         state['prof'] = prof
 
