@@ -1,15 +1,27 @@
 """Loading, overriding and checking PaddleGAN YAML configs.
 
 Same file format and ``-o key.sub=value`` syntax as ppgan's ``get_config``, with
-three differences: override values are parsed as YAML (never ``eval``), a key
-that does not exist is an error that suggests close matches (an argument of
-the component whose config it extends may be added), and every
-component name and argument list is checked against ppgan's registries before
-anything is built, so a typo fails in one line instead of deep in a constructor.
+these differences:
+
+* override values are parsed as YAML (never ``eval``); a mapping given for a
+  mapping is merged into it (``-o model.generator={scale: 2}`` keeps the
+  other generator keys); an unquoted ``{a: 1, b: 2}`` split by the shell into
+  several words is joined back;
+* a key that does not exist is added (with a warning, as ppgan does), unless
+  it is a near miss of an existing key: then it is an error that suggests the
+  close matches (``+key=value`` adds it anyway);
+* every component name and argument list is checked against ppgan's
+  registries before anything is built. ppgan-ext's own components are checked
+  strictly; for ppgan's own ones the check only warns where ppgan knows
+  better (values a ppgan model accepts although its default has another type,
+  such as EDVR's ``fix_random_seed: 10``; keys a ppgan model fills into its
+  sub-components itself, such as first-order motion's ``common_params``; a
+  learning-rate schedule the model builds itself).
 """
 import difflib
 import inspect
 import os
+import warnings
 from typing import Any, Iterator, List, Optional, Sequence, Tuple
 
 import yaml
@@ -18,6 +30,14 @@ from ppgan.utils.config import AttrDict, create_attr_dict
 
 class ConfigError(ValueError):
     """A config problem, reported in one line that names the file or key."""
+
+
+class ConfigWarning(UserWarning):
+    """A config entry ppgan-ext cannot check but ppgan may accept; training goes on."""
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, ConfigWarning, stacklevel=3)
 
 
 def _suggest(name: str, choices) -> str:
@@ -32,11 +52,53 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def join_override_words(words: Sequence[str]) -> List[str]:
+    """Join ``-o`` words that a shell split inside an unquoted ``{...}`` or ``[...]``.
+
+    ``-o model.generator={name: X, scale: 2}`` reaches the program as
+    ``['model.generator={name:', 'X,', 'scale:', '2}']``; a word that
+    continues an unbalanced value is appended to it with a space.
+    """
+    joined: List[str] = []
+    for word in words:
+        if joined and _unbalanced(joined[-1]):
+            joined[-1] += ' ' + word
+        else:
+            joined.append(word)
+    return joined
+
+
+def _unbalanced(option: str) -> bool:
+    value = option.split('=', 1)[1] if '=' in option else ''
+    return value.count('{') > value.count('}') or value.count('[') > value.count(']')
+
+
+def _merge(old: Any, new: Any, where: str) -> Any:
+    """``new`` merged into ``old`` when both are mappings (recursively); else ``new``.
+
+    When ``new`` names another component, the keys of ``old`` that the new
+    component does not take are dropped.
+    """
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return new
+    merged = dict(old)
+    if 'name' in new and new.get('name') != old.get('name'):
+        # another component: the old one's arguments that the new one does not take go
+        for key in [k for k in old if k != 'name' and k not in new
+                    and not _class_accepts(new['name'], k)]:
+            del merged[key]
+    for key, value in new.items():
+        merged[key] = _merge(merged.get(key), value, f'{where}.{key}')
+    return merged
+
+
 def _override(cfg: dict, option: str) -> None:
     if '=' not in option:
         raise ConfigError(f"override {option!r} must look like key.sub=value")
     key, text = option.split('=', 1)
-    parts = key.strip().split('.')
+    key = key.strip()
+    force = key.startswith('+')
+    parts = key.lstrip('+').split('.')
     node = cfg
     for depth, part in enumerate(parts):
         where = '.'.join(parts[:depth + 1])
@@ -52,28 +114,49 @@ def _override(cfg: dict, option: str) -> None:
             part = index
         elif isinstance(node, dict):
             if part not in node and not (last and _component_accepts(node, part)):
-                raise ConfigError(f"override key {where!r} does not exist in the config"
-                                  f"{_suggest(part, node.keys())}")
+                close = _suggest(part, node.keys())
+                if close and not force:
+                    raise ConfigError(f"override key {where!r} does not exist in the config"
+                                      f"{close} (write +{key.lstrip('+')}=... to add it "
+                                      f"anyway)")
+                _warn(f"-o {where}: not in the config, added")
+                node[part] = {} if not last else None
         else:
             raise ConfigError(f"override key {where!r}: "
                               f"{'.'.join(parts[:depth])!r} is not a mapping")
         if last:
-            node[part] = _parse_value(text)
+            old = node.get(part) if isinstance(node, dict) else node[part]
+            node[part] = _merge(old, _parse_value(text), where)
         else:
             node = node[part]
 
 
-def _component_accepts(node: dict, key: str) -> bool:
-    """True if ``node`` is a component config whose class takes argument ``key``."""
-    name = node.get('name')
+def _lookup(registry, name: Any):
+    """The class registered as ``name``, or None."""
+    if not isinstance(name, str):
+        return None
+    try:
+        return registry.get(name)
+    except KeyError:
+        return None
+
+
+def _class_accepts(name: Any, key: str) -> bool:
+    """True if a registered component called ``name`` takes argument ``key``."""
     for registry in _registries().values():
-        cls = registry._obj_map.get(name) if isinstance(name, str) else None
+        cls = _lookup(registry, name)
         if cls is not None:
             try:
-                return key in inspect.signature(cls).parameters
+                params = inspect.signature(cls).parameters
             except (TypeError, ValueError):
-                return False
+                return True
+            return key in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
     return False
+
+
+def _component_accepts(node: dict, key: str) -> bool:
+    """True if ``node`` is a component config whose class takes argument ``key``."""
+    return _class_accepts(node.get('name'), key)
 
 
 def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDict:
@@ -99,7 +182,7 @@ def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDic
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config must be a YAML mapping, got "
                           f"{type(raw).__name__}")
-    for option in overrides or []:
+    for option in join_override_words(overrides or []):
         _override(raw, option)
     cfg = AttrDict(raw)
     create_attr_dict(cfg)
@@ -163,7 +246,21 @@ def _components(cfg: dict, is_train: bool) -> Iterator[Tuple[str, str, dict]]:
                     yield f'optimizer.{key}', 'OPTIMIZERS', sub
 
 
-def _check_arguments(where: str, name: str, cls, kwargs: dict, skip=()) -> None:
+def _is_ours(cls) -> bool:
+    return getattr(cls, '__module__', '').split('.')[0] == 'ppgan_ext'
+
+
+def _check_arguments(where: str, name: str, cls, kwargs: dict, skip=(), strict: bool = True,
+                     filled_in: bool = False) -> None:
+    """Check ``kwargs`` against ``cls``'s signature.
+
+    Args:
+        strict (bool): A value whose type differs from the default's is an
+            error (else a warning: ppgan's classes take truthy ints for bools
+            and the like).
+        filled_in (bool): The enclosing model fills missing required keys in
+            itself: a missing one is a warning, not an error.
+    """
     try:
         sig = inspect.signature(cls)
     except (TypeError, ValueError):
@@ -190,16 +287,51 @@ def _check_arguments(where: str, name: str, cls, kwargs: dict, skip=()) -> None:
         else:
             ok = True
         if not ok:
-            raise ConfigError(f"{where}.{key}: expected {type(default).__name__} "
-                              f"(like the default {default!r}), got {value!r}")
+            message = (f"{where}.{key}: expected {type(default).__name__} "
+                       f"(like the default {default!r}), got {value!r}")
+            if strict:
+                raise ConfigError(message)
+            _warn(f"{message}; passed to {name} as it is")
     for key, p in params.items():
         if (p.default is inspect.Parameter.empty and key not in kwargs and key != 'self'
                 and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)):
+            if filled_in:
+                _warn(f"{where}: no {key!r} for {name}; the model is expected to fill it in")
+                continue
             raise ConfigError(f"{where}: missing required key {key!r} for {name}")
+
+
+def _builds_own(model_cls, method: str) -> bool:
+    """True if a ppgan model class overrides ``BaseModel.<method>`` (builds its own schedule)."""
+    from ppgan.models.base_model import BaseModel
+
+    return model_cls is not None and not _is_ours(model_cls) and \
+        getattr(model_cls, method, None) is not getattr(BaseModel, method)
+
+
+def _check_scales(cfg: dict) -> None:
+    """The generator's ``scale`` and the datasets' ``scale`` must agree."""
+    model = cfg.get('model') or {}
+    gen = model.get('generator') if isinstance(model, dict) else None
+    if not isinstance(gen, dict) or not isinstance(gen.get('scale'), int):
+        return
+    for split in ('train', 'test'):
+        ds = (cfg.get('dataset') or {}).get(split)
+        key = f'dataset.{split}'
+        if isinstance(ds, dict) and ds.get('name') == 'RepeatDataset':
+            ds, key = ds.get('dataset'), f'{key}.dataset'
+        if isinstance(ds, dict) and isinstance(ds.get('scale'), int) \
+                and ds['scale'] != gen['scale']:
+            raise ConfigError(f"model.generator.scale is {gen['scale']} but {key}.scale is "
+                              f"{ds['scale']}: the net would upscale by {gen['scale']} images "
+                              f"the dataset made {ds['scale']}x smaller; make them equal")
 
 
 def validate_config(cfg: dict, is_train: bool = True, source: str = 'config') -> None:
     """Check top-level keys, component names and component arguments.
+
+    ppgan-ext's own components are checked strictly; ppgan's get the
+    warnings described in the module docstring where ppgan knows better.
 
     Raises:
         ConfigError: naming the dotted key at fault and, for unknown names,
@@ -221,18 +353,33 @@ def validate_config(cfg: dict, is_train: bool = True, source: str = 'config') ->
             for name in sub:
                 if name not in (cfg[key] or {}):
                     raise ConfigError(f"{source}: missing required key '{key}.{name}'")
+        keep = (cfg['snapshot_config'] or {}).get('keep_checkpoints', 0)
+        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
+            raise ConfigError(f"snapshot_config.keep_checkpoints: expected an integer >= 0 "
+                              f"(0 keeps all), got {keep!r}")
     registries = _registries()
+    model = cfg.get('model')
+    model_cls = _lookup(registries['MODELS'], model.get('name')) \
+        if isinstance(model, dict) else None
+    own_schedule = {'LRSCHEDULERS': _builds_own(model_cls, 'setup_lr_schedulers'),
+                    'OPTIMIZERS': _builds_own(model_cls, 'setup_optimizers')}
     for where, registry_name, comp in _components(cfg, is_train):
         name = comp.get('name')
         if name is None:
+            if own_schedule.get(registry_name):
+                continue   # e.g. first-order motion reads lr_scheduler.lr_generator itself
             raise ConfigError(f"{source}: missing required key '{where}.name'")
         if registry_name == 'DATASETS' and name == 'RepeatDataset':
             continue
         registry = registries[registry_name]
-        cls = registry._obj_map.get(name)
+        cls = _lookup(registry, name)
         if cls is None:
             raise ConfigError(f"{where}.name: unknown {registry_name} name {name!r}"
                               f"{_suggest(name, registry._obj_map)}")
         kwargs = {k: v for k, v in comp.items() if k != 'name'}
         if registry_name in ('MODELS', 'GENERATORS', 'DISCRIMINATORS', 'DATASETS'):
-            _check_arguments(where, name, cls, kwargs, _BUILDER_KEYS.get(registry_name, ()))
+            sub = where.startswith('model.')
+            _check_arguments(where, name, cls, kwargs, _BUILDER_KEYS.get(registry_name, ()),
+                             strict=_is_ours(cls),
+                             filled_in=sub and model_cls is not None and not _is_ours(model_cls))
+    _check_scales(cfg)

@@ -1,22 +1,33 @@
-"""Reading images as 3-channel 8-bit RGB, and a quick check of image files.
+"""The one place that reads and writes image files.
+
+* one reader: :func:`decode_image` (checked first, EXIF orientation applied)
+  and its three views -- :func:`read_image` (uint8 RGB for datasets),
+  :func:`read_input` (float32 CHW for a model), :func:`read_uint8_rgb`
+  (uint8 for metrics);
+* one writer: :func:`write_png` (atomic: temporary file, then rename);
+* one bad-file lister: :func:`find_bad_images` and :func:`bad_files_listing`.
 
 Channel order: RGB, the order ppgan's SR pipelines produce
 (``LoadImageFromFile(to_rgb=True)``) and its PSNR/SSIM ``test_y_channel``
 assumes, so a model sees the same order from our datasets as from ppgan's.
+Every reader applies the EXIF orientation tag (a phone photo stored
+sideways comes out upright), for every format Pillow reads EXIF from.
 """
 import os
 import re
 import stat
 import warnings
-from typing import Tuple
+from typing import Iterable, List, Tuple
 
 import cv2
 import numpy as np
 
-from .utils import PathLike, atomic_write
+from .utils import PathLike, atomic_write, missing_path_message
 
-# Keep bit depth and colour/grey as stored, drop alpha, apply EXIF orientation.
-_READ_FLAGS = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+# Keep bit depth, colour/grey and alpha as stored; EXIF orientation is applied
+# by :func:`apply_exif_orientation` (the same way for every format).
+_READ_FLAGS = cv2.IMREAD_UNCHANGED
+_ORIENTATION_TAG = 0x0112
 
 # Images claiming more pixels than this are refused before decoding: 2**27 =
 # 134,217,728 (e.g. 16384 x 8192, about 11585 x 11585): 384 MiB as 8-bit RGB,
@@ -96,33 +107,77 @@ def _imread(path: str, flags: int) -> np.ndarray:
     return img
 
 
+def exif_orientation(path: PathLike) -> int:
+    """The EXIF Orientation tag of an image file (1..8), 1 when absent or unreadable."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            with Image.open(path) as im:
+                value = int(im.getexif().get(_ORIENTATION_TAG, 1))
+    except Exception:   # no EXIF, unknown format, damaged EXIF block: stored as is
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def apply_exif_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn an image stored with EXIF ``orientation`` upright (as ``PIL.ImageOps.exif_transpose``).
+
+    Args:
+        img (ndarray): (H, W) or (H, W, C), any dtype, as stored in the file.
+        orientation (int): EXIF Orientation, 1..8 (1: already upright).
+
+    Returns:
+        ndarray: contiguous; (W, H, ...) for orientations 5 to 8.
+    """
+    ops = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],                           # mirrored
+        3: lambda a: a[::-1, ::-1],                        # rotated 180
+        4: lambda a: a[::-1],                              # mirrored vertically
+        5: lambda a: a.swapaxes(0, 1),                     # transposed
+        6: lambda a: np.rot90(a, k=-1),                    # rotate 90 clockwise
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],         # transverse
+        8: lambda a: np.rot90(a, k=1),                     # rotate 90 counter-clockwise
+    }
+    return np.ascontiguousarray(ops.get(orientation, ops[1])(img))
+
+
 def decode_image(path: PathLike, flags: int = cv2.IMREAD_UNCHANGED,
-                 check: bool = True) -> np.ndarray:
-    """Decode an image file with OpenCV after :func:`check_image_file`.
+                 check: bool = True, orient: bool = True) -> np.ndarray:
+    """Decode an image file with OpenCV after :func:`check_image_file`: the one reader.
 
     Args:
         path (str): Image file.
-        flags (int): ``cv2.imread`` flags. Default: ``cv2.IMREAD_UNCHANGED``.
+        flags (int): ``cv2.imread`` flags. Default: ``cv2.IMREAD_UNCHANGED``
+            (bit depth, grey and alpha as stored).
         check (bool): Check the file first (size limit, structure); only
             skip this for files checked already. Default: True.
+        orient (bool): Apply the EXIF orientation tag. Default: True.
 
     Returns:
-        ndarray: As ``cv2.imread`` returns it (BGR(A) order, any depth).
+        ndarray: BGR(A) order as OpenCV gives it, any depth, upright.
 
     Raises:
+        FileNotFoundError: no file at ``path``.
         ValueError: ``'<path>: <reason>'``, one line.
     """
     path = os.fspath(path)
+    if not os.path.lexists(path):
+        raise FileNotFoundError(missing_path_message(path, 'image'))
     try:
         if check:
             check_image_file(path)
-        return _imread(path, flags)
+        img = _imread(path, flags | cv2.IMREAD_IGNORE_ORIENTATION
+                      if flags != cv2.IMREAD_UNCHANGED else flags)
     except ValueError as e:
         raise ValueError(f'{path}: {e}') from None
+    return apply_exif_orientation(img, exif_orientation(path)) if orient else img
 
 
 def read_image(path: PathLike, check: bool = True) -> np.ndarray:
-    """Read an image file as uint8 RGB (H, W, 3); see :func:`to_rgb8` for conversions.
+    """Read an image file as uint8 RGB (H, W, 3), upright; see :func:`to_rgb8` for conversions.
 
     Args:
         path (str): Image file.
@@ -130,10 +185,123 @@ def read_image(path: PathLike, check: bool = True) -> np.ndarray:
             truncation). Default: True.
 
     Raises:
-        ValueError: naming the file, when it cannot be decoded.
+        FileNotFoundError / ValueError: naming the file, when it cannot be decoded.
     """
     path = os.fspath(path)
     return to_rgb8(decode_image(path, _READ_FLAGS, check), path)
+
+
+def read_input(path: PathLike, channels: int = 3, channel_order: str = 'RGB') -> np.ndarray:
+    """Read an image as float32 ``(C, H, W)`` in [0, 1] for a model with ``channels`` inputs.
+
+    8-bit and 16-bit files are scaled to [0, 1]. For a 3-channel model a
+    grayscale image is copied to three channels and a fully opaque alpha
+    channel is dropped; an image with real transparency is refused (flatten it
+    first), as is a colour image for a 1-channel model. Upright (EXIF).
+
+    Raises:
+        ValueError: unreadable, truncated or too large file (see
+            :func:`check_image_file`), unsupported bit depth or channel
+            count, naming the file.
+    """
+    path = os.fspath(path)
+    img = decode_image(path)
+    if img.dtype == np.uint8:
+        data = img.astype(np.float32) / 255.0
+        opaque = 255
+    elif img.dtype == np.uint16:
+        data = img.astype(np.float32) / 65535.0
+        opaque = 65535
+    else:
+        raise ValueError(f"{path}: unsupported pixel type {img.dtype} (8- or 16-bit images)")
+    if data.ndim == 2:
+        data = data[:, :, None]
+    found = data.shape[2]
+    if found in (2, 4):  # gray + alpha, BGRA
+        if not np.all(img[..., -1] == opaque):
+            raise ValueError(f"{path}: has transparency (alpha channel); the model takes "
+                             f"{channels}-channel images, flatten it onto a background first")
+        data = data[:, :, :-1]
+        found -= 1
+    if found == 3 and channel_order == 'RGB':
+        data = data[:, :, ::-1]
+    if found != channels:
+        if found == 1 and channels == 3:
+            data = np.repeat(data, 3, axis=2)
+        else:
+            raise ValueError(f"{path}: {found}-channel image, but the model takes "
+                             f"{channels}-channel input")
+    return np.ascontiguousarray(data.transpose(2, 0, 1))
+
+
+def read_uint8_rgb(path: PathLike) -> np.ndarray:
+    """An image as uint8 ``(H, W, C)`` (C = 1 or 3), colour in RGB order, upright (for metrics)."""
+    img = decode_image(path)
+    if img.dtype == np.uint16:
+        img = np.rint(img / 257.0).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        raise ValueError(f"{os.fspath(path)}: unsupported pixel type {img.dtype} "
+                         f"(8- or 16-bit images)")
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.shape[2] in (2, 4):
+        img = img[:, :, :-1]
+    if img.shape[2] == 3:
+        img = img[:, :, ::-1]
+    return np.ascontiguousarray(img)
+
+
+def write_png(path: PathLike, hwc: np.ndarray, channel_order: str = 'RGB') -> None:
+    """Write a uint8 ``(H, W, C)`` image atomically as PNG: the one writer.
+
+    Args:
+        path (str): Output file; an existing file is replaced only once the new
+            one is complete (a kill leaves the old one intact).
+        hwc (ndarray): uint8 (H, W), (H, W, 1), (H, W, 3) or (H, W, 4).
+        channel_order (str): 'RGB' or 'BGR', the order of ``hwc``'s colours.
+            Default: 'RGB'.
+    """
+    if channel_order not in ('RGB', 'BGR'):
+        raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {channel_order!r}")
+    if hwc.ndim == 2:
+        hwc = hwc[:, :, None]
+    if hwc.shape[2] == 3 and channel_order == 'RGB':
+        hwc = hwc[:, :, ::-1]
+    elif hwc.shape[2] == 4 and channel_order == 'RGB':
+        hwc = hwc[:, :, [2, 1, 0, 3]]
+    hwc = np.ascontiguousarray(hwc)
+
+    def write(tmp: str) -> None:
+        if not cv2.imwrite(tmp, hwc if hwc.shape[2] != 1 else hwc[:, :, 0]):
+            raise OSError(f"cannot write {path}")
+
+    atomic_write(path, write)
+
+
+def find_bad_images(paths: Iterable[PathLike]) -> Tuple[List[Tuple[str, Tuple[int, int]]],
+                                                        List[Tuple[str, str]]]:
+    """Check image files without decoding them: the one bad-file lister.
+
+    Returns:
+        tuple: ``(good, bad)``: ``good`` holds ``(path, (height, width))``,
+        ``bad`` holds ``(path, reason)`` for files :func:`check_image_file` refuses.
+    """
+    good, bad = [], []
+    for path in paths:
+        path = os.fspath(path)
+        try:
+            good.append((path, check_image_file(path)))
+        except ValueError as e:
+            bad.append((path, str(e)))
+    return good, bad
+
+
+def bad_files_listing(bad: List[Tuple[str, str]], folder: PathLike, limit: int = 5) -> str:
+    """``'a.png (reason); b.jpg (reason); and N more'``, paths relative to ``folder``."""
+    listing = '; '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in bad[:limit])
+    if len(bad) > limit:
+        listing += f'; and {len(bad) - limit} more'
+    return listing
 
 
 def check_image_file(path: PathLike) -> Tuple[int, int]:
@@ -254,73 +422,3 @@ def _cv_reason(e: 'cv2.error') -> str:
 def _one_line(e: BaseException) -> str:
     text = ' '.join(str(e).split())
     return text or type(e).__name__
-
-
-# ------------------------------------------------- model input / output images
-def read_input(path: str, channels: int = 3, channel_order: str = 'RGB') -> np.ndarray:
-    """Read an image as float32 ``(C, H, W)`` in [0, 1] for a model with ``channels`` inputs.
-
-    8-bit and 16-bit files are scaled to [0, 1]. For a 3-channel model a
-    grayscale image is copied to three channels and a fully opaque alpha
-    channel is dropped; an image with real transparency is refused (flatten it
-    first), as is a colour image for a 1-channel model.
-
-    Raises:
-        ValueError: unreadable, truncated or too large file (see
-            :func:`ppgan_ext.image_io.check_image_file`), unsupported bit
-            depth or channel count, naming the file.
-    """
-    img = decode_image(path)   # checked first: size limit, truncation, symlink loops
-    if img.dtype == np.uint8:
-        data = img.astype(np.float32) / 255.0
-        opaque = 255
-    elif img.dtype == np.uint16:
-        data = img.astype(np.float32) / 65535.0
-        opaque = 65535
-    else:
-        raise ValueError(f"{path}: unsupported pixel type {img.dtype} (8- or 16-bit images)")
-    if data.ndim == 2:
-        data = data[:, :, None]
-    found = data.shape[2]
-    if found in (2, 4):  # gray + alpha, BGRA
-        if not np.all(img[..., -1] == opaque):
-            raise ValueError(f"{path}: has transparency (alpha channel); the model takes "
-                             f"{channels}-channel images, flatten it onto a background first")
-        data = data[:, :, :-1]
-        found -= 1
-    if found == 3 and channel_order == 'RGB':
-        data = data[:, :, ::-1]
-    if found != channels:
-        if found == 1 and channels == 3:
-            data = np.repeat(data, 3, axis=2)
-        else:
-            raise ValueError(f"{path}: {found}-channel image, but the model takes "
-                             f"{channels}-channel input")
-    return np.ascontiguousarray(data.transpose(2, 0, 1))
-
-
-def write_png(path: str, hwc: np.ndarray, channel_order: str = 'RGB') -> None:
-    """Write a uint8 ``(H, W, C)`` image atomically as PNG (colour given in ``channel_order``)."""
-    if hwc.shape[2] == 3 and channel_order == 'RGB':
-        hwc = hwc[:, :, ::-1]
-    hwc = np.ascontiguousarray(hwc)
-
-    def write(tmp: str) -> None:
-        if not cv2.imwrite(tmp, hwc if hwc.shape[2] != 1 else hwc[:, :, 0]):
-            raise OSError(f"cannot write {path}")
-
-    atomic_write(path, write)
-
-
-def read_uint8_rgb(path: str) -> np.ndarray:
-    """An image as uint8 ``(H, W, C)``, colour in RGB order (for metrics)."""
-    img = decode_image(path)   # checked first: size limit, truncation, symlink loops
-    if img.dtype == np.uint16:
-        img = np.rint(img / 257.0).astype(np.uint8)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.shape[2] in (2, 4):
-        img = img[:, :, :-1]
-    if img.shape[2] == 3:
-        img = img[:, :, ::-1]
-    return np.ascontiguousarray(img)

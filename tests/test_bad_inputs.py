@@ -163,6 +163,7 @@ def test_lapstyle_dataset_fails_listing_or_skips(corpus):
 
 
 # ------------------------------------------------------------------ degrade
+@pytest.mark.e2e
 def test_degrade_skips_and_summarises(corpus, tmp_path, capsys):
     from ppgan_ext.cli import main
 
@@ -200,6 +201,7 @@ def sr_model(tmp_path_factory):
                 weights=os.path.join(root, 'w.pdparams'))
 
 
+@pytest.mark.e2e
 def test_infer_skips_bad_files_and_refuses_one_in_one_line(corpus, sr_model, tmp_path, capsys):
     from ppgan_ext.cli import main
 
@@ -285,6 +287,7 @@ def lapstyle_weights(tmp_path_factory):
     return path
 
 
+@pytest.mark.e2e
 def test_stylize_skips_bad_content_and_refuses_bad_style(corpus, lapstyle_weights, tmp_path,
                                                          capsys):
     from ppgan_ext.cli import main
@@ -327,6 +330,7 @@ TINY_SR = ["model.generator={name: TransposeSRResNet, num_feat: 8, num_blocks: 1
            'log_config.interval=1']
 
 
+@pytest.mark.e2e
 def test_training_on_the_corpus(corpus, tmp_path):
     def main_py(config, *opts):
         return run([sys.executable, MAIN, '-c', config, '--no-cuda', '-o',
@@ -351,6 +355,7 @@ def test_training_on_the_corpus(corpus, tmp_path):
     assert proc.returncode == 2 and '8 of 17 image files of content_root' in line
 
 
+@pytest.mark.e2e
 def test_stock_ppgan_dataset_on_a_bad_folder(corpus, tmp_path, photos):
     """ppgan's own SRDataset: a hidden file and a folder loop are passed over, a broken image
     stops the run before training, with one line naming it."""

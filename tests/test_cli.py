@@ -34,6 +34,7 @@ def test_every_subcommand_has_help(command, capsys):
     assert len(out.splitlines()) > 4
 
 
+@pytest.mark.e2e
 def test_installed_command_runs_list():
     exe = shutil.which('paddlegan', path=os.path.dirname(sys.executable)) or \
         shutil.which('paddlegan')

@@ -76,7 +76,7 @@ def test_override_into_a_list_by_index(cfg_file):
 
 @pytest.mark.parametrize('option,message', [
     ('model.generator.num_fet=4', r"'model.generator.num_fet' does not exist.*did you mean 'num_feat'"),
-    ('nokey=1', r"'nokey' does not exist"),
+    ('total_iter=1', r"'total_iter' does not exist.*'total_iters'.*\+total_iter="),
     ('total_iters', r'must look like key.sub=value'),
     ('lr_scheduler.milestones.5=1', r"'5' is not an index of a list of 1"),
     ('total_iters.x=1', r"'total_iters' is not a mapping"),
@@ -145,3 +145,186 @@ def test_evaluation_needs_no_training_keys(cfg_file):
     for key in ('lr_scheduler', 'optimizer', 'total_iters', 'log_config'):
         del cfg[key]
     validate_config(cfg, is_train=False)
+
+
+# ------------------------------------------------ -o: adding keys, shell words, merging
+def test_override_adds_a_new_key_with_a_warning(cfg_file):
+    with pytest.warns(UserWarning, match="-o lr_scheduler.eta_min: not in the config, added"):
+        cfg = load_config(str(cfg_file), ['lr_scheduler.eta_min=1e-7', 'new.sub.key=3'])
+    assert cfg.lr_scheduler.eta_min == pytest.approx(1e-7)
+    assert cfg.new.sub.key == 3
+    cfg = load_config(str(cfg_file), ['+total_iter=5'])     # '+' adds a near miss on purpose
+    assert cfg.total_iter == 5 and cfg.total_iters == 10
+
+
+def test_unquoted_mapping_split_by_the_shell_is_joined_and_merged(cfg_file):
+    # what bash passes for: -o model.generator={name: TransposeSRResNet, scale: 4} total_iters=3
+    words = ['model.generator={name:', 'TransposeSRResNet,', 'scale:', '4}', 'total_iters=3']
+    cfg = load_config(str(cfg_file), words)
+    assert cfg.total_iters == 3
+    assert dict(cfg.model.generator) == {'name': 'TransposeSRResNet', 'num_feat': 8,
+                                         'num_blocks': 1, 'scale': 4}
+
+
+def test_mapping_for_another_component_drops_the_keys_it_does_not_take(cfg_file):
+    cfg = load_config(str(cfg_file), ['model.generator={name: RRDBNet, in_nc: 3, out_nc: 3, '
+                                      'nf: 4, nb: 1}'])
+    assert dict(cfg.model.generator) == {'name': 'RRDBNet', 'in_nc': 3, 'out_nc': 3,
+                                         'nf': 4, 'nb': 1}
+    validate_config(cfg)
+
+
+# ------------------------------------------------ leniency for ppgan's own components
+EDVR_LIKE = textwrap.dedent("""\
+    total_iters: 10
+    output_dir: out
+    model:
+      name: EDVRModel
+      tsa_iter: 0
+      generator: {name: EDVRNet, in_nf: 3, out_nf: 3, scale_factor: 4, nf: 8, nframes: 5,
+                  groups: 1, front_RBs: 1, back_RBs: 1, center: 2, predeblur: false,
+                  HR_in: false, w_TSA: false}
+      pixel_criterion: {name: CharbonnierLoss}
+      to_static: false
+    dataset:
+      train:
+        name: RepeatDataset
+        times: 2
+        dataset:
+          name: REDSDataset
+          mode: train
+          lq_folder: lq
+          gt_folder: gt
+          crop_size: 64
+          interval_list: [1]
+          random_reverse: false
+          number_frames: 5
+          use_flip: true
+          use_rot: true
+          buf_size: 1024
+          scale: 4
+          fix_random_seed: 10
+    lr_scheduler: {name: CosineAnnealingRestartLR, learning_rate: 0.0004, periods: [10],
+                   restart_weights: [1], eta_min: 1.0e-7}
+    optimizer: {name: Adam, net_names: [generator], beta1: 0.9, beta2: 0.99}
+    log_config: {interval: 1, visiual_interval: 100}
+    snapshot_config: {interval: 5}
+    """)
+
+FOM_LIKE = textwrap.dedent("""\
+    epochs: 1
+    output_dir: out
+    model:
+      name: FirstOrderModel
+      common_params: {num_kp: 10, num_channels: 3, estimate_jacobian: true}
+      generator:
+        name: FirstOrderGenerator
+        kp_detector_cfg: {temperature: 0.1, block_expansion: 32, max_features: 1024,
+                          scale_factor: 0.25, num_blocks: 5}
+        generator_cfg: {block_expansion: 64, max_features: 512, num_down_blocks: 2,
+                        num_bottleneck_blocks: 6, estimate_occlusion_map: true,
+                        dense_motion_params: {block_expansion: 64, max_features: 1024,
+                                              num_blocks: 5, scale_factor: 0.25}}
+      discriminator:
+        name: FirstOrderDiscriminator
+        discriminator_cfg: {scales: [1], block_expansion: 32, max_features: 512,
+                            num_blocks: 4, sn: true}
+      train_params: {scales: [1], loss_weights: {perceptual: [10]}}
+    optimizer: {name: Adam}
+    lr_scheduler: {epoch_milestones: [10], lr_generator: 0.0002, lr_discriminator: 0.0002,
+                   lr_kp_detector: 0.0002}
+    dataset:
+      train: {name: FirstOrderDataset, phase: train, dataroot: data, num_repeats: 1,
+              time_flip: true, batch_size: 1, id_sampling: false, frame_shape: [64, 64, 3],
+              process_time: false, create_frames_folder: false, num_workers: 0,
+              max_dataset_size: inf, direction: BtoA, input_nc: 3, output_nc: 3,
+              transforms: []}
+    log_config: {interval: 1, visiual_interval: 100}
+    snapshot_config: {interval: 5}
+    """)
+
+
+def _write(tmp_path, text, name='c.yaml'):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_edvr_truthy_int_for_a_bool_is_a_warning(tmp_path):
+    from ppgan_ext.compat import drop_newer_config_keys
+
+    cfg = load_config(_write(tmp_path, EDVR_LIKE))
+    with pytest.raises(ConfigError, match="model.to_static: EDVRModel has no argument"):
+        validate_config(cfg)     # the entry points drop it first:
+    drop_newer_config_keys(cfg)
+    with pytest.warns(UserWarning, match=r"dataset.train.dataset.fix_random_seed: expected bool"
+                                         r".*got 10; passed to REDSDataset as it is"):
+        validate_config(cfg)
+    # our own components stay strict
+    cfg = load_config(_write(tmp_path, BASE), ['dataset.train.name=SaltPepperDataset',
+                                               'dataset.train.gt_folder=gt',
+                                               '+dataset.train.recursive=10'])
+    del cfg.dataset.train['lq_folder'], cfg.dataset.train['preprocess']
+    with pytest.raises(ConfigError, match=r'dataset.train.recursive: expected bool'):
+        validate_config(cfg)
+
+
+def test_newer_keys_are_dropped_with_a_warning(tmp_path):
+    from ppgan_ext.compat import drop_newer_config_keys
+
+    cfg = load_config(_write(tmp_path, EDVR_LIKE))
+    assert drop_newer_config_keys(cfg) == ['model.to_static']
+    assert 'to_static' not in cfg.model
+    assert drop_newer_config_keys(cfg) == []
+
+
+def test_first_order_sub_components_and_schedule_filled_in_by_the_model(tmp_path):
+    cfg = load_config(_write(tmp_path, FOM_LIKE))
+    with pytest.warns(UserWarning) as seen:
+        validate_config(cfg)
+    text = ' | '.join(str(w.message) for w in seen)
+    assert "model.generator: no 'common_params' for FirstOrderGenerator" in text
+    assert "model.discriminator: no 'common_params'" in text
+    # a missing required key of the model itself is still an error
+    del cfg.model['common_params']
+    with pytest.raises(ConfigError, match=r"model: missing required key 'common_params'"):
+        validate_config(cfg)
+
+
+def test_missing_schedule_name_is_an_error_for_models_that_do_not_build_their_own(cfg_file):
+    cfg = load_config(str(cfg_file))
+    del cfg.lr_scheduler['name']
+    with pytest.raises(ConfigError, match=r"missing required key 'lr_scheduler.name'"):
+        validate_config(cfg)
+
+
+def test_stock_esrgan_config_validates(tmp_path):
+    from _helpers import STOCK_SR
+
+    validate_config(load_config(STOCK_SR))
+
+
+@pytest.mark.parametrize('split,opts', [
+    ('train', ['dataset.train.scale=4']),
+    ('test', ['+dataset.test={name: SRDataset, gt_folder: g, lq_folder: l, scale: 3, '
+              'preprocess: []}']),
+])
+def test_generator_and_dataset_scale_mismatch_names_both_keys(cfg_file, split, opts):
+    cfg = load_config(str(cfg_file), opts)
+    with pytest.raises(ConfigError, match=rf"model.generator.scale is 2 but "
+                                          rf"dataset.{split}.scale is [34]"):
+        validate_config(cfg)
+
+
+def test_readme_generator_override_as_a_shell_passes_it(cfg_file):
+    """The README's -o example, quoted and unquoted, split by a real bash."""
+    import subprocess
+
+    for example in ("'model.generator={name: TransposeSRResNet, scale: 2}'",
+                    "model.generator={name: TransposeSRResNet, scale: 2}"):
+        words = subprocess.run(['bash', '-c', f'printf "%s\\n" {example}'], capture_output=True,
+                               text=True, check=True).stdout.splitlines()
+        cfg = load_config(str(cfg_file), words)
+        assert dict(cfg.model.generator) == {'name': 'TransposeSRResNet', 'num_feat': 8,
+                                             'num_blocks': 1, 'scale': 2}
+        validate_config(cfg)

@@ -194,6 +194,7 @@ def test_registered_exporter_two_inputs(tmp_path):
     assert np.abs(Predictor(str(tmp_path / 'm'), threads=1)(content, style) - ref).max() < 1e-5
 
 
+@pytest.mark.e2e
 def test_pdmodel_from_legacy_program_loads(tmp_path):
     """Paddle 2's NAME.pdmodel: written with the legacy IR, found and run by the tools."""
     config = sr_config(str(tmp_path / 'x1.yaml'), scale=1, norm='none')

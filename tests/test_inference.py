@@ -156,6 +156,7 @@ def test_tile_grid_and_weights():
         tile_starts(100, 32, 32)
 
 
+@pytest.mark.e2e
 def test_tiled_4096_output_peak_memory_under_2gib(model, photos, tmp_path):
     big = cv2.resize(photos['astronaut'], (1024, 1024), interpolation=cv2.INTER_CUBIC)
     cv2.imwrite(str(tmp_path / 'big.png'), big)

@@ -165,6 +165,7 @@ def test_stylize_file_loop_writes_atomically_and_skips_unreadable(tmp_path):
         stylize_files(bad, style, invert)
 
 
+@pytest.mark.e2e
 def test_only_dead_writers_temporary_files_are_removed(tmp_path):
     from ppgan_ext.utils import atomic_write, remove_stale_temp_files, scan_images
 

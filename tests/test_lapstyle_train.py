@@ -74,6 +74,7 @@ def test_draft_training_lowers_the_style_loss(draft_run):
     assert cv2.imread(panels[0]).shape == (32, 96, 3)
 
 
+@pytest.mark.e2e
 def test_checkpoints_chain_draft_level1_level2_and_stylize(work, draft_run):
     draft_w = weight_file(draft_run, 40)
     rev1 = str(work / 'rev1')
@@ -132,6 +133,7 @@ def test_checkpoints_chain_draft_level1_level2_and_stylize(work, draft_run):
     assert proc.stderr.strip().splitlines()[-1].startswith('error: --levels 1: ')
 
 
+@pytest.mark.e2e
 def test_stylize_refuses_to_overwrite_its_sources(work, draft_run, tmp_path):
     cv2.imwrite(str(tmp_path / 'p.png'), np.zeros((40, 40, 3), np.uint8))
     proc = subprocess.run([sys.executable, '-m', 'ppgan_ext.cli', 'stylize', '--content',
@@ -144,6 +146,7 @@ def test_stylize_refuses_to_overwrite_its_sources(work, draft_run, tmp_path):
     assert cv2.imread(str(tmp_path / 'p.png')).max() == 0
 
 
+@pytest.mark.e2e
 def test_corrupt_vgg_file_is_one_clear_error_line(work, tmp_path):
     bad = tmp_path / 'vgg_normalised.pdparams'
     bad.write_bytes(b'\x80\x02}q\x00(X\x08')  # a truncated pickle
@@ -158,6 +161,7 @@ def test_corrupt_vgg_file_is_one_clear_error_line(work, tmp_path):
     assert 'vgg_normalised.pdparams' in lines[0] and 'weights_path' in lines[0]
 
 
+@pytest.mark.e2e
 def test_data_parallel_training_with_frozen_nets(work, draft_run):
     """paddle.distributed.launch on 2 CPU processes: frozen nets are not wrapped (DataParallel
     refuses nets with nothing to train) and the weight file keeps plain parameter names."""

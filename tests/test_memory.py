@@ -5,11 +5,13 @@ import sys
 import threading
 import time
 
+import pytest
 
 from _helpers import (MAIN, ROOT, STOCK_SR, env, rss_mib, slope_per_step, stock_sr_opts,
                       write_sr_pairs)
 
 
+@pytest.mark.e2e
 def test_training_memory_does_not_grow(tmp_path, photos):
     train = write_sr_pairs(str(tmp_path / 'sr'), photos, ['astronaut', 'coffee'])
     opts = [f'output_dir={tmp_path / "out"}'] + stock_sr_opts(train) + [
@@ -42,6 +44,7 @@ def test_training_memory_does_not_grow(tmp_path, photos):
     assert growth < 20, growth
 
 
+@pytest.mark.e2e
 def test_infer_memory_is_flat_over_a_folder(tmp_path):
     """A few hundred small images of varying sizes through ``paddlegan infer``: RSS stays flat."""
     import os

@@ -44,6 +44,7 @@ def test_policy_deletes_only_the_passes_a_graph_needs():
 
 
 @pytest.mark.parametrize('net', sorted(NETS))
+@pytest.mark.e2e
 def test_tool_predictor_runs_our_nets_with_onednn(net, tmp_path, photos):
     import ppgan_ext  # noqa: F401
     from ppgan_ext.config import load_config

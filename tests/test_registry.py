@@ -32,6 +32,7 @@ def test_each_registered_name_resolves_to_a_ppgan_ext_class():
     assert count >= 2
 
 
+@pytest.mark.e2e
 def test_no_name_collides_with_ppgan():
     """ppgan's own names, listed in a fresh interpreter that never imports ppgan_ext."""
     code = (

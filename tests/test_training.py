@@ -2,6 +2,7 @@
 import glob
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -33,6 +34,7 @@ def _ok(proc):
     return proc.stdout + proc.stderr
 
 
+@pytest.mark.e2e
 def test_stock_paddlegan_config_runs_unchanged(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [
@@ -48,6 +50,7 @@ def test_stock_paddlegan_config_runs_unchanged(sr_data, tmp_path):
         assert os.path.isfile(os.path.join(run, name))
 
 
+@pytest.mark.e2e
 def test_loss_goes_down_then_resume_continues_iteration_and_lr(sr_data, tmp_path):
     """Train 15 iterations, resume to 30: iterations and the LR schedule carry on."""
     out = tmp_path / 'out'
@@ -81,6 +84,7 @@ def test_loss_goes_down_then_resume_continues_iteration_and_lr(sr_data, tmp_path
                                         'log.txt']
 
 
+@pytest.mark.e2e
 def test_final_iteration_is_saved_off_interval(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [OURS, 'total_iters=3', 'snapshot_config.interval=100',
@@ -91,6 +95,7 @@ def test_final_iteration_is_saved_off_interval(sr_data, tmp_path):
                                        'log.txt']
 
 
+@pytest.mark.e2e
 def test_evaluate_only_with_load(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [OURS, 'total_iters=2', 'log_config.interval=1']
@@ -102,6 +107,7 @@ def test_evaluate_only_with_load(sr_data, tmp_path):
     assert len(logged(text, 'Metric psnr')) == 1 and len(logged(text, 'Metric ssim')) == 1
 
 
+@pytest.mark.e2e
 def test_ctrl_c_saves_a_checkpoint_that_resumes(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [OURS, 'total_iters=100000', 'log_config.interval=1',
@@ -128,6 +134,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(sr_data, tmp_path):
     assert logged_iters(text) == [done + 1, done + 2]
 
 
+@pytest.mark.e2e
 def test_two_process_data_parallel_training(sr_data, tmp_path):
     out = tmp_path / 'out'
     opts = _data_opts(sr_data, out) + [OURS, 'total_iters=4', 'log_config.interval=2',
@@ -143,3 +150,113 @@ def test_two_process_data_parallel_training(sr_data, tmp_path):
     run = run_dirs(str(out))[0]
     assert os.path.isfile(os.path.join(run, 'iter_4_checkpoint.pdparams'))
     assert os.path.isfile(os.path.join(run, 'log.txt.rank1'))
+
+
+# ------------------------------------------------ run folders, checkpoints kept, resume
+def test_every_run_gets_its_own_folder(tmp_path):
+    from ppgan_ext.engine.run import run_folder
+
+    folders = [run_folder(str(tmp_path / 'out'), 'configs/some_config.yaml') for _ in range(3)]
+    assert len(set(folders)) == 3 and all(os.path.isdir(f) for f in folders)
+    first = os.path.basename(folders[0])
+    assert first.startswith('some_config-') and len(first.split('-')) == 7   # to the second
+    assert all(os.path.basename(f).startswith(first) for f in folders)
+
+
+def test_paddlegans_flags_are_accepted():
+    import argparse
+
+    from ppgan_ext.engine.run import add_arguments
+
+    parser = add_arguments(argparse.ArgumentParser())
+    args = parser.parse_args(['-c', 'x.yaml', '--source_path', 'a.png', '--reference_dir', 'r',
+                              '--model_path', 'm.pdparams', '-p', 'batch_range=[1, 2]',
+                              '--val-interval', '2', '--seed', '0', '--no-cuda',
+                              '--evaluate-only', '--load', 'w', '-o', 'a=1', 'b=2'])
+    assert args.source_path == 'a.png' and args.reference_dir == 'r'
+    assert args.model_path == 'm.pdparams' and args.profiler_options == 'batch_range=[1, 2]'
+    assert args.seed == 0 and args.opt == ['a=1', 'b=2']
+
+
+def _checkpoint_iters(run):
+    return sorted(int(os.path.basename(p).split('_')[1])
+                  for p in glob.glob(os.path.join(run, 'iter_*_checkpoint.pdparams')))
+
+
+@pytest.mark.e2e
+def test_keep_checkpoints_and_resume_leaves_its_source_alone(sr_data, tmp_path):
+    out = tmp_path / 'out'
+    opts = _data_opts(sr_data, out) + [OURS, 'total_iters=6', 'log_config.interval=2',
+                                       'snapshot_config.interval=2', 'validate.interval=-1',
+                                       '+snapshot_config.keep_checkpoints=2']
+    _ok(run_main(['-c', STOCK_SR, '--no-cuda', '-o'] + opts))
+    run = run_dirs(str(out))[0]
+    assert _checkpoint_iters(run) == [4, 6]
+    assert len(glob.glob(os.path.join(run, 'iter_*_weight.pdparams'))) == 3   # all weights
+    source = os.path.join(run, 'iter_4_checkpoint.pdparams')
+    with open(source, 'rb') as f:
+        before = f.read()
+    # resume into the same output_dir, keeping only one checkpoint: a new folder
+    opts2 = [o for o in opts if not o.startswith(('total_iters=', '+snapshot'))]
+    opts2 += ['total_iters=8', '+snapshot_config.keep_checkpoints=1']
+    _ok(run_main(['-c', STOCK_SR, '--no-cuda', '--resume', source, '-o'] + opts2))
+    runs = run_dirs(str(out))
+    assert len(runs) == 2 and run in runs
+    new = [r for r in runs if r != run][0]
+    assert _checkpoint_iters(new) == [8]
+    assert _checkpoint_iters(run) == [4, 6]
+    with open(source, 'rb') as f:
+        assert f.read() == before
+
+
+@pytest.mark.e2e
+def test_weights_of_another_width_are_refused_unless_partial(sr_data, tmp_path):
+    out = tmp_path / 'out'
+    opts = _data_opts(sr_data, out) + [OURS, 'total_iters=2', 'log_config.interval=1',
+                                       'validate.interval=-1']
+    _ok(run_main(['-c', STOCK_SR, '--no-cuda', '-o'] + opts))
+    weights = os.path.join(run_dirs(str(out))[0], 'iter_2_weight.pdparams')
+    narrow = opts + ['model.generator.num_feat=8']
+    proc = run_main(['-c', STOCK_SR, '--no-cuda', '--evaluate-only', '--load', weights,
+                     '-o'] + narrow)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and 'Traceback' not in proc.stderr
+    assert weights in errors[0] and "net 'generator'" in errors[0]
+    assert 'of another shape' in errors[0] and '(file 16x3x3x3, model 8x3x3x3)' in errors[0]
+    assert 'Metric psnr' not in proc.stdout
+    proc = run_main(['-c', STOCK_SR, '--no-cuda', '--evaluate-only', '--load', weights,
+                     '--allow-partial-load', '-o'] + narrow)
+    text = _ok(proc)
+    assert 'partial load' in text and len(logged(text, 'Metric psnr')) == 1
+
+
+@pytest.mark.e2e
+def test_divergence_before_any_checkpoint_says_there_is_none(sr_data, tmp_path):
+    out = tmp_path / 'out'
+    sched = 'lr_scheduler={name: MultiStepDecay, learning_rate: 1.0e+30, milestones: [1000]}'
+    opts = _data_opts(sr_data, out) + [OURS, sched, 'total_iters=50', 'log_config.interval=1',
+                                       'snapshot_config.interval=1000', 'validate.interval=-1']
+    proc = run_main(['-c', STOCK_SR, '--no-cuda', '-o'] + opts)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1
+    assert 'no checkpoint was saved (the first is due at iteration 1000)' in errors[0]
+    assert not glob.glob(os.path.join(run_dirs(str(out))[0], '*.pdparams'))
+
+
+@pytest.mark.e2e
+def test_an_error_inside_paddle_shows_its_frames_and_exits_1(sr_data, tmp_path):
+    out = tmp_path / 'out'
+    # a 1-channel generator fed RGB batches: Paddle's conv raises in the first iteration
+    opts = _data_opts(sr_data, out) + [OURS, 'total_iters=2', 'validate.interval=-1',
+                                       'model.generator.in_channels=1']
+    proc = run_main(['-c', STOCK_SR, '--no-cuda', '-o'] + opts, timeout=200)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    lines = proc.stderr.strip().splitlines()
+    first = [i for i, line in enumerate(lines) if line.startswith('error:')]
+    assert len(first) == 1 and 'Traceback' not in proc.stderr
+    assert lines[first[0]].startswith('error: Paddle raised '), lines
+    frames = [line for line in lines[first[0] + 1:] if line.startswith('  at ')]
+    assert frames and all(re.match(r'  at \S+\.py:\d+ in \w+', f) for f in frames)
+    assert frames[-1].startswith('  at paddle/'), frames

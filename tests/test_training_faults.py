@@ -24,6 +24,7 @@ def sr_opts(tmp_path_factory, photos):
     return stock_sr_opts(train) + [OURS, 'validate.interval=-1']
 
 
+@pytest.mark.e2e
 def test_sigkill_then_resume_keeps_iterations_and_lr_schedule(sr_opts, tmp_path):
     out = tmp_path / 'out'
     sched = ('lr_scheduler={name: MultiStepDecay, learning_rate: 0.001, '
@@ -41,8 +42,12 @@ def test_sigkill_then_resume_keeps_iterations_and_lr_schedule(sr_opts, tmp_path)
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     run = run_dirs(str(out))[0]
-    ckpts = sorted(glob.glob(os.path.join(run, 'iter_*_checkpoint.pdparams')))
-    assert [os.path.basename(c) for c in ckpts] == ['iter_10_checkpoint.pdparams']
+    ckpts = sorted(glob.glob(os.path.join(run, 'iter_*_checkpoint.pdparams')),
+                   key=lambda p: int(os.path.basename(p).split('_')[1]))
+    # snapshot_config.keep_checkpoints defaults to 0: every checkpoint is kept
+    assert [os.path.basename(c) for c in ckpts] == ['iter_5_checkpoint.pdparams',
+                                                    'iter_10_checkpoint.pdparams']
+    ckpts = ckpts[-1:]
     with open(ckpts[0], 'rb') as f:
         assert pickle.load(f)['epoch'] == 10
 
@@ -59,6 +64,7 @@ def test_sigkill_then_resume_keeps_iterations_and_lr_schedule(sr_opts, tmp_path)
     assert os.path.isfile(os.path.join(run_dirs(str(out2))[0], 'iter_40_weight.pdparams'))
 
 
+@pytest.mark.e2e
 def test_diverging_loss_stops_names_iteration_and_keeps_last_checkpoint(sr_opts, tmp_path):
     out = tmp_path / 'out'
     sched = 'lr_scheduler={name: MultiStepDecay, learning_rate: 1.0e+30, milestones: [1000]}'
@@ -82,9 +88,10 @@ def test_diverging_loss_stops_names_iteration_and_keeps_last_checkpoint(sr_opts,
 
 @pytest.mark.parametrize('opts,message', [
     (['model.generator.name=TransposeSRResnet'], "did you mean 'TransposeSRResNet'"),
-    (['nokey=3'], "override key 'nokey' does not exist"),
+    (['total_iter=3'], "override key 'total_iter' does not exist"),
     (['dataset.train.gt_folder=/nonexistent/folder'], '/nonexistent/folder'),
 ])
+@pytest.mark.e2e
 def test_bad_config_is_one_line_error(sr_opts, tmp_path, opts, message):
     proc = run_main(['-c', STOCK_SR, '--no-cuda', '-o'] + sr_opts +
                     [f'output_dir={tmp_path}'] + opts)
@@ -93,6 +100,7 @@ def test_bad_config_is_one_line_error(sr_opts, tmp_path, opts, message):
     assert proc.stderr.startswith('error: ') and message in proc.stderr
 
 
+@pytest.mark.e2e
 def test_missing_config_and_resume_files(tmp_path):
     proc = run_main(['-c', str(tmp_path / 'none.yaml')])
     assert proc.returncode == 2 and proc.stderr.strip() == (

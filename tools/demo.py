@@ -177,9 +177,9 @@ def write_figure(panels, path: str, names=(), height: int = 240) -> None:
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255)
             for r in rows]
-    figure = cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    cv2.imwrite(path, figure)
+    from ppgan_ext.image_io import write_png
+
+    write_png(path, np.concatenate(rows, axis=0))
 
 
 def table(rows) -> str:
@@ -212,10 +212,10 @@ def deploy_check(cfg, weights: str, out: str, config_path: str) -> bool:
     from ppgan.utils.filesystem import load
 
     from ppgan_ext.cli import main as paddlegan
-    from ppgan_ext.inference import read_input
+    from ppgan_ext.image_io import read_input, read_uint8_rgb, write_png
 
-    def save(path, chw):  # RGB tensors -> BGR file
-        cv2.imwrite(path, np.ascontiguousarray(to_uint8(chw)[:, :, ::-1]))
+    def save(path, chw):  # RGB tensors -> PNG
+        write_png(path, to_uint8(chw))
 
     lq_dir, gt_dir = os.path.join(out, 'heldout_lq'), os.path.join(out, 'heldout_gt')
     os.makedirs(lq_dir, exist_ok=True)
@@ -246,7 +246,7 @@ def deploy_check(cfg, weights: str, out: str, config_path: str) -> bool:
         with paddle.no_grad():
             sr = net(paddle.to_tensor(lq[None]))[0].numpy()
         expected = to_uint8(sr)
-        written = cv2.imread(os.path.join(sr_dir, name))[:, :, ::-1]
+        written = read_uint8_rgb(os.path.join(sr_dir, name))
         worst = max(worst, int(np.abs(written.astype(int) - expected).max()))
     print(f"paddlegan infer vs dynamic graph on {len(names)} held-out inputs: max difference "
           f"{worst} grey level(s)")

@@ -26,24 +26,112 @@ class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 2."""
 
 
+_OWNERS = (('ppgan_ext', 'ppgan-ext'), ('ppgan', 'ppgan'), ('paddle', 'Paddle'))
+_FRAMES = 3   # innermost frames shown for an error from library code
+
+
+def _owner(filename: str):
+    """``(owner, short path)`` of a source file: ppgan-ext, ppgan, Paddle or None."""
+    parts = filename.replace('\\', '/').split('/')
+    for package, owner in _OWNERS:
+        if package in parts[:-1]:
+            index = len(parts) - 1 - parts[::-1].index(package)
+            return owner, '/'.join(parts[index:])
+    return None, filename
+
+
+def _frames(error: BaseException):
+    """The traceback's frames, innermost last, as (owner, short path, line, function)."""
+    import traceback
+
+    return [(*_owner(f.filename), f.lineno, f.name)
+            for f in traceback.extract_tb(error.__traceback__)]
+
+
+def _message(error: BaseException) -> str:
+    """The error's message on one line (Paddle's C++ summary reduced to its error line)."""
+    text = str(error)
+    if 'Error Message Summary' in text:
+        text = text.split('Error Message Summary', 1)[1]
+    lines = [line.strip() for line in text.splitlines()]
+    lines = [line for line in lines if line.strip('-=')]
+    return ' '.join(lines[:2]) if lines else type(error).__name__
+
+
+def report(error: BaseException) -> int:
+    """Print ``error`` for a user and return the exit status.
+
+    * config and input errors (ours, or a missing file): one ``error:`` line,
+      exit 2;
+    * a diverged training run: one line, exit 1;
+    * anything raised by ppgan's or Paddle's code (or an unexpected error in
+      ours): ``error: <who> raised <Type>: <message>`` and the innermost
+      frames as ``file:line in function``, exit 1.
+    """
+    from ..compat import WeightsUnavailable
+    from ..config import ConfigError
+    from ..engine.trainer import TrainingDiverged, WeightsMismatch
+
+    cause = error
+    while cause is not None and not isinstance(cause, WeightsUnavailable):
+        cause = cause.__cause__ or cause.__context__   # ppgan's builders re-raise as RuntimeError
+    if cause is not None:
+        error = cause
+    frames = _frames(error)
+    owner = next((f[0] for f in reversed(frames) if f[0]), None)
+    if isinstance(error, TrainingDiverged):
+        print(f'error: {_message(error)}', file=sys.stderr)
+        return 1
+    input_errors = (CommandError, ConfigError, WeightsMismatch, WeightsUnavailable,
+                    FileNotFoundError, NotADirectoryError)
+    if isinstance(error, input_errors) or (isinstance(error, ValueError)
+                                           and owner in ('ppgan-ext', None)):
+        print(f'error: {_message(error)}', file=sys.stderr)
+        return 2
+    who = owner or 'Python'
+    print(f'error: {who} raised {type(error).__name__}: {_message(error)}', file=sys.stderr)
+    for _, path, line, func in frames[-_FRAMES:]:
+        print(f'  at {path}:{line} in {func}', file=sys.stderr)
+    caller = next((f for f in reversed(frames[:-_FRAMES]) if f[0] and f[0] != owner), None)
+    if caller is not None:   # where the library was called from: the model or our code
+        print(f'  called from {caller[1]}:{caller[2]} in {caller[3]} ({caller[0]})',
+              file=sys.stderr)
+    print('  (set PPGAN_EXT_DEBUG=1 for the whole traceback)', file=sys.stderr)
+    return 1
+
+
+def _show_config_warnings() -> None:
+    """Print ppgan-ext's config warnings as ``warning: ...`` lines (others unchanged)."""
+    import warnings
+
+    from ..config import ConfigWarning
+
+    original = warnings.showwarning
+    if getattr(original, '_ppgan_ext', False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, ConfigWarning):
+            print(f'warning: {message}', file=file or sys.stderr)
+        else:
+            original(message, category, filename, lineno, file, line)
+
+    show._ppgan_ext = True
+    warnings.showwarning = show
+
+
 def guarded(func: Callable, args) -> int:
-    """Run ``func(args)``; turn expected failures into one ``error:`` line.
+    """Run ``func(args)``; report failures as :func:`report` says.
 
     Set ``PPGAN_EXT_DEBUG=1`` to get the full traceback instead.
     """
-    from ..config import ConfigError
-    from ..engine.trainer import TrainingDiverged
-
-    expected = (CommandError, ConfigError, FileNotFoundError, NotADirectoryError,
-                ValueError, TrainingDiverged)
+    _show_config_warnings()
     try:
         return func(args) or 0
-    except expected as e:
+    except Exception as e:
         if os.environ.get('PPGAN_EXT_DEBUG'):
             raise
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f'error: {msg}', file=sys.stderr)
-        return 1 if isinstance(e, TrainingDiverged) else 2
+        return report(e)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,9 @@ def add_arguments(parser):
                         help='override config entries')
     parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
     parser.add_argument('--seed', type=int, default=None, help='seed')
+    parser.add_argument('--allow-partial-load', action='store_true', default=False,
+                        help='load the parameters that fit and leave the others as '
+                             'initialised (else missing or mis-shaped ones are an error)')
 
 
 def run(args) -> int:

@@ -168,11 +168,10 @@ def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Styl
     unreadable sources that were skipped; with ``strict`` (default: when
     there is one pair only) an unreadable source raises instead.
     """
-    import cv2
     from tqdm import tqdm
 
-    from ..datasets.lapstyle_dataset import read_rgb
-    from ..utils import atomic_write
+    from ..image_io import read_image as read_rgb
+    from ..image_io import write_png
 
     strict = len(pairs) == 1 if strict is None else strict
     skipped = []
@@ -186,13 +185,7 @@ def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Styl
             continue
         out = stylize(_to_batch(content), style)[0]
         img = (np.clip(out, 0.0, 1.0).transpose(1, 2, 0)[:, :, ::-1] * 255.0 + 0.5)
-        img = img.astype(np.uint8)
-
-        def write(tmp, img=img):
-            if not cv2.imwrite(tmp, img):
-                raise OSError(f"cannot write {tmp}")
-
-        atomic_write(dst, write)
+        write_png(dst, img.astype(np.uint8), channel_order='BGR')
     return skipped
 
 

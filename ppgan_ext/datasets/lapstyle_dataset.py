@@ -14,8 +14,8 @@ from paddle.io import Dataset
 
 from ppgan.datasets.builder import DATASETS
 
-from ..image_io import check_image_file
-from ..utils import atomic_write, is_image_file, missing_path_message, scan_images
+from ..image_io import bad_files_listing, check_image_file, read_image, write_png
+from ..utils import is_image_file, missing_path_message, scan_images
 
 __all__ = ['LapStyleContentStyleDataset', 'read_rgb', 'resize_short_side', 'crop',
            'write_lapstyle_samples']
@@ -25,36 +25,8 @@ _LISTED = 5    # bad files named in a message before "and N more"
 
 
 def read_rgb(path: str) -> np.ndarray:
-    """Read an image file as uint8 RGB (H, W, 3).
-
-    Grayscale is replicated to three channels, alpha is dropped, 16-bit is
-    scaled to 8-bit.
-
-    Raises:
-        ValueError: the file cannot be decoded (names the file).
-    """
-    if not os.path.lexists(path):
-        raise FileNotFoundError(f"image not found: {path}")
-    try:
-        check_image_file(path)   # size limit, truncation, symlink loops: before decoding
-    except ValueError as e:
-        raise ValueError(f"{path}: not a readable image: {e}") from None
-    data = np.fromfile(path, dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    if img is None:
-        raise ValueError(f"{path}: not a readable image")
-    if img.dtype == np.uint16:
-        img = (img.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    elif img.dtype != np.uint8:
-        img = np.clip(img.astype(np.float32) * (255.0 if img.max() <= 1.0 else 1.0),
-                      0, 255).astype(np.uint8)
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    elif img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
-    return np.ascontiguousarray(img[:, :, ::-1])
+    """Read an image file as uint8 RGB (H, W, 3), upright: :func:`ppgan_ext.image_io.read_image`."""
+    return read_image(path)
 
 
 def resize_short_side(img: np.ndarray, size: int) -> np.ndarray:
@@ -176,9 +148,7 @@ class LapStyleContentStyleDataset(Dataset):
         if not bad:
             return good
         folder = root if os.path.isdir(root) else os.path.dirname(root)
-        listing = '; '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in bad[:_LISTED])
-        if len(bad) > _LISTED:
-            listing += f'; and {len(bad) - _LISTED} more'
+        listing = bad_files_listing(bad, folder, _LISTED)
         what = f'{len(bad)} of {len(paths)} image files of {key} {root}'
         if not good:
             raise ValueError(f'LapStyleContentStyleDataset: none of the {len(paths)} image files '
@@ -240,11 +210,6 @@ def write_lapstyle_samples(root: str, size: int = 160) -> Tuple[str, str]:
                 img = np.repeat(img[:, :, None], 3, axis=2)
             img = resize_short_side(np.ascontiguousarray(img[:, :, :3]), size)
             path = os.path.join(root, folder, f'{name}.png')
-
-            def write(tmp, img=img):
-                if not cv2.imwrite(tmp, img[:, :, ::-1]):
-                    raise OSError(f"cannot write {tmp}")
-
-            atomic_write(path, write)
+            write_png(path, img)
             written.setdefault(folder, []).append(path)
     return os.path.join(root, 'content'), written['style'][0]

@@ -10,7 +10,7 @@ from ppgan.datasets.builder import DATASETS
 
 from ..degradations import (check_blur, check_prob, check_salt_ratio, check_scale, degrade,
                             downscale, draw_params, mean_blur, mod_crop, salt_pepper_noise)
-from ..image_io import check_image_file, read_image
+from ..image_io import bad_files_listing, check_image_file, read_image
 from ..utils import IMG_EXTENSIONS, scan_images
 
 _MODES = ('train', 'test')
@@ -186,9 +186,7 @@ class SaltPepperDataset(Dataset):
             paths.append(path)
             sizes.append((h, w))
         if bad:
-            listing = '; '.join(f'{os.path.relpath(p, folder)} ({why})' for p, why in bad[:_LISTED])
-            if len(bad) > _LISTED:
-                listing += f'; and {len(bad) - _LISTED} more'
+            listing = bad_files_listing(bad, folder, _LISTED)
             what = f'{len(bad)} of {len(found)} image files under {folder}'
             if not self.skip_bad:
                 raise ValueError(f'SaltPepperDataset: {what} cannot be used: {listing}. '

@@ -1,13 +1,22 @@
 """Train / evaluate from a config: the body of ``tools/main.py`` and ``paddlegan train``.
 
-Takes PaddleGAN's flags (``-c``, ``-o key=value ...``, ``--resume``, ``--load``,
-``--evaluate-only``, ``--no-cuda``, ``--seed``, ``-p``) and runs ppgan's training
-loop through :class:`ppgan_ext.engine.trainer.Trainer`.
+Takes every flag of PaddleGAN's ``tools/main.py`` (``-c``, ``-o key=value ...``,
+``--resume``, ``--load``, ``--evaluate-only``, ``--val-interval``, ``--no-cuda``,
+``--seed``, ``-p``, and ``--source_path`` / ``--reference_dir`` /
+``--model_path``, which PaddleGAN parses there for its predictors and its
+training never reads) and runs ppgan's training loop through
+:class:`ppgan_ext.engine.trainer.Trainer`.
+
+Each run writes into its own new folder: ``<output_dir>/<config name>-<date-time>``
+(to the second), with ``-2``, ``-3``, ... appended if that exists already.
 """
 import argparse
+import hashlib
 import os
 import random
+import tempfile
 import time
+import warnings
 
 import numpy as np
 import paddle
@@ -37,6 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help='Paddle profiler options "key1=value1;key2=value2"')
     parser.add_argument('--seed', type=int, default=None,
                         help='seed paddle, numpy and random')
+    parser.add_argument('--source_path', default='', metavar='FILE',
+                        help="accepted as PaddleGAN's tools/main.py does; training does not "
+                             "use it (PaddleGAN's predictors do)")
+    parser.add_argument('--reference_dir', default='',
+                        help='accepted as PaddleGAN does; training does not use it')
+    parser.add_argument('--model_path', default=None,
+                        help='accepted as PaddleGAN does; training does not use it')
+    parser.add_argument('--allow-partial-load', action='store_true', default=False,
+                        help='with --load: load the parameters that fit and leave the others '
+                             'as initialised (else missing or mis-shaped ones are an error)')
     return parser
 
 
@@ -45,16 +64,80 @@ def _check_file(path: str, flag: str) -> None:
         raise FileNotFoundError(f"{flag}: file not found: {path}")
 
 
+def _start_time(pid: int) -> float:
+    """When process ``pid`` started (Linux /proc), else now."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            ticks = int(f.read().rsplit(')', 1)[1].split()[19])
+        with open('/proc/stat') as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith('btime'))
+        return boot + ticks / os.sysconf('SC_CLK_TCK')
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time()
+
+
+def run_folder(output_dir: str, config_file: str) -> str:
+    """Create and return this run's own folder under ``output_dir``.
+
+    ``<config name>-%Y-%m-%d-%H-%M-%S``; when that exists, ``-2``, ``-3``, ...
+    is appended (the folder is created exclusively, so two runs started in
+    the same second still get two folders). Under ``paddle.distributed.launch``
+    the ranks of one machine must agree on one folder: the time is the
+    launcher's start time, the machine's first rank picks the folder and the
+    others read its name from a note in the temporary folder named after the
+    job (its endpoints and launcher). On several machines each machine's
+    launcher makes its own folder; global rank 0's holds the checkpoints.
+    """
+    stem = os.path.splitext(os.path.basename(str(config_file)))[0]
+    world = int(os.environ.get('PADDLE_TRAINERS_NUM', '1') or 1)
+    rank = int(os.environ.get('PADDLE_RANK_IN_NODE')
+               or os.environ.get('PADDLE_LOCAL_RANK')
+               or os.environ.get('PADDLE_TRAINER_ID') or 0)
+    started = _start_time(os.getppid()) if world > 1 else time.time()
+    base = os.path.join(output_dir, stem + time.strftime('-%Y-%m-%d-%H-%M-%S',
+                                                         time.localtime(started)))
+    note = None
+    if world > 1:
+        job = os.environ.get('PADDLE_TRAINER_ENDPOINTS', '') + f'|{os.getppid()}|{base}'
+        note = os.path.join(tempfile.gettempdir(),
+                            'ppgan-ext-run-' + hashlib.sha1(job.encode()).hexdigest()[:16])
+        if rank > 0:
+            for _ in range(600):
+                if os.path.exists(note):
+                    with open(note) as f:
+                        return f.read()
+                time.sleep(0.1)
+            raise RuntimeError(f'local rank {rank}: local rank 0 did not create the run '
+                               f'folder (waited 60 s for {note})')
+    os.makedirs(output_dir, exist_ok=True)
+    folder, n = base, 1
+    while True:
+        try:
+            os.mkdir(folder)
+            break
+        except FileExistsError:
+            n += 1
+            folder = f'{base}-{n}'
+    if note is not None:
+        from ..utils import atomic_write
+
+        def write(tmp):
+            with open(tmp, 'w') as f:
+                f.write(folder)
+
+        atomic_write(note, write)
+    return folder
+
+
 def setup(args, cfg) -> None:
-    """ppgan's ``setup``, honouring ``--no-cuda`` and a seed of 0."""
+    """ppgan's ``setup``: a new folder per run, ``--no-cuda`` and a seed of 0 honoured."""
     from ppgan.utils.logger import setup_logger
 
     cfg.is_train = not args.evaluate_only
     cfg.profiler_options = args.profiler_options or None
-    cfg.timestamp = time.strftime('-%Y-%m-%d-%H-%M', time.localtime())
-    cfg.output_dir = os.path.join(
-        cfg.output_dir,
-        os.path.splitext(os.path.basename(str(args.config_file)))[0] + cfg.timestamp)
+    cfg.output_dir = run_folder(cfg.output_dir, args.config_file)
+    cfg.timestamp = cfg.output_dir.rsplit(os.path.splitext(
+        os.path.basename(str(args.config_file)))[0], 1)[-1]
     logger = setup_logger(cfg.output_dir)
     logger.info('Configs: {}'.format(cfg))
 
@@ -72,11 +155,16 @@ def build_trainer(args):
     ``--resume`` / ``--load`` are applied. Returns the Trainer (its ``cfg``
     holds the run's ``output_dir``).
     """
-    from ..compat import harden_ppgan_image_io
+    from ..compat import drop_newer_config_keys, harden_ppgan_image_io, patch_ppgan
+    from ..config import ConfigWarning
     from .trainer import Trainer
 
+    patch_ppgan()             # ppgan 2.1.0 on Paddle 3 / NumPy 2, offline weights
     harden_ppgan_image_io()   # one-line errors from ppgan's own image datasets
     cfg = load_config(args.config_file, args.opt)
+    for key in drop_newer_config_keys(cfg):
+        warnings.warn(f'{key}: a key of PaddleGAN releases newer than ppgan 2.1.0; ignored',
+                      ConfigWarning)
     validate_config(cfg, is_train=not args.evaluate_only, source=args.config_file)
     _check_file(args.resume, '--resume')
     _check_file(args.load, '--load')
@@ -87,7 +175,7 @@ def build_trainer(args):
         trainer.resume(args.resume)
         trainer.logger.info(f'Resumed from {args.resume} at iteration {trainer.current_iter}')
     elif args.load:
-        trainer.load(args.load)
+        trainer.load(args.load, partial=getattr(args, 'allow_partial_load', False))
     return trainer
 
 

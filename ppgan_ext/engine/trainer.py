@@ -11,12 +11,23 @@ Behaviour is ppgan's :class:`ppgan.engine.trainer.Trainer` except:
   :meth:`train` raises ``KeyboardInterrupt`` after writing it. A second Ctrl-C
   stops at once.
 * in multi-process training, nets without trainable parameters are not
-  wrapped in ``paddle.DataParallel`` (which refuses them).
+  wrapped in ``paddle.DataParallel`` (which refuses them);
+* ``snapshot_config.keep_checkpoints`` (default 0: all) says how many of the
+  newest ``*_checkpoint.pdparams`` are kept; weight files are all kept, as in
+  ppgan; a checkpoint this run resumed from is never deleted;
+* ``--resume`` / ``--load`` refuse a file whose parameters do not fit the
+  model (missing, unexpected or mis-shaped), naming the first few, instead
+  of Paddle's "Skip loading" warnings; ``load(partial=True)`` loads what fits.
+  ``--load`` of a file without some net (a generator-only file for a GAN) skips
+  that net with a warning, as ppgan does; ``--resume`` needs every net.
 """
+import glob
 import math
 import os
+import re
 import signal
 import threading
+from typing import Dict, List
 
 from ppgan.engine.trainer import Trainer as PPGANTrainer
 
@@ -25,6 +36,40 @@ from ..utils import atomic_pickle
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or Inf."""
+
+
+class WeightsMismatch(ValueError):
+    """A weight file whose parameters do not fit the model's nets."""
+
+
+_NAMED = 3   # parameters named in a mismatch message before "and N more"
+
+
+def _shape(value) -> tuple:
+    return tuple(int(d) for d in getattr(value, 'shape', ()))
+
+
+def state_mismatches(model_state: Dict, file_state: Dict) -> Dict[str, List[str]]:
+    """Compare a net's ``state_dict()`` with the one in a file.
+
+    Returns:
+        dict: ``missing`` (in the model, not the file), ``unexpected`` (in
+        the file only) and ``shape`` (``'name (file 64x3x3x3, model 32x3x3x3)'``).
+    """
+    def dims(shape):
+        return 'x'.join(map(str, shape)) or 'scalar'
+
+    shape = [f'{k} (file {dims(_shape(file_state[k]))}, model {dims(_shape(v))})'
+             for k, v in model_state.items()
+             if k in file_state and _shape(file_state[k]) != _shape(v)]
+    return {'missing': [k for k in model_state if k not in file_state],
+            'unexpected': [k for k in file_state if k not in model_state],
+            'shape': shape}
+
+
+def _listing(names: List[str]) -> str:
+    more = f', and {len(names) - _NAMED} more' if len(names) > _NAMED else ''
+    return ', '.join(names[:_NAMED]) + more
 
 
 def _to_numpy_state(state):
@@ -37,6 +82,10 @@ class Trainer(PPGANTrainer):
     def __init__(self, cfg):
         super().__init__(cfg)
         self.last_saved_iter = 0
+        self.last_checkpoint = None      # newest checkpoint file that exists
+        self._protected = set()          # checkpoint files never deleted (resumed from)
+        snapshot = cfg.get('snapshot_config') or {}
+        self.keep_checkpoints = int(snapshot.get('keep_checkpoints', 0) or 0)
         self._stop_requested = False
         if cfg.is_train:
             if self.iters_per_epoch == 0:
@@ -99,10 +148,15 @@ class Trainer(PPGANTrainer):
             for term, value in model.get_current_losses().items():
                 value = float(value)
                 if not math.isfinite(value):
+                    if self.last_checkpoint:
+                        kept = f"the newest checkpoint is {self.last_checkpoint}"
+                    else:
+                        kept = ("no checkpoint was saved (the first is due at iteration "
+                                f"{self.weight_interval})")
                     raise TrainingDiverged(
                         f"loss {term} is {value} at iteration {self.current_iter}; "
-                        f"training stopped, the last checkpoint in {self.output_dir} "
-                        f"is kept (lower the learning rate or check the data)")
+                        f"training stopped, {kept} (lower the learning rate or check "
+                        f"the data)")
 
         model.train_iter = checked_train_iter
 
@@ -112,7 +166,11 @@ class Trainer(PPGANTrainer):
         return f'iter_{step}_{name}.pdparams'
 
     def save(self, epoch, name='checkpoint', keep=1):
-        """Write ``iter_<epoch>_<name>.pdparams`` atomically (ppgan's format)."""
+        """Write ``iter_<epoch>_<name>.pdparams`` atomically (ppgan's format).
+
+        ``keep`` is ppgan's argument and is ignored: how many checkpoints are
+        kept is ``snapshot_config.keep_checkpoints``.
+        """
         if self.local_rank != 0:
             return
         assert name in ('checkpoint', 'weight')
@@ -122,14 +180,81 @@ class Trainer(PPGANTrainer):
             state['epoch'] = epoch
             for opt_name, opt in self.model.optimizers.items():
                 state[opt_name] = _to_numpy_state(opt.state_dict())
-        atomic_pickle(state, os.path.join(self.output_dir, self._checkpoint_name(epoch, name)))
+        path = os.path.join(self.output_dir, self._checkpoint_name(epoch, name))
+        atomic_pickle(state, path)
         self.last_saved_iter = epoch
-        if name == 'checkpoint' and keep > 0:
-            old = epoch - keep * self.weight_interval
-            if old > 0:
-                old_path = os.path.join(self.output_dir, self._checkpoint_name(old, name))
-                if os.path.exists(old_path):
-                    os.remove(old_path)
+        if name == 'checkpoint':
+            self.last_checkpoint = path
+            self._prune_checkpoints()
+
+    def _prune_checkpoints(self) -> None:
+        """Delete all but the newest ``keep_checkpoints`` checkpoints of this run's folder."""
+        if self.keep_checkpoints <= 0:
+            return
+        pattern = re.compile(r'(?:iter|epoch)_(\d+)_checkpoint\.pdparams$')
+        found = []
+        for path in glob.glob(os.path.join(self.output_dir, '*_checkpoint.pdparams')):
+            match = pattern.search(os.path.basename(path))
+            if match:
+                found.append((int(match.group(1)), path))
+        for _, path in sorted(found)[:-self.keep_checkpoints]:
+            if os.path.realpath(path) not in self._protected:
+                os.remove(path)
+
+    def _checked_state(self, path: str, state: Dict, partial: bool, flag: str) -> Dict:
+        """What of ``state`` to load into each net; :class:`WeightsMismatch` unless it fits."""
+        nets = self.model.nets
+        absent = [n for n in nets if n not in state]
+        if len(absent) == len(nets) or (absent and flag == '--resume'):
+            present = ', '.join(repr(k) for k in state if isinstance(state[k], dict)) or 'none'
+            raise WeightsMismatch(
+                f"{flag} {path}: no parameters for net(s) {', '.join(map(repr, absent))} of "
+                f"model {self.cfg.model.name} (the file has {present})")
+        for net_name in absent:   # e.g. a GAN fine-tuned from a generator-only weight file
+            self.logger.warning(f'Can not find state dict of net {net_name}. Skip load '
+                                f'pretrained weight for net {net_name}')
+        fitted = {}
+        for net_name, net in nets.items():
+            if net_name not in state:
+                continue
+            own = net.state_dict()
+            bad = state_mismatches(own, state[net_name])
+            problems = [f"{len(bad[k])} {what}: {_listing(bad[k])}"
+                        for k, what in (('shape', 'of another shape'),
+                                        ('missing', 'missing from the file'),
+                                        ('unexpected', 'not in the model'))
+                        if bad[k]]
+            if problems and not partial:
+                raise WeightsMismatch(
+                    f"{flag} {path}: net {net_name!r} does not fit the config's "
+                    f"{self.cfg.model.get(net_name, {}).get('name', net_name)}: "
+                    f"{'; '.join(problems)} (check the config's net sizes, or load what "
+                    f"fits with --allow-partial-load)")
+            if problems:
+                self.logger.warning(f'{net_name}: partial load; {"; ".join(problems)}')
+            fitted[net_name] = {k: v for k, v in state[net_name].items()
+                                if k in own and _shape(v) == _shape(own[k])}
+        return fitted
+
+    def load(self, weight_path, partial: bool = False):
+        """ppgan's ``load`` (net weights only), refusing weights that do not fit the nets."""
+        from ppgan.utils.filesystem import load
+
+        fitted = self._checked_state(weight_path, load(weight_path), partial, '--load')
+        for net_name, net_state in fitted.items():
+            self.model.nets[net_name].set_state_dict(net_state)
+            self.logger.info(f'Loaded pretrained weight for net {net_name}')
+
+    def resume(self, checkpoint_path):
+        """ppgan's ``resume``, refusing a checkpoint that does not fit; it is never deleted."""
+        from ppgan.utils.filesystem import load
+
+        state = load(checkpoint_path)
+        self._checked_state(checkpoint_path, state, False, '--resume')
+        self._protected.add(os.path.realpath(checkpoint_path))
+        super().resume(checkpoint_path)
+        self.last_checkpoint = checkpoint_path
+        self.last_saved_iter = self.current_iter - 1
 
     def save_interrupted(self):
         """Checkpoint the last finished iteration (after Ctrl-C)."""

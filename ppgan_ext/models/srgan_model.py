@@ -178,13 +178,20 @@ class SRGANModel(BaseSRModel):
                 delattr(crit, attr)
         return crit(pred, target_is_real, is_disc=is_disc)
 
-    def _generator_step(self, optim, adversarial: bool) -> None:
-        optim.clear_grad()
+    def generator_losses(self, adversarial: bool) -> dict:
+        """Run the generator on ``self.lq`` and return its loss terms (nothing is stepped).
+
+        Sets ``self.output`` (N, C, H, W). The returned dict holds
+        ``loss_pixel``, ``loss_perceptual`` / ``loss_style`` when a perceptual
+        criterion is set, and with ``adversarial`` ``loss_gan``:
+        ``gan(D(out), real)`` or, relativistic,
+        ``(gan(D(gt) - mean D(out), fake) + gan(D(out) - mean D(gt), real)) / 2``,
+        where ``gan`` is ``gan_criterion`` with its generator ``loss_weight``.
+        The discriminator's parameters get no gradient from these terms.
+        """
         self.output = self.nets['generator'](self.lq)
         self.visual_items['output'] = self.output
-        loss_pixel = self.pixel_criterion(self.output, self.gt)
-        self.losses['loss_pixel'] = loss_pixel
-        terms = [loss_pixel]
+        losses = {'loss_pixel': self.pixel_criterion(self.output, self.gt)}
         if self.perceptual_criterion is not None:
             result = self.perceptual_criterion(self.output, self.gt)
             if isinstance(result, (tuple, list)):  # ppgan's PerceptualLoss: (percep, style)
@@ -192,9 +199,7 @@ class SRGANModel(BaseSRModel):
                 result = [(n, r) for n, r in zip(names, result) if r is not None]
             else:
                 result = [('loss_perceptual', result)]
-            for name, value in result:
-                self.losses[name] = value
-                terms.append(value)
+            losses.update(result)
         if adversarial:
             disc = self.nets['discriminator']
             self.set_requires_grad(disc, False)
@@ -207,29 +212,42 @@ class SRGANModel(BaseSRModel):
             else:
                 loss_gan = self._gan(fake_pred, True, False)
             self.set_requires_grad(disc, True)
-            self.losses['loss_gan'] = loss_gan
-            terms.append(loss_gan)
-        paddle.add_n(terms).backward()
-        optim.step()
+            losses['loss_gan'] = loss_gan
+        return losses
 
-    def _discriminator_step(self, optim) -> None:
+    def discriminator_losses(self) -> dict:
+        """The discriminator's loss terms on ``self.gt`` and the detached ``self.output``.
+
+        ``loss_d_real = gan(D(gt), real)`` and ``loss_d_fake = gan(D(out), fake)``;
+        relativistic: ``gan(D(gt) - mean D(out), real)`` and
+        ``gan(D(out) - mean D(gt), fake)`` (the other kind's mean detached). Also
+        ``d_real`` / ``d_fake``, the mean logits (detached, for the log).
+        """
         disc = self.nets['discriminator']
-        optim.clear_grad()
-        fake = self.output.detach()
         real_pred = disc(self.gt)
-        fake_pred = disc(fake)
+        fake_pred = disc(self.output.detach())
         if self.relativistic:
             loss_real = self._gan(real_pred - fake_pred.detach().mean(), True, True)
             loss_fake = self._gan(fake_pred - real_pred.detach().mean(), False, True)
         else:
             loss_real = self._gan(real_pred, True, True)
             loss_fake = self._gan(fake_pred, False, True)
-        ((loss_real + loss_fake) / 2).backward()
+        return {'loss_d_real': loss_real, 'loss_d_fake': loss_fake,
+                'd_real': real_pred.detach().mean(), 'd_fake': fake_pred.detach().mean()}
+
+    def _generator_step(self, optim, adversarial: bool) -> None:
+        optim.clear_grad()
+        losses = self.generator_losses(adversarial)
+        self.losses.update(losses)
+        paddle.add_n(list(losses.values())).backward()
         optim.step()
-        self.losses['loss_d_real'] = loss_real
-        self.losses['loss_d_fake'] = loss_fake
-        self.losses['d_real'] = real_pred.detach().mean()
-        self.losses['d_fake'] = fake_pred.detach().mean()
+
+    def _discriminator_step(self, optim) -> None:
+        optim.clear_grad()
+        losses = self.discriminator_losses()
+        ((losses['loss_d_real'] + losses['loss_d_fake']) / 2).backward()
+        optim.step()
+        self.losses.update(losses)
 
     def train_iter(self, optims=None):
         """One iteration: generator step, then discriminator step, per the schedule."""
