@@ -8,11 +8,13 @@ import pytest
 import ppgan_ext  # noqa: F401
 from ppgan_ext.models.discriminators.lapstyle_patch import LapStylePatchDiscriminator
 from ppgan_ext.models.generators.lapstyle_blocks import adain, channel_mean_std
-from ppgan_ext.weight_files import load_net_state
 from ppgan_ext.models.generators.lapstyle_draft import LapStyleDraftNet
 from ppgan_ext.models.generators.lapstyle_encoder import (
     VGG_FILE_NAME, LapStyleVGGEncoder, vgg_state_from_encoder)
+from ppgan_ext.models.generators.lapstyle_pyramid import (LapStylePyramidNet,
+                                                          semantics_of_checkpoint)
 from ppgan_ext.models.generators.lapstyle_revision import LapStyleRevisionNet
+from ppgan_ext.weight_files import load_net_state
 
 
 @pytest.fixture(scope='module')
@@ -201,3 +203,76 @@ def test_ppgan_lapstyle_weights_load_into_our_nets():
             got = ours(cf, sf)
             scale = float(ref.abs().max())
             np.testing.assert_allclose(got.numpy() / scale, ref.numpy() / scale, atol=1e-5)
+
+
+# ------------------------------------------------- the pyramid net, both semantics
+def _random_pyramid(semantics, levels=2, seed=0):
+    paddle.seed(seed)
+    net = LapStylePyramidNet(levels, base_channels=16, num_feat=16, semantics=semantics)
+    for layer in [net.draft.final_conv[1]] + [r.UpBlock[-1] for r in net.revisions]:
+        layer.weight.set_value(paddle.normal(0.0, 0.05, layer.weight.shape))
+        layer.bias.set_value(paddle.full(layer.bias.shape, 0.3 if layer is
+                                          net.draft.final_conv[1] else 0.0))
+    net.eval()
+    return net
+
+
+@pytest.mark.parametrize('semantics', ['ppgan', 'exact'])
+def test_pyramid_net_jit_saves_with_dynamic_size_and_reloads(semantics, tmp_path):
+    net = _random_pyramid(semantics)
+    assert net.semantics == semantics
+    static = paddle.jit.to_static(net, input_spec=net.input_spec(), full_graph=True)
+    path = str(tmp_path / 'pyramid')
+    paddle.jit.save(static, path)
+    loaded = paddle.jit.load(path)
+    rng = np.random.default_rng(0)
+    style = paddle.to_tensor(rng.random((1, 3, 70, 90), dtype=np.float32))
+    for size in [(64, 64), (47, 33), (101, 65)]:
+        content = paddle.to_tensor(rng.random((1, 3) + size, dtype=np.float32))
+        with paddle.no_grad():
+            ref = net(content, style).numpy()
+            got = loaded(content, style).numpy()
+        assert got.shape == (1, 3) + size
+        assert ref.std() > 1e-3   # the levels do something
+        np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_semantics_change_the_output_and_are_recorded():
+    ppgan, exact = _random_pyramid('ppgan'), _random_pyramid('exact')
+    exact.set_state_dict({k: v for k, v in ppgan.state_dict().items()
+                          if not k.endswith('semantics_record')})
+    c, s = paddle.rand([1, 3, 64, 64]), paddle.rand([1, 3, 64, 64])
+    with paddle.no_grad():
+        assert float((ppgan(c, s) - exact(c, s)).abs().max()) > 1e-3
+    assert ppgan.draft.state_dict()['semantics_record'].numpy().tolist() == [0]
+    assert exact.draft.state_dict()['semantics_record'].numpy().tolist() == [1]
+
+
+def test_style_encoded_once_gives_the_same_output():
+    net = _random_pyramid('ppgan')
+    s = paddle.rand([1, 3, 80, 64])
+    feats = net.encode_style(s)
+    with paddle.no_grad():
+        for size in [(64, 64), (50, 70)]:
+            c = paddle.rand([1, 3, *size])
+            np.testing.assert_array_equal(net.forward_encoded(c, feats).numpy(),
+                                          net(c, s).numpy())
+
+
+def test_checkpoint_semantics_mismatch_and_truncated_files_are_one_line(tmp_path):
+    net = _random_pyramid('exact', levels=1)
+    state = {'net_enc': net.encoder.state_dict(), 'net_dec': net.draft.state_dict(),
+             'net_rev': net.revisions[0].state_dict()}
+    state = {k: {n: v.numpy() for n, v in d.items()} for k, d in state.items()}
+    assert semantics_of_checkpoint(state) == 'exact'
+    other = LapStylePyramidNet(1, base_channels=16, num_feat=16, semantics='ppgan')
+    with pytest.raises(ValueError, match="trained with the 'exact' pyramid semantics"):
+        other.load_weights(state, 'w.pdparams')
+    two = LapStylePyramidNet(2, base_channels=16, num_feat=16, semantics='exact')
+    with pytest.raises(ValueError, match=r"w.pdparams: no 'net_rev_2' weights, needed for a "
+                                         r"2-level pyramid \(the file holds: net_dec, net_enc, "
+                                         r"net_rev\)"):
+        two.load_weights(state, 'w.pdparams')
+    only_dec = {'net_dec': state['net_dec']}
+    with pytest.raises(ValueError, match="no 'net_enc' weights"):
+        LapStylePyramidNet(0, base_channels=16, semantics='exact').load_weights(only_dec, 'w')
