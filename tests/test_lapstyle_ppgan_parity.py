@@ -133,6 +133,21 @@ def test_stylize_weights_gives_ppgan_predictor_output(released_style, ppgan_outp
     assert worst <= 3, (within_one, worst)
 
 
+def test_non_square_style_is_resized_as_ppgan_does(released_style, tmp_path):
+    """ppgan squeezes any style to 512x512; so does stylize for ppgan-semantics weights."""
+    ckpt, content_png, _, root = released_style
+    style_png = str(tmp_path / 'coffee.png')
+    cv2.imwrite(style_png, skimage.data.coffee()[:, :, ::-1])     # 400x600
+    with _ppgan_cache(root / 'ppgan_cache'):
+        predictor = ppgan_app.LapStylePredictor(output=str(tmp_path / 'ppgan'), weight_path=ckpt)
+    predictor.run(content_png, style_png)
+    ref = cv2.imread(str(tmp_path / 'ppgan' / 'LapStyle' / 'stylized.png'))
+    assert main(['stylize', '--content', content_png, '--style', style_png,
+                 '--weights', ckpt, '--output', str(tmp_path / 'ours')]) == 0
+    within_one, worst = _agreement(cv2.imread(str(tmp_path / 'ours' / 'content.png')), ref)
+    assert within_one >= 0.999 and worst <= 3, (within_one, worst)
+
+
 def test_exact_semantics_would_not_match(released_style, ppgan_output):
     """The check above can fail: the same weights run with our exact pyramid differ visibly."""
     ckpt, content_png, style_png, _ = released_style

@@ -46,8 +46,10 @@ def add_arguments(parser):
     parser.add_argument('--output', default='output_dir/stylized', metavar='DIR',
                         help='output folder for the PNGs (default: output_dir/stylized)')
     parser.add_argument('--style-size', type=int, default=None, metavar='N',
-                        help="resize the style's shorter side to N before use (default: the "
-                             "top level's training size, 128 * 2**K; 0: keep its size)")
+                        help="resize the style to N before use (default: the top level's "
+                             "training size, 128 * 2**K; 0: keep its size): to N x N for "
+                             "weights of ppgan's semantics (as PaddleGAN does), the shorter "
+                             "side to N for the exact semantics")
     parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
@@ -108,7 +110,27 @@ def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
                 encoded[:] = [(style, net.encode_style(paddle.to_tensor(style)))]
             return net.forward_encoded(paddle.to_tensor(content), encoded[0][1]).numpy()
 
+    stylize.semantics = net.semantics
     return stylize, levels
+
+
+def resize_style(img: np.ndarray, size: int, semantics: str) -> np.ndarray:
+    """The style image as the pyramid is fed: (H, W, 3) uint8 RGB -> resized uint8 RGB.
+
+    ``'ppgan'``: ``size x size`` with PIL's bilinear filter, as PaddleGAN's
+    ``LapStylePredictor`` (and its training data) does; ``'exact'``: the
+    shorter side to ``size``, keeping the aspect ratio. ``size`` 0: unchanged.
+    """
+    from ..datasets.lapstyle_dataset import resize_short_side
+
+    if not size:
+        return img
+    if semantics == 'ppgan':
+        from PIL import Image
+        if img.shape[:2] == (size, size):
+            return img
+        return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
+    return resize_short_side(img, size)
 
 
 def build_predictor_stylizer(model_dir: str, levels=None,
@@ -189,7 +211,7 @@ def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Styl
 def run(args) -> int:
     import paddle
 
-    from ..datasets.lapstyle_dataset import read_rgb, resize_short_side
+    from ..datasets.lapstyle_dataset import read_rgb
     from ..pyramid import min_style_side, top_level_size
     from ..utils import plan_png_outputs, remove_stale_temp_files
 
@@ -214,8 +236,7 @@ def run(args) -> int:
         stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
 
     style_size = top_level_size(levels) if args.style_size is None else args.style_size
-    if style_size:
-        style_img = resize_short_side(style_img, style_size)
+    style_img = resize_style(style_img, style_size, getattr(stylize, 'semantics', 'ppgan'))
     need = min_style_side(levels)
     if min(style_img.shape[:2]) < need:
         raise ValueError(f"--style: {args.style} is {style_img.shape[1]}x{style_img.shape[0]}; "
