@@ -47,7 +47,8 @@ import paddle.nn.functional as F
 __all__ = ['SEMANTICS', 'check_semantics', 'pyr_down', 'pyr_up', 'resample',
            'upsample_nearest2x', 'half_size', 'downsample', 'laplacian_pyramid', 'fold_pyramid',
            'revision_inputs', 'upsample_to_band', 'pad_to_multiple', 'spatial_size', 'content_multiple',
-           'min_content_side', 'min_style_side', 'min_train_side', 'top_level_size']
+           'min_content_side', 'min_style_side', 'min_train_side', 'top_level_size',
+           'scaled_size']
 
 SEMANTICS = ('ppgan', 'exact')
 
@@ -65,6 +66,42 @@ def spatial_size(x: paddle.Tensor) -> SizeLike:
     if paddle.in_dynamic_mode():
         return list(x.shape[2:4])
     return paddle.shape(x)[2:4]
+
+
+def scaled_size(x: paddle.Tensor, factor: int, offset: int = 0) -> SizeLike:
+    """``[H * factor + offset, W * factor + offset]`` of an (N, C, H, W) tensor.
+
+    Python ints in dynamic mode, a shape tensor in a static graph (see
+    :func:`spatial_size`): the form of ``size`` that converts to ONNX.
+    """
+    size = spatial_size(x)
+    if paddle.in_dynamic_mode():
+        return [size[0] * factor + offset, size[1] * factor + offset]
+    return size * factor + offset
+
+
+def resample(x: paddle.Tensor, size: SizeLike) -> paddle.Tensor:
+    """Bilinear resize to ``size`` with ``align_corners=False`` (ppgan's ``tensor_resample``).
+
+    Args:
+        x (Tensor): (N, C, h, w).
+        size (list[int] | Tensor): Target ``[H, W]``.
+
+    Returns:
+        Tensor: (N, C, H, W). Up and down, odd sizes included; converts to
+        ONNX ``Resize`` (half-pixel, linear). An output side of 1 reads input
+        pixel 0 in Paddle but the centre in ONNX; the pyramid never makes one.
+    """
+    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
+
+
+def upsample_nearest2x(x: paddle.Tensor) -> paddle.Tensor:
+    """Nearest-neighbour 2x upsampling, (N, C, h, w) -> (N, C, 2h, 2w).
+
+    Written with an output size (not ``scale_factor=2``) so that it converts
+    to ONNX; the result is the same.
+    """
+    return F.interpolate(x, size=scaled_size(x, 2), mode='nearest')
 
 
 def _replicate_pad(x: paddle.Tensor, before: int, after: int) -> paddle.Tensor:
@@ -110,9 +147,8 @@ def pyr_up(x: paddle.Tensor, size: SizeLike) -> paddle.Tensor:
     """
     # One extra (replicated) coarse row/column makes the aligned grid
     # 2h + 1 long, which covers both H = 2h - 1 and H = 2h; then crop.
-    h, w = spatial_size(x)
     padded = _replicate_pad(x, 0, 1)
-    up = F.interpolate(padded, size=[h * 2 + 1, w * 2 + 1], mode='bilinear', align_corners=True)
+    up = F.interpolate(padded, size=scaled_size(x, 2, 1), mode='bilinear', align_corners=True)
     return up[:, :, :size[0], :size[1]]
 
 
@@ -162,24 +198,6 @@ def half_size(x: paddle.Tensor) -> SizeLike:
     return paddle.maximum(size // 2, paddle.ones_like(size))
 
 
-def resample(x: paddle.Tensor, size: SizeLike) -> paddle.Tensor:
-    """Bilinear resize to ``size`` with ``align_corners=False``: ppgan's ``tensor_resample``.
-
-    Args:
-        x (Tensor): (N, C, h, w).
-        size (list[int] | Tensor): Target ``[H, W]``.
-
-    Returns:
-        Tensor: (N, C, H, W).
-    """
-    return F.interpolate(x, size=size, mode='bilinear', align_corners=False)
-
-
-def upsample_nearest2x(x: paddle.Tensor) -> paddle.Tensor:
-    """Nearest-neighbour 2x upsampling, (N, C, h, w) -> (N, C, 2h, 2w)."""
-    return F.interpolate(x, scale_factor=2, mode='nearest')
-
-
 # ------------------------------------------------------------- the pyramids
 def downsample(x: paddle.Tensor, times: int, semantics: str = 'exact') -> paddle.Tensor:
     """The coarse level ``times`` halvings down, as :func:`laplacian_pyramid` makes it.
@@ -221,10 +239,9 @@ def laplacian_pyramid(x: paddle.Tensor, levels: int,
             coarse = pyr_down(current)
             pyramid.append(current - pyr_up(coarse, spatial_size(current)))
         else:
-            size = spatial_size(current)
-            half = [size[0] // 2, size[1] // 2]  # ppgan's laplacian(): no floor at 1
-            pyramid.append(current - resample(resample(current, half), size))
+            # ppgan's laplacian() halves without the floor at 1 (a side of 1 fails there)
             coarse = resample(current, half_size(current))
+            pyramid.append(current - resample(coarse, spatial_size(current)))
         current = coarse
     pyramid.append(current)
     return pyramid
