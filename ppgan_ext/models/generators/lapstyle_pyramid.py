@@ -142,8 +142,9 @@ class LapStylePyramidNet(nn.Layer):
             sub = state.get(name)
             if not isinstance(sub, dict):
                 held = sorted(k for k, v in state.items() if isinstance(v, dict))
-                raise ValueError(f"{source}: no {name!r} weights, needed for a "
-                                 f"{self.levels}-level pyramid (the file holds: "
+                need = (f"needed for a {self.levels}-level pyramid" if name.startswith('net_rev')
+                        else "needed by every LapStyle pyramid")
+                raise ValueError(f"{source}: no {name!r} weights, {need} (the file holds: "
                                  f"{', '.join(held) or 'no nets'})")
             load_net_state(layer, sub, source, name)
 
