@@ -46,7 +46,8 @@ import paddle.nn.functional as F
 
 __all__ = ['SEMANTICS', 'check_semantics', 'pyr_down', 'pyr_up', 'resample',
            'upsample_nearest2x', 'half_size', 'downsample', 'laplacian_pyramid', 'fold_pyramid',
-           'revision_inputs', 'upsample_to_band', 'pad_to_multiple', 'spatial_size', 'content_multiple',
+           'revision_inputs', 'upsample_to_band', 'pad_to_multiple', 'spatial_size',
+           'content_multiple',
            'min_content_side', 'min_style_side', 'min_train_side', 'top_level_size',
            'scaled_size']
 
@@ -153,7 +154,7 @@ def pyr_up(x: paddle.Tensor, size: SizeLike) -> paddle.Tensor:
 
 
 def check_semantics(value: str, key: str = 'semantics') -> str:
-    """Return ``value`` if it is one of :data:`SEMANTICS`, else raise a ValueError naming ``key``."""
+    """``value`` if it is one of :data:`SEMANTICS`, else a ValueError naming ``key``."""
     if value not in SEMANTICS:
         raise ValueError(f"{key} must be one of {', '.join(SEMANTICS)}; got {value!r}")
     return value
@@ -175,7 +176,7 @@ def min_content_side(levels: int) -> int:
 
 
 def min_style_side(levels: int) -> int:
-    """The style's sides must be at least ``2 ** (K + 4)`` (relu4_1 of the drafting-level style >= 2x2)."""
+    """Style sides must be at least ``2 ** (K + 4)`` (drafting-level relu4_1 at least 2x2)."""
     return 2 ** (levels + 4)
 
 

@@ -1,4 +1,4 @@
-"""LapStyle with ppgan's weights gives ppgan's output: ppgan's own classes and predictor as reference.
+"""LapStyle with ppgan's weights gives ppgan's output; ppgan's own classes are the reference.
 
 A checkpoint in the layout of PaddleGAN's released styles (``net_enc``,
 ``net_dec``, ``net_rev``, ``net_rev_2``) is built from ppgan's ``Encoder``,
@@ -95,7 +95,8 @@ def released_style(tmp_path_factory):
         _calibrate(rev.UpBlock[-1], rev(inp), 0.05, 0.0)
         lap = rev(inp)
         first = ppgan_app.fold_laplace_pyramid([lap, small])
-        inp2 = paddle.concat([pyr_ci[0], paddle.nn.functional.interpolate(first, scale_factor=2)], 1)
+        up2 = paddle.nn.functional.interpolate(first, scale_factor=2)
+        inp2 = paddle.concat([pyr_ci[0], up2], 1)
         _calibrate(rev2.UpBlock[-1], rev2(inp2), 0.05, 0.0)
     ckpt = str(root / 'lapstyle_random.pdparams')
     paddle.save({'net_enc': enc.state_dict(), 'net_dec': dec.state_dict(),
@@ -135,7 +136,7 @@ def test_stylize_weights_gives_ppgan_predictor_output(released_style, ppgan_outp
 
 @pytest.mark.e2e
 def test_export_and_model_dir_give_ppgan_predictor_output(released_style, ppgan_output, tmp_path):
-    """A released-style file through `paddlegan export -c lapstyle_rev2.yaml` + `stylize --model_dir`."""
+    """A released-style file through `export -c lapstyle_rev2.yaml` + `stylize --model_dir`."""
     ckpt, content_png, style_png, _ = released_style
     config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           'configs', 'lapstyle_rev2.yaml')

@@ -1,4 +1,4 @@
-"""Laplacian pyramids in both semantics: exact folding, ppgan's own steps, size rules, static graphs."""
+"""Laplacian pyramids, both semantics: exact folding, ppgan's steps, size rules, static graphs."""
 import numpy as np
 import paddle
 import pytest
