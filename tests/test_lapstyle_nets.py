@@ -276,3 +276,19 @@ def test_checkpoint_semantics_mismatch_and_truncated_files_are_one_line(tmp_path
     only_dec = {'net_dec': state['net_dec']}
     with pytest.raises(ValueError, match="no 'net_enc' weights"):
         LapStylePyramidNet(0, base_channels=16, semantics='exact').load_weights(only_dec, 'w')
+
+
+def test_ppgan_loads_our_recorded_net_dec():
+    """The semantics record does not stop ppgan's DecoderNet from loading our weights."""
+    import warnings
+
+    from ppgan.models.generators.generater_lapstyle import DecoderNet
+
+    ours = LapStyleDraftNet(semantics='exact')
+    ours.final_conv[1].weight.set_value(paddle.normal(0.0, 0.1, ours.final_conv[1].weight.shape))
+    theirs = DecoderNet()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')   # ppgan would warn about a key it cannot place
+        theirs.set_dict(ours.state_dict())
+    np.testing.assert_array_equal(theirs.final_conv[1].weight.numpy(),
+                                  ours.final_conv[1].weight.numpy())
