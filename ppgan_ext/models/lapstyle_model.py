@@ -54,8 +54,8 @@ logger = logging.getLogger(__name__)
 
 STAGES = ('draft', 'revision')
 GAN_MODES = ('vanilla', 'lsgan')
-# Pyramid semantics of a NEW draft-stage training when the config names none (README,
-# "LapStyle: which pyramid semantics to train with", has the measurement behind it).
+# Pyramid semantics of a new draft-stage training when the config names none (README,
+# "Pyramid semantics: ppgan and exact", has the measurement behind it).
 DEFAULT_TRAIN_SEMANTICS = 'ppgan'
 _ALL_LAYERS = ('r11', 'r21', 'r31', 'r41', 'r51')
 _DEFAULT_NETS = {
