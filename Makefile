@@ -20,7 +20,7 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt setup.py
 	$(PY) -m pip install -q $(PADDLE)
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps $(PPGAN)
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-deps -e .[serve]
 	$(PY) -c "import ppgan_ext, ppgan.engine.trainer; print('ppgan-ext', ppgan_ext.__version__, 'ready')"
 	touch $@
 
@@ -38,6 +38,7 @@ bench: install
 	$(PY) bench/degrade.py
 	$(PY) bench/infer.py
 	$(PY) bench/lapstyle.py
+	$(PY) bench/fusion.py
 
 clean:
 	rm -rf output_dir demo_output inference_model .pytest_cache

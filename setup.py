@@ -29,6 +29,11 @@ setup(
     packages=find_packages(include=['ppgan_ext', 'ppgan_ext.*']),
     python_requires='>=3.8',
     install_requires=requirements(),
+    # `paddlegan serve` (ppgan_ext.serve) is built on the standard library's http.server and
+    # a static page, so the extra adds no package; it names the feature for
+    # `pip install ppgan-ext[serve]` and keeps a place for serving-only dependencies.
+    extras_require={'serve': []},
+    package_data={'ppgan_ext.serve': ['static/*']},
     entry_points={'console_scripts': ['paddlegan = ppgan_ext.cli:main']},
     license='Apache License 2.0',
     keywords=['paddlegan', 'gan', 'super-resolution', 'style-transfer'],

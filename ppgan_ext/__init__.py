@@ -12,5 +12,6 @@ compat.apply()
 from . import datasets  # noqa: E402,F401  (registers DATASETS)
 from . import models  # noqa: E402,F401  (registers GENERATORS, MODELS, ...)
 from . import metrics  # noqa: E402,F401  (registers METRICS)
+from . import stylize_sr_export  # noqa: E402,F401  (registers the fused net's exporter)
 
 __version__ = '0.1.0'

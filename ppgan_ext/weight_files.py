@@ -123,7 +123,8 @@ def load_net_state(net: paddle.nn.Layer, state: Dict[str, Any], source: str,
     check = getattr(net, 'check_state', None)
     if callable(check):
         check(state, f"{source}: {net_name}" if net_name not in source else source)
-    own = {k: v for k, v in net.state_dict().items() if k not in _RECORD_KEYS or k in state}
+    own = {k: v for k, v in net.state_dict().items()
+           if k.rsplit('.', 1)[-1] not in _RECORD_KEYS or k in state}
     missing = [k for k in own if k not in state]
     extra = [k for k in state if k not in own] if strict else []
     if missing or extra:

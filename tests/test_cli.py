@@ -9,7 +9,7 @@ import pytest
 
 from ppgan_ext.cli import COMMANDS, main
 
-EXPECTED = {'train', 'eval', 'export', 'infer', 'stylize', 'degrade', 'list'}
+EXPECTED = {'train', 'eval', 'export', 'infer', 'stylize', 'degrade', 'list', 'serve'}
 
 
 def test_console_script_points_at_our_main():

@@ -1,6 +1,7 @@
 """Every SR config in configs/ loads, passes the checks, and builds its model and datasets.
 
-The LapStyle configs, which chain by weight files, are covered by test_lapstyle_configs.py.
+The LapStyle configs, which chain by weight files, are covered by test_lapstyle_configs.py,
+the stylize + upscale configs (stylized_sr_x4, stylize_sr_x4) by test_stylize_sr.py.
 """
 import glob
 import os
@@ -14,7 +15,7 @@ from ppgan_ext.config import load_config, validate_config
 from ppgan_ext.sample_data import write_images
 
 CONFIGS = sorted(c for c in glob.glob(os.path.join(ROOT, 'configs', '*.yaml'))
-                 if not os.path.basename(c).startswith('lapstyle_'))
+                 if not os.path.basename(c).startswith(('lapstyle_', 'stylize')))
 # Per-config overrides that replace files a user supplies (VGG weights) for the build.
 LOCAL_FILES = {
     'saltpepper_transpose_srresnet_x4_gan.yaml': ['model.perceptual_criterion.vgg_path=random'],

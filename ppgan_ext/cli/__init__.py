@@ -18,6 +18,7 @@ COMMANDS = {
     'stylize': 'stylize',
     'export': 'export',
     'infer': 'infer',
+    'serve': 'serve',
 }
 
 
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog='paddlegan',
         description='PaddleGAN with ppgan-ext: train, evaluate, export, infer, stylize, degrade, '
-                    'list components.')
+                    'serve, list components.')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     sub.required = True
     for command, module_name in COMMANDS.items():

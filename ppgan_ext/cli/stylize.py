@@ -16,6 +16,9 @@ and oneDNN settings as ``paddlegan infer``::
     paddlegan stylize --content photos/ --style starry.png \
         --model_dir inference_model/lapstyle --output stylized/
 
+``--upscale SR_MODEL`` super-resolves each stylized image x2/x4 (see
+:mod:`ppgan_ext.cli.upscale_flags`).
+
 PNGs are written atomically; outputs that already exist are kept unless
 ``--overwrite``.
 """
@@ -23,6 +26,8 @@ import os
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
+
+from .upscale_flags import add_upscale_arguments, apply_upscale
 
 HELP = 'stylize an image or a folder with a trained LapStyle pyramid (full resolution)'
 
@@ -53,6 +58,7 @@ def add_arguments(parser):
     parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
+    add_upscale_arguments(parser)
 
 
 def _net_sizes(state: Dict, source: str) -> Tuple[int, int, int]:
@@ -234,6 +240,7 @@ def run(args) -> int:
     else:
         paddle.set_device(device)
         stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
+    stylize = apply_upscale(args, stylize, device)
 
     style_size = top_level_size(levels) if args.style_size is None else args.style_size
     style_img = resize_style(style_img, style_size, getattr(stylize, 'semantics', 'ppgan'))

@@ -4,3 +4,4 @@ from . import criterions  # noqa: F401
 from . import discriminators  # noqa: F401
 from . import srgan_model  # noqa: F401
 from . import lapstyle_model  # noqa: F401
+from . import stylize_sr_model  # noqa: F401

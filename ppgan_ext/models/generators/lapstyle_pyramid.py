@@ -148,6 +148,12 @@ class LapStylePyramidNet(nn.Layer):
                                  f"{', '.join(held) or 'no nets'})")
             load_net_state(layer, sub, source, name)
 
+    def check_state(self, state: Dict, source: str) -> None:
+        """Refuse a whole-pyramid state dict (``draft.*`` keys) of the other semantics."""
+        draft = {k[len('draft.'):]: v for k, v in state.items() if k.startswith('draft.')}
+        if draft:
+            self.draft.check_state(draft, source)
+
     # ---------------------------------------------------------------- forward
     def encode_style(self, style: paddle.Tensor) -> Tuple[paddle.Tensor, ...]:
         """Encoder features (relu1_1 .. relu4_1) of the style at the drafting level.

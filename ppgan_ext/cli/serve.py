@@ -1,0 +1,100 @@
+"""``paddlegan serve``: a local web app to restore and stylize photos.
+
+    paddlegan serve --sr-model inference_model/demo_x4 \
+        --lapstyle output_dir/lapstyle_rev2-RUN/iter_30000_weight.pdparams \
+        [--upscale-model inference_model/stylized_sr_x4] [--host 127.0.0.1 --port 8765]
+
+then open the printed address in a browser. Restore runs the SR model folder
+like ``paddlegan infer --tile``; stylize runs the LapStyle model (weights or
+an exported folder) like ``paddlegan stylize``, optionally upscaled. It
+listens on 127.0.0.1 unless ``--host`` says otherwise, writes only under
+``--work-dir`` and loads nothing from other hosts.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+from ..upscale import DEFAULT_OVERLAP, DEFAULT_TILE
+
+HELP = 'start a local web app to restore and stylize photos'
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument('--sr-model', default=None, metavar='DIR',
+                        help='exported SR model folder (`paddlegan export`) for restore')
+    parser.add_argument('--lapstyle', default=None, metavar='MODEL',
+                        help='LapStyle weight file or exported pyramid folder for stylize')
+    parser.add_argument('--upscale-model', default=None, metavar='DIR',
+                        help='exported SR model folder for "stylize + upscale" '
+                             '(default: --sr-model)')
+    parser.add_argument('--host', default='127.0.0.1',
+                        help='address to listen on (default: 127.0.0.1, this computer only)')
+    parser.add_argument('--port', type=int, default=8765,
+                        help='port (default: 8765; 0 picks a free one)')
+    parser.add_argument('--work-dir', default=None, metavar='DIR',
+                        help='folder for uploads and results, the only place the app writes '
+                             '(default: a new temporary folder, removed on exit)')
+    parser.add_argument('--max-upload-mb', type=float, default=20.0, metavar='MB',
+                        help='largest upload in MiB (default: 20)')
+    parser.add_argument('--max-pixels', type=int, default=2048 * 2048, metavar='N',
+                        help='largest image in pixels (default: 4194304; never above '
+                             '$PPGAN_EXT_MAX_IMAGE_PIXELS or its default)')
+    parser.add_argument('--max-queue', type=int, default=8, metavar='N',
+                        help='jobs waiting or running at once; more are refused as busy '
+                             '(default: 8)')
+    parser.add_argument('--max-side', type=int, default=1024, metavar='N',
+                        help='contents with a longer side above N are shrunk to N before '
+                             'stylizing (default: 1024)')
+    parser.add_argument('--tile', type=int, default=DEFAULT_TILE, metavar='N',
+                        help=f'tile side of the SR models (default: {DEFAULT_TILE})')
+    parser.add_argument('--tile-overlap', type=int, default=DEFAULT_OVERLAP, metavar='M',
+                        help=f'tile overlap (default: {DEFAULT_OVERLAP})')
+    parser.add_argument('--threads', type=int, default=None, metavar='N',
+                        help='CPU threads of Paddle Inference (default: all cores)')
+    parser.add_argument('--verbose', action='store_true', help='log every request')
+    return parser
+
+
+def run(args) -> int:
+    from ..image_io import max_image_pixels
+    from ..serve import Engine, EngineOptions, JobStore, make_server
+
+    for flag, value, least in (('--max-pixels', args.max_pixels, 1),
+                               ('--max-queue', args.max_queue, 1),
+                               ('--max-side', args.max_side, 16)):
+        if value < least:
+            raise ValueError(f"{flag} must be >= {least}, got {value}")
+    if not 0 < args.max_upload_mb <= 1024:
+        raise ValueError(f"--max-upload-mb must be in (0, 1024], got {args.max_upload_mb}")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in [0, 65535], got {args.port}")
+    engine = Engine(EngineOptions(
+        sr_model=args.sr_model, lapstyle=args.lapstyle, upscale_model=args.upscale_model,
+        tile=args.tile, overlap=args.tile_overlap, max_side=args.max_side,
+        threads=args.threads))
+    work_dir = args.work_dir or tempfile.mkdtemp(prefix='ppgan-ext-serve-')
+    store = JobStore(work_dir, min(args.max_pixels, max_image_pixels()), args.max_queue)
+    try:
+        server = make_server(engine, store, args.host, args.port,
+                             int(args.max_upload_mb * 2 ** 20), quiet=not args.verbose)
+    except OSError as e:
+        raise ValueError(f"--host {args.host} --port {args.port}: cannot listen "
+                         f"({e.strerror or e})") from None
+    host, port = server.server_address[:2]
+    shown = f'[{host}]' if ':' in host else host
+    print(f'serving on http://{shown}:{port}/ (work folder {os.path.abspath(work_dir)}); '
+          f'Ctrl+C stops', flush=True)
+    if args.host not in ('127.0.0.1', 'localhost', '::1'):
+        print(f'warning: --host {args.host}: the app is reachable from other computers',
+              file=sys.stderr)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if args.work_dir is None:   # the temporary folder made above
+            shutil.rmtree(work_dir, ignore_errors=True)
+    return 0

@@ -1,0 +1,48 @@
+"""The ``--upscale`` flags of ``paddlegan stylize``: stylize at a working size, then super-resolve.
+
+    paddlegan stylize --content photo.jpg --style starry.png --weights LAPSTYLE.pdparams \
+        --upscale inference_model/stylized_sr_x4 --work-size 512 --output stylized/
+
+``--upscale`` takes an exported SR model folder, or a weight file together
+with ``--upscale-config``. The stylized image (at ``--work-size``, or at the
+content's own size) is super-resolved tile by tile like ``paddlegan infer
+--tile``, so the PNG written is ``scale`` times the working size.
+"""
+import argparse
+
+from ..upscale import DEFAULT_OVERLAP, DEFAULT_TILE, Stylizer, load_upscaler, upscale_stylizer
+
+
+def add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--upscale``, ``--upscale-config``, ``--upscale-tile(-overlap)``, ``--work-size``."""
+    group = parser.add_argument_group('upscaling the stylized result')
+    group.add_argument('--upscale', default=None, metavar='SR_MODEL',
+                       help='super-resolve the stylized image with this SR model: an exported '
+                            'folder (`paddlegan export`) or a weight file with --upscale-config')
+    group.add_argument('--upscale-config', default=None, metavar='CONFIG',
+                       help='training config of the --upscale weight file')
+    group.add_argument('--upscale-tile', type=int, default=DEFAULT_TILE, metavar='N',
+                       help=f'tile side of the upscaler in input pixels (default: '
+                            f'{DEFAULT_TILE}; 0: whole image)')
+    group.add_argument('--upscale-tile-overlap', type=int, default=DEFAULT_OVERLAP, metavar='M',
+                       help=f'overlap of the upscaler tiles (default: {DEFAULT_OVERLAP})')
+    group.add_argument('--work-size', type=int, default=0, metavar='N',
+                       help='with --upscale: shrink the content so its longer side is at '
+                            'most N before stylizing (default: 0, its own size)')
+
+
+def apply_upscale(args: argparse.Namespace, stylize: Stylizer, device: str) -> Stylizer:
+    """``stylize`` itself without ``--upscale``; else stylize-then-upscale.
+
+    Raises:
+        ValueError: an upscale flag given without ``--upscale``, or bad values.
+    """
+    if args.upscale is None:
+        for flag, value, default in (('--upscale-config', args.upscale_config, None),
+                                     ('--work-size', args.work_size, 0)):
+            if value != default:
+                raise ValueError(f"{flag} needs --upscale SR_MODEL")
+        return stylize
+    upscaler = load_upscaler(args.upscale, args.upscale_config, device,
+                             args.upscale_tile, args.upscale_tile_overlap)
+    return upscale_stylizer(stylize, upscaler, args.work_size)

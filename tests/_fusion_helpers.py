@@ -1,0 +1,56 @@
+"""Helpers of the stylize + upscale, fused export and web app tests: tiny LapStyle weights."""
+import os
+
+import cv2
+import numpy as np
+
+WIDTH = 16  # encoder/draft/revision width of configs/lapstyle_tiny.yaml
+
+
+def write_lapstyle_weights(path: str, levels: int = 1, seed: int = 0) -> str:
+    """Random tiny LapStyle nets (net_enc, net_dec, net_rev...) saved like a ppgan weight file.
+
+    The output convolutions get non-zero weights and the draft a bias, so every
+    level changes the result and the stylized image is not flat.
+    """
+    import paddle
+    from ppgan.models.generators.builder import build_generator
+
+    paddle.seed(seed)
+    nets = {'net_enc': build_generator({'name': 'LapStyleVGGEncoder', 'random_init': True,
+                                        'base_channels': WIDTH}),
+            'net_dec': build_generator({'name': 'LapStyleDraftNet', 'base_channels': WIDTH})}
+    for k in range(1, levels + 1):
+        nets['net_rev' if k == 1 else f'net_rev_{k}'] = build_generator(
+            {'name': 'LapStyleRevisionNet', 'num_feat': WIDTH})
+    for name, net in nets.items():
+        if name == 'net_enc':
+            continue
+        last = net.final_conv[1] if name == 'net_dec' else net.UpBlock[-1]
+        last.weight.set_value(paddle.normal(0.0, 0.05, last.weight.shape))
+        last.bias.set_value(paddle.full(last.bias.shape, 0.3 if name == 'net_dec' else 0.0))
+    paddle.save({name: net.state_dict() for name, net in nets.items()}, str(path))
+    return str(path)
+
+
+def write_photo(path: str, name: str, size=(72, 96)) -> str:
+    """A scikit-image photo resized to ``size`` (H, W), written as an 8-bit PNG/JPEG."""
+    from ppgan_ext.sample_data import sample_image
+
+    h, w = size
+    img = cv2.resize(sample_image(name), (w, h), interpolation=cv2.INTER_AREA)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    assert cv2.imwrite(path, img)
+    return path
+
+
+def read_rgb_float(path: str) -> np.ndarray:
+    """An 8-bit image file as (1, 3, H, W) float32 RGB in [0, 1]."""
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    return np.ascontiguousarray(img[:, :, ::-1].transpose(2, 0, 1)[None], np.float32) / 255.0
+
+
+def png_pixels(out: np.ndarray) -> np.ndarray:
+    """(1, 3, H, W) float in [0, 1] -> uint8 (H, W, 3) BGR rounded like the PNG writers."""
+    img = np.clip(out[0].transpose(1, 2, 0), 0, 1) * 255.0
+    return np.floor(img + 0.5).astype(np.uint8)[:, :, ::-1]
