@@ -240,10 +240,11 @@ def run(args) -> int:
     else:
         paddle.set_device(device)
         stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
+    semantics = getattr(stylize, 'semantics', 'ppgan')   # how the pyramid wants its style
     stylize = apply_upscale(args, stylize, device)
 
     style_size = top_level_size(levels) if args.style_size is None else args.style_size
-    style_img = resize_style(style_img, style_size, getattr(stylize, 'semantics', 'ppgan'))
+    style_img = resize_style(style_img, style_size, semantics)
     need = min_style_side(levels)
     if min(style_img.shape[:2]) < need:
         raise ValueError(f"--style: {args.style} is {style_img.shape[1]}x{style_img.shape[0]}; "
