@@ -1,7 +1,9 @@
-"""LapStyle full-pyramid latency: ppgan-ext's LapStylePyramidNet vs ppgan's LapStyle nets.
+"""LapStyle benchmarks: pyramid latency vs ppgan, style encoded once, semantics for training.
 
     python bench/lapstyle.py                 # 512x512, 2 revision levels, CPU or GPU
     python bench/lapstyle.py --size 1024 --repeat 20
+    python bench/lapstyle.py --folder 20     # stylize 20 images: style encoded once vs per image
+    python bench/lapstyle.py --semantics     # tiny draft + level-1 training, both semantics
 
 Both pyramids get the same random weights (ppgan's nets are created, ours
 load their state dicts; the VGG encoder of both reads one generated
@@ -82,6 +84,126 @@ def timed(fn, warmup, repeat, sync):
     return statistics.median(times)
 
 
+def bench_folder(count: int, size: int, repeat: int = 2) -> None:
+    """Stylize ``count`` content images with one style: style encoded per image vs once."""
+    paddle.seed(0)
+    net = LapStylePyramidNet(levels=2)
+    net.eval()
+    rng = np.random.default_rng(0)
+    contents = [paddle.to_tensor(rng.random((1, 3, size, size), dtype=np.float32))
+                for _ in range(count)]
+    style = paddle.to_tensor(rng.random((1, 3, 512, 512), dtype=np.float32))
+
+    def per_image():
+        with paddle.no_grad():
+            return [net(c, style).numpy() for c in contents]
+
+    def encoded_once():
+        with paddle.no_grad():
+            feats = net.encode_style(style)
+            return [net.forward_encoded(c, feats).numpy() for c in contents]
+
+    with paddle.no_grad():   # the same outputs (and the warm-up)
+        for c in contents[:2]:
+            assert np.array_equal(net(c, style).numpy(),
+                                  net.forward_encoded(c, net.encode_style(style)).numpy())
+    t_per, t_once = [], []
+    for _ in range(repeat):   # interleaved, so that other load hits both alike
+        t_per.append(timed(per_image, 0, 1, lambda: None))
+        t_once.append(timed(encoded_once, 0, 1, lambda: None))
+    t_per, t_once = min(t_per), min(t_once)
+    print(f'{count} content images {size}x{size}, style 512x512, 2 levels, dynamic graph, '
+          f'best of {repeat}')
+    print(f'style encoded per image: {t_per:7.2f} s   once: {t_once:7.2f} s   '
+          f'ratio {t_per / t_once:.3f}x')
+
+
+def bench_semantics(seeds, draft_iters: int, rev_iters: int) -> None:
+    """Train the tiny draft and level-1 stages in both semantics; common losses on held-out photos.
+
+    Each (semantics, seed) trains ``configs/lapstyle_tiny.yaml``'s nets (random
+    16-wide encoder, 32px crops, scikit-image photos and gravel) for
+    ``draft_iters`` draft and ``rev_iters`` level-1 iterations; then content
+    and style losses (population statistics for both semantics) of the
+    level-1 pyramid on held-out photos at 64x64.
+    """
+    import yaml
+    from skimage import data
+
+    from ppgan_ext.datasets.lapstyle_dataset import (LapStyleContentStyleDataset,
+                                                     resize_short_side, write_lapstyle_samples)
+    from ppgan_ext.models.criterions.style_transfer_losses import (MeanStdStyleLoss,
+                                                                   NormalizedContentLoss)
+    from ppgan_ext.models.lapstyle_model import LapStylePyramidModel
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, 'configs', 'lapstyle_tiny.yaml')) as f:
+        cfg = yaml.safe_load(f)['model']
+    cfg.pop('name')
+    opt = {'optimG': {'name': 'Adam', 'beta1': 0.9, 'beta2': 0.999},
+           'optimD': {'name': 'Adam', 'beta1': 0.9, 'beta2': 0.999}}
+    held_out = [np.ascontiguousarray(resize_short_side(f(), 64)[:64, :64]) for f in
+                (data.immunohistochemistry, data.retina, data.hubble_deep_field)]
+    content_loss, style_loss = NormalizedContentLoss(), MeanStdStyleLoss()
+    with tempfile.TemporaryDirectory() as tmp:
+        content_dir, style_file = write_lapstyle_samples(os.path.join(tmp, 'data'), 80)
+        style = resize_short_side(np.asarray(
+            __import__('cv2').imread(style_file)[:, :, ::-1]), 64)[:64, :64]
+        s_t = paddle.to_tensor(style.transpose(2, 0, 1)[None] / 255.0, dtype='float32')
+        results = {}
+        for semantics in ('ppgan', 'exact'):
+            for seed in seeds:
+                paddle.seed(seed)
+                ds = LapStyleContentStyleDataset(content_dir, style_file, crop_size=32,
+                                                 load_size=48, seed=seed)
+                batches = paddle.io.DataLoader(ds, batch_size=2, shuffle=True)
+                start = time.perf_counter()
+
+                def train(model, iters):
+                    model.setup_optimizers(1e-3, opt)
+                    done = 0
+                    while done < iters:
+                        for batch in batches:
+                            model.setup_input(batch)
+                            model.train_iter(model.optimizers)
+                            done += 1
+                            if done == iters:
+                                break
+                    return {k: float(v) for k, v in model.losses.items()}
+
+                draft = LapStylePyramidModel(**dict(cfg, semantics=semantics))
+                train(draft, draft_iters)
+                path = os.path.join(tmp, f'draft_{semantics}_{seed}.pdparams')
+                paddle.save({n: net.state_dict() for n, net in draft.nets.items()}, path)
+                rev = LapStylePyramidModel(**dict(cfg, stage='revision', levels=1,
+                                                  draft_weights=path))
+                last = train(rev, rev_iters)
+                net = rev.inference_net()
+                net.eval()
+                c_sum = s_sum = 0.0
+                with paddle.no_grad():
+                    enc = rev.nets['net_enc']
+                    for photo in held_out:
+                        c_t = paddle.to_tensor(photo.transpose(2, 0, 1)[None] / 255.0,
+                                               dtype='float32')
+                        out = net(c_t, s_t)
+                        t_f, c_f, s_f = enc(out), enc(c_t), enc(s_t)
+                        c_sum += float(sum(content_loss(a, b) for a, b in zip(t_f, c_f)))
+                        s_sum += float(sum(style_loss(a, b) for a, b in zip(t_f, s_f)))
+                n = len(held_out)
+                finite = all(np.isfinite(v) for v in last.values())
+                results[(semantics, seed)] = (c_sum / n, s_sum / n, finite)
+                print(f'{semantics:6s} seed {seed}: held-out content {c_sum / n:.4f}  '
+                      f'style {s_sum / n:.4f}  finite losses {finite}  '
+                      f'({time.perf_counter() - start:.0f} s)', flush=True)
+        for semantics in ('ppgan', 'exact'):
+            rows = [results[(semantics, seed)] for seed in seeds]
+            c = [r[0] for r in rows]
+            st = [r[1] for r in rows]
+            print(f'{semantics:6s} mean over {len(seeds)} seeds: content {np.mean(c):.4f} '
+                  f'(std {np.std(c):.4f})  style {np.mean(st):.4f} (std {np.std(st):.4f})')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--size', type=int, default=512, help='content and style side')
@@ -89,7 +211,18 @@ def main():
                         help='timed runs (default: 5 on CPU, 50 on GPU)')
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--no-cuda', action='store_true')
+    parser.add_argument('--folder', type=int, default=0, metavar='N',
+                        help='instead: stylize N images, style encoded per image vs once')
+    parser.add_argument('--semantics', action='store_true',
+                        help='instead: train the tiny draft + level 1 in both semantics')
+    parser.add_argument('--seeds', type=int, default=3)
+    parser.add_argument('--iters', type=int, nargs=2, default=[200, 100],
+                        metavar=('DRAFT', 'REV'), help='--semantics iterations per stage')
     args = parser.parse_args()
+    if args.folder:
+        return bench_folder(args.folder, args.size, args.repeat or 2)
+    if args.semantics:
+        return bench_semantics(list(range(args.seeds)), *args.iters)
 
     gpu = paddle.is_compiled_with_cuda() and not args.no_cuda
     paddle.set_device('gpu' if gpu else 'cpu')

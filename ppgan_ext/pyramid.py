@@ -1,4 +1,4 @@
-"""Laplacian pyramids of image batches: build, fold, and the Gaussian down/up steps.
+"""Laplacian pyramids of image batches in two semantics, and the LapStyle size rules.
 
 Used by the LapStyle model ("Drafting and Revision: Laplacian Pyramid Network
 for Fast High-Quality Artistic Style Transfer", Lin et al., CVPR 2021): the
@@ -10,7 +10,26 @@ works for any ``H, W >= 1``, odd sizes included. Sizes are read with
 :func:`spatial_size`, so the functions also run inside
 ``paddle.jit.to_static`` with unknown height and width.
 
-Geometry: :func:`pyr_down` blurs with the 5-tap binomial kernel
+Two pyramid semantics (``SEMANTICS``), chosen by a LapStyle pyramid's
+``semantics``:
+
+``'ppgan'``
+    PaddleGAN's LapStyle pyramid (``ppgan/apps/lapstyle_predictor.py``,
+    ``ppgan/models/lapstyle_model.py``): every resize is a bilinear
+    ``F.interpolate(align_corners=False)`` (:func:`resample`), a side ``n``
+    halves to ``n // 2``, a band is ``x - resample(resample(x, n // 2), n)``
+    and folding adds ``resample(coarse, n)``. The revision nets see a nearest
+    2x of the level below (:func:`upsample_nearest2x`). Folding gives the
+    input back only when every side is even at every level; the LapStyle
+    pyramid pads its content so that it is.
+``'exact'``
+    The binomial pyramid below: exact reconstruction at any size.
+
+Every interpolation of the LapStyle pyramid, in both semantics, is one of the
+small functions of this module (:func:`resample`, :func:`upsample_nearest2x`,
+:func:`pyr_up`); nothing else resizes pyramid levels.
+
+Geometry of ``'exact'``: :func:`pyr_down` blurs with the 5-tap binomial kernel
 ``[1, 4, 6, 4, 1] / 16`` (replicate borders) and keeps every second pixel, so
 coarse pixel ``i`` sits on fine pixel ``2 i`` and a side of ``n`` becomes
 ``ceil(n / 2)``. :func:`pyr_up` interpolates bilinearly with the same
@@ -34,8 +53,14 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-__all__ = ['pyr_down', 'pyr_up', 'laplacian_pyramid', 'fold_pyramid', 'pad_to_multiple',
-           'spatial_size', 'scaled_size', 'resample', 'upsample_nearest2x']
+__all__ = ['SEMANTICS', 'check_semantics', 'pyr_down', 'pyr_up', 'resample',
+           'upsample_nearest2x', 'half_size', 'downsample', 'laplacian_pyramid', 'fold_pyramid',
+           'revision_inputs', 'upsample_to_band', 'pad_to_multiple', 'spatial_size',
+           'content_multiple',
+           'min_content_side', 'min_style_side', 'min_train_side', 'top_level_size',
+           'scaled_size']
+
+SEMANTICS = ('ppgan', 'exact')
 
 _BINOMIAL = np.array([1., 4., 6., 4., 1.], dtype=np.float32) / 16.
 
@@ -137,45 +162,149 @@ def pyr_up(x: paddle.Tensor, size: SizeLike) -> paddle.Tensor:
     return up[:, :, :size[0], :size[1]]
 
 
-def laplacian_pyramid(x: paddle.Tensor, levels: int) -> List[paddle.Tensor]:
+def check_semantics(value: str, key: str = 'semantics') -> str:
+    """``value`` if it is one of :data:`SEMANTICS`, else a ValueError naming ``key``."""
+    if value not in SEMANTICS:
+        raise ValueError(f"{key} must be one of {', '.join(SEMANTICS)}; got {value!r}")
+    return value
+
+
+# ------------------------------------------------------------------ size rules
+def content_multiple(levels: int) -> int:
+    """Sides of the content a K-level pyramid works on are multiples of ``2 ** (K + 3)``.
+
+    K halvings to the drafting level, then three stride-2 VGG stages down to
+    relu4_1 whose nearest 2x upsamplings must land back on the same sizes.
+    """
+    return 2 ** (levels + 3)
+
+
+def min_content_side(levels: int) -> int:
+    """Padded content sides are at least ``2 ** (K + 4)`` (relu4_1 at least 2x2)."""
+    return 2 * content_multiple(levels)
+
+
+def min_style_side(levels: int) -> int:
+    """Style sides must be at least ``2 ** (K + 4)`` (drafting-level relu4_1 at least 2x2)."""
+    return 2 ** (levels + 4)
+
+
+def min_train_side(levels: int) -> int:
+    """Training crops of a K-level stage: sides at least ``max(32, 16 * 2 ** K)``."""
+    return max(32, 16 * 2 ** levels)
+
+
+def top_level_size(levels: int) -> int:
+    """Resolution the top level of a K-level pyramid is trained at: ``128 * 2 ** K``."""
+    return 128 * 2 ** levels
+
+
+# ------------------------------------------------------- ppgan's resize steps
+def half_size(x: paddle.Tensor) -> SizeLike:
+    """``[max(H // 2, 1), max(W // 2, 1)]``: ppgan's halving of a pyramid level."""
+    size = spatial_size(x)
+    if paddle.in_dynamic_mode():
+        return [max(size[0] // 2, 1), max(size[1] // 2, 1)]
+    return paddle.maximum(size // 2, paddle.ones_like(size))
+
+
+# ------------------------------------------------------------- the pyramids
+def downsample(x: paddle.Tensor, times: int, semantics: str = 'exact') -> paddle.Tensor:
+    """The coarse level ``times`` halvings down, as :func:`laplacian_pyramid` makes it.
+
+    Args:
+        x (Tensor): (N, C, H, W).
+        times (int): Halvings, ``>= 0``.
+        semantics (str): ``'exact'`` (:func:`pyr_down`) or ``'ppgan'``
+            (:func:`resample` to :func:`half_size`). Default: 'exact'.
+    """
+    for _ in range(times):
+        x = pyr_down(x) if semantics == 'exact' else resample(x, half_size(x))
+    return x
+
+
+def laplacian_pyramid(x: paddle.Tensor, levels: int,
+                      semantics: str = 'exact') -> List[paddle.Tensor]:
     """Split images into ``levels`` band-pass images and one low-pass residual.
 
     Args:
         x (Tensor): Images of shape (N, C, H, W).
         levels (int): Number of bands K, ``K >= 0``.
+        semantics (str): ``'exact'`` or ``'ppgan'`` (see the module).
+            Default: 'exact'.
 
     Returns:
         list[Tensor]: ``K + 1`` tensors, finest first: band ``k`` has the size
         of ``x`` downsampled ``k`` times; the last entry is ``x`` downsampled
-        K times. ``fold_pyramid`` of the list gives ``x`` back.
+        K times. ``fold_pyramid`` of the list (same semantics) gives ``x``
+        back (for ``'ppgan'``: when all sides are even at every level).
     """
     if not isinstance(levels, int) or levels < 0:
         raise ValueError(f"levels must be an int >= 0, got {levels!r}")
+    check_semantics(semantics)
     pyramid = []
     current = x
     for _ in range(levels):
-        coarse = pyr_down(current)
-        pyramid.append(current - pyr_up(coarse, spatial_size(current)))
+        if semantics == 'exact':
+            coarse = pyr_down(current)
+            pyramid.append(current - pyr_up(coarse, spatial_size(current)))
+        else:
+            # ppgan's laplacian() halves without the floor at 1 (a side of 1 fails there)
+            coarse = resample(current, half_size(current))
+            pyramid.append(current - resample(coarse, spatial_size(current)))
         current = coarse
     pyramid.append(current)
     return pyramid
 
 
-def fold_pyramid(pyramid: Sequence[paddle.Tensor]) -> paddle.Tensor:
+def fold_pyramid(pyramid: Sequence[paddle.Tensor], semantics: str = 'exact') -> paddle.Tensor:
     """Collapse a pyramid from :func:`laplacian_pyramid` back into images.
 
     Args:
         pyramid (list[Tensor]): Bands finest first, low-pass residual last.
+        semantics (str): ``'exact'`` or ``'ppgan'``. Default: 'exact'.
 
     Returns:
         Tensor: Images of the size of ``pyramid[0]``.
     """
     if len(pyramid) == 0:
         raise ValueError("fold_pyramid needs at least one tensor, got an empty list")
+    check_semantics(semantics)
     current = pyramid[-1]
     for band in reversed(pyramid[:-1]):
-        current = band + pyr_up(current, spatial_size(band))
+        current = band + upsample_to_band(current, band, semantics)
     return current
+
+
+def upsample_to_band(coarse: paddle.Tensor, band: paddle.Tensor,
+                     semantics: str = 'exact') -> paddle.Tensor:
+    """The 2x upsampling that folding adds to ``band``: :func:`pyr_up` or :func:`resample`."""
+    if semantics == 'exact':
+        return pyr_up(coarse, spatial_size(band))
+    return resample(coarse, spatial_size(band))
+
+
+def revision_inputs(coarse: paddle.Tensor, band: paddle.Tensor,
+                    semantics: str = 'exact') -> Tuple[paddle.Tensor, paddle.Tensor]:
+    """What a LapStyle revision net gets from the level below, and what its output is added to.
+
+    Args:
+        coarse (Tensor): Stylization of the level below, (N, C, h, w).
+        band (Tensor): This level's content band, (N, C, H, W), ``H = 2h``
+            (``'ppgan'``) or ``ceil(H / 2) = h`` (``'exact'``).
+        semantics (str): Default: 'exact'.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``(image, base)``, both (N, C, H, W): the revision
+        net reads ``concat(band, image)`` and this level is ``base + net output``.
+        ``'exact'``: both are :func:`pyr_up` of ``coarse``. ``'ppgan'``:
+        ``image`` is the nearest 2x, ``base`` the bilinear :func:`resample`
+        (ppgan's fold).
+    """
+    base = upsample_to_band(coarse, band, semantics)
+    if semantics == 'exact':
+        return base, base
+    return upsample_nearest2x(coarse), base
 
 
 def pad_to_multiple(x: paddle.Tensor, multiple: int, min_size: int = 1) -> paddle.Tensor:

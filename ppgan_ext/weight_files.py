@@ -13,6 +13,8 @@ __all__ = ['resolve_weights_path', 'read_state_file', 'is_state_dict', 'sub_stat
            'load_net_state']
 
 _GLOB_CHARS = ('*', '?', '[')
+# Buffers that record facts about the weights rather than weights; ppgan's files lack them.
+_RECORD_KEYS = ('semantics_record',)
 
 
 def resolve_weights_path(pattern: str, key: str) -> str:
@@ -104,6 +106,12 @@ def load_net_state(net: paddle.nn.Layer, state: Dict[str, Any], source: str,
         strict (bool): Also refuse parameters ``net`` does not have.
             Default: False.
 
+    A net may define ``check_state(state, source)`` (raising ValueError) to
+    refuse weights of an incompatible kind, e.g. the LapStyle drafting net
+    checks the pyramid semantics recorded in ``semantics_record``; such
+    record entries (:data:`_RECORD_KEYS`) may be absent from ``state``
+    (files written by ppgan have none).
+
     Raises:
         ValueError: one line naming ``source``, the net and the first
             parameter that is missing, unexpected or of another shape.
@@ -112,7 +120,11 @@ def load_net_state(net: paddle.nn.Layer, state: Dict[str, Any], source: str,
 
     if not is_state_dict(state):
         raise ValueError(f"{source}: entry {net_name!r} is not a state dict")
-    own = net.state_dict()
+    check = getattr(net, 'check_state', None)
+    if callable(check):
+        check(state, f"{source}: {net_name}" if net_name not in source else source)
+    own = {k: v for k, v in net.state_dict().items()
+           if k.rsplit('.', 1)[-1] not in _RECORD_KEYS or k in state}
     missing = [k for k in own if k not in state]
     extra = [k for k in state if k not in own] if strict else []
     if missing or extra:

@@ -92,3 +92,18 @@ def test_bad_inputs_name_the_culprit(tmp_path, samples):
     with pytest.raises(ValueError, match=r'none of the 1 image files of content_root .*'
                                          r'x\.png \(cannot be decoded'):
         LapStyleContentStyleDataset(str(tmp_path / 'broken'), style, 32)
+
+
+def test_square_resize_is_ppgans(samples):
+    """keep_aspect: false resizes like ppgan's LapStyleDataset (PIL bilinear to a square)."""
+    from PIL import Image
+
+    root, content, style = samples
+    ds = LapStyleContentStyleDataset(str(root / 'content' / 'coffee.png'), style, crop_size=48,
+                                     load_size=48, test_mode=True, keep_aspect=False)
+    src = read_rgb(str(root / 'content' / 'coffee.png'))
+    assert src.shape[0] != src.shape[1]
+    ref = np.asarray(Image.fromarray(src).resize((48, 48), Image.BILINEAR))
+    np.testing.assert_array_equal(ds[0]['ci'], ref.transpose(2, 0, 1).astype(np.float32) / 255)
+    with pytest.raises(ValueError, match='keep_aspect must be true or false'):
+        LapStyleContentStyleDataset(content, style, crop_size=32, keep_aspect='no')

@@ -11,7 +11,10 @@ from ppgan_ext.models.generators.lapstyle_blocks import adain, channel_mean_std
 from ppgan_ext.models.generators.lapstyle_draft import LapStyleDraftNet
 from ppgan_ext.models.generators.lapstyle_encoder import (
     VGG_FILE_NAME, LapStyleVGGEncoder, vgg_state_from_encoder)
+from ppgan_ext.models.generators.lapstyle_pyramid import (LapStylePyramidNet,
+                                                          semantics_of_checkpoint)
 from ppgan_ext.models.generators.lapstyle_revision import LapStyleRevisionNet
+from ppgan_ext.weight_files import load_net_state
 
 
 @pytest.fixture(scope='module')
@@ -179,9 +182,10 @@ def test_ppgan_lapstyle_weights_load_into_our_nets():
     for theirs, ours in ((DecoderNet(), LapStyleDraftNet()), (RevisionNet(), LapStyleRevisionNet()),
                          (LapStyleDiscriminator(), LapStylePatchDiscriminator())):
         src = theirs.state_dict()
-        assert {k: v.shape for k, v in src.items()} == \
-            {k: v.shape for k, v in ours.state_dict().items()}
-        ours.set_state_dict(src)
+        # ours also records the pyramid semantics (net_dec.semantics_record); ppgan ignores it
+        own = {k: v.shape for k, v in ours.state_dict().items() if k != 'semantics_record'}
+        assert {k: v.shape for k, v in src.items()} == own
+        load_net_state(ours, src, 'ppgan', 'net')
         theirs.eval()
         ours.eval()
         if isinstance(ours, LapStyleRevisionNet):
@@ -191,11 +195,100 @@ def test_ppgan_lapstyle_weights_load_into_our_nets():
         elif isinstance(ours, LapStylePatchDiscriminator):
             x = paddle.rand([2, 3, 16, 16])
             np.testing.assert_allclose(ours(x).numpy(), theirs(x).numpy(), atol=1e-6)
-        else:  # AdaIN statistics: population vs unbiased variance cancel at equal sizes
+        else:  # ppgan semantics (the default): the same AdaIN (unbiased variance)
             enc = LapStyleVGGEncoder(random_init=True)
-            cf, sf = enc(paddle.rand([1, 3, 64, 64])), enc(paddle.rand([1, 3, 64, 64]))
+            cf, sf = enc(paddle.rand([1, 3, 64, 64])), enc(paddle.rand([1, 3, 48, 80]))
             names = ('r11', 'r21', 'r31', 'r41', 'r51')
             ref = theirs(dict(zip(names, cf)), dict(zip(names, sf)))
             got = ours(cf, sf)
             scale = float(ref.abs().max())
-            np.testing.assert_allclose(got.numpy() / scale, ref.numpy() / scale, atol=1e-3)
+            np.testing.assert_allclose(got.numpy() / scale, ref.numpy() / scale, atol=1e-5)
+
+
+# ------------------------------------------------- the pyramid net, both semantics
+def _random_pyramid(semantics, levels=2, seed=0):
+    paddle.seed(seed)
+    net = LapStylePyramidNet(levels, base_channels=16, num_feat=16, semantics=semantics)
+    for layer in [net.draft.final_conv[1]] + [r.UpBlock[-1] for r in net.revisions]:
+        layer.weight.set_value(paddle.normal(0.0, 0.05, layer.weight.shape))
+        layer.bias.set_value(paddle.full(layer.bias.shape, 0.3 if layer is
+                                          net.draft.final_conv[1] else 0.0))
+    net.eval()
+    return net
+
+
+@pytest.mark.parametrize('semantics', ['ppgan', 'exact'])
+def test_pyramid_net_jit_saves_with_dynamic_size_and_reloads(semantics, tmp_path):
+    net = _random_pyramid(semantics)
+    assert net.semantics == semantics
+    static = paddle.jit.to_static(net, input_spec=net.input_spec(), full_graph=True)
+    path = str(tmp_path / 'pyramid')
+    paddle.jit.save(static, path)
+    loaded = paddle.jit.load(path)
+    rng = np.random.default_rng(0)
+    style = paddle.to_tensor(rng.random((1, 3, 70, 90), dtype=np.float32))
+    for size in [(64, 64), (47, 33), (101, 65)]:
+        content = paddle.to_tensor(rng.random((1, 3) + size, dtype=np.float32))
+        with paddle.no_grad():
+            ref = net(content, style).numpy()
+            got = loaded(content, style).numpy()
+        assert got.shape == (1, 3) + size
+        assert ref.std() > 1e-3   # the levels do something
+        np.testing.assert_allclose(got, ref, atol=1e-5)
+
+
+def test_semantics_change_the_output_and_are_recorded():
+    ppgan, exact = _random_pyramid('ppgan'), _random_pyramid('exact')
+    exact.set_state_dict({k: v for k, v in ppgan.state_dict().items()
+                          if not k.endswith('semantics_record')})
+    c, s = paddle.rand([1, 3, 64, 64]), paddle.rand([1, 3, 64, 64])
+    with paddle.no_grad():
+        assert float((ppgan(c, s) - exact(c, s)).abs().max()) > 1e-3
+    assert ppgan.draft.state_dict()['semantics_record'].numpy().tolist() == [0]
+    assert exact.draft.state_dict()['semantics_record'].numpy().tolist() == [1]
+
+
+def test_style_encoded_once_gives_the_same_output():
+    net = _random_pyramid('ppgan')
+    s = paddle.rand([1, 3, 80, 64])
+    feats = net.encode_style(s)
+    with paddle.no_grad():
+        for size in [(64, 64), (50, 70)]:
+            c = paddle.rand([1, 3, *size])
+            np.testing.assert_array_equal(net.forward_encoded(c, feats).numpy(),
+                                          net(c, s).numpy())
+
+
+def test_checkpoint_semantics_mismatch_and_truncated_files_are_one_line(tmp_path):
+    net = _random_pyramid('exact', levels=1)
+    state = {'net_enc': net.encoder.state_dict(), 'net_dec': net.draft.state_dict(),
+             'net_rev': net.revisions[0].state_dict()}
+    state = {k: {n: v.numpy() for n, v in d.items()} for k, d in state.items()}
+    assert semantics_of_checkpoint(state) == 'exact'
+    other = LapStylePyramidNet(1, base_channels=16, num_feat=16, semantics='ppgan')
+    with pytest.raises(ValueError, match="trained with the 'exact' pyramid semantics"):
+        other.load_weights(state, 'w.pdparams')
+    two = LapStylePyramidNet(2, base_channels=16, num_feat=16, semantics='exact')
+    with pytest.raises(ValueError, match=r"w.pdparams: no 'net_rev_2' weights, needed for a "
+                                         r"2-level pyramid \(the file holds: net_dec, net_enc, "
+                                         r"net_rev\)"):
+        two.load_weights(state, 'w.pdparams')
+    only_dec = {'net_dec': state['net_dec']}
+    with pytest.raises(ValueError, match="no 'net_enc' weights"):
+        LapStylePyramidNet(0, base_channels=16, semantics='exact').load_weights(only_dec, 'w')
+
+
+def test_ppgan_loads_our_recorded_net_dec():
+    """The semantics record does not stop ppgan's DecoderNet from loading our weights."""
+    import warnings
+
+    from ppgan.models.generators.generater_lapstyle import DecoderNet
+
+    ours = LapStyleDraftNet(semantics='exact')
+    ours.final_conv[1].weight.set_value(paddle.normal(0.0, 0.1, ours.final_conv[1].weight.shape))
+    theirs = DecoderNet()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')   # ppgan would warn about a key it cannot place
+        theirs.set_dict(ours.state_dict())
+    np.testing.assert_array_equal(theirs.final_conv[1].weight.numpy(),
+                                  ours.final_conv[1].weight.numpy())

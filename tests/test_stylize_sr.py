@@ -39,11 +39,11 @@ def parts(tmp_path_factory):
 
 def _stylized(parts):
     """The pyramid's float output for the photo, computed here from the weight file."""
-    from ppgan_ext.cli.stylize import _to_batch
-    from ppgan_ext.datasets.lapstyle_dataset import read_rgb, resize_short_side
+    from ppgan_ext.cli.stylize import _to_batch, resize_style
+    from ppgan_ext.datasets.lapstyle_dataset import read_rgb
 
     net = pyramid_from_weights(parts['lap'])
-    style = _to_batch(resize_short_side(read_rgb(parts['style']), 256))
+    style = _to_batch(resize_style(read_rgb(parts['style']), 256, net.semantics))
     with paddle.no_grad():
         return net(paddle.to_tensor(read_rgb_float(parts['photo'])),
                    paddle.to_tensor(style)).numpy()

@@ -58,8 +58,10 @@ def add_arguments(parser):
     parser.add_argument('--output', default='output_dir/stylized', metavar='DIR',
                         help='output folder for the PNGs (default: output_dir/stylized)')
     parser.add_argument('--style-size', type=int, default=None, metavar='N',
-                        help="resize the style's shorter side to N before use (default: the "
-                             "top level's training size, 128 * 2**K; 0: keep its size)")
+                        help="resize the style to N before use (default: the top level's "
+                             "training size, 128 * 2**K; 0: keep its size): to N x N for "
+                             "weights of ppgan's semantics (as PaddleGAN does), the shorter "
+                             "side to N for the exact semantics")
     parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
@@ -88,31 +90,60 @@ def _net_sizes(state: Dict, source: str) -> Tuple[int, int, int]:
 def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
     """A stylizer running :class:`LapStylePyramidNet` in dynamic graph; also its level count.
 
+    The pyramid semantics comes from the weights (a file without a record is
+    ppgan's, so PaddleGAN's released styles give ppgan's output). The style
+    is encoded once and reused while the same style array is passed.
+
     Raises:
         FileNotFoundError / ValueError: missing or unreadable weights, or
             ``levels`` above what the weights hold.
     """
     import paddle
 
-    from ..models.generators.lapstyle_pyramid import LapStylePyramidNet
+    from ..models.generators.lapstyle_pyramid import (LapStylePyramidNet,
+                                                      semantics_of_checkpoint)
     from ..weight_files import read_state_file, resolve_weights_path
 
     path = resolve_weights_path(weights, '--weights')
-    state = read_state_file(path)
+    state = read_state_file(path, key='--weights')
     available, base, feat = _net_sizes(state, path)
     if levels is None:
         levels = available
     if not 0 <= levels <= available:
         raise ValueError(f"--levels {levels}: {path} has revision levels 0..{available}")
-    net = LapStylePyramidNet(levels, base_channels=base, num_feat=feat)
+    net = LapStylePyramidNet(levels, base_channels=base, num_feat=feat,
+                             semantics=semantics_of_checkpoint(state, path))
     net.load_weights(state, path)
     net.eval()
+    encoded: List = []  # [(style array, its features)]
 
     def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:
         with paddle.no_grad():
-            return net(paddle.to_tensor(content), paddle.to_tensor(style)).numpy()
+            if not encoded or not (encoded[0][0] is style or np.array_equal(encoded[0][0], style)):
+                encoded[:] = [(style, net.encode_style(paddle.to_tensor(style)))]
+            return net.forward_encoded(paddle.to_tensor(content), encoded[0][1]).numpy()
 
+    stylize.semantics = net.semantics
     return stylize, levels
+
+
+def resize_style(img: np.ndarray, size: int, semantics: str) -> np.ndarray:
+    """The style image as the pyramid is fed: (H, W, 3) uint8 RGB -> resized uint8 RGB.
+
+    ``'ppgan'``: ``size x size`` with PIL's bilinear filter, as PaddleGAN's
+    ``LapStylePredictor`` (and its training data) does; ``'exact'``: the
+    shorter side to ``size``, keeping the aspect ratio. ``size`` 0: unchanged.
+    """
+    from ..datasets.lapstyle_dataset import resize_short_side
+
+    if not size:
+        return img
+    if semantics == 'ppgan':
+        from PIL import Image
+        if img.shape[:2] == (size, size):
+            return img
+        return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
+    return resize_short_side(img, size)
 
 
 def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
@@ -152,6 +183,7 @@ def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
         return predictor(content, style)
 
     stylize.predictor = predictor
+    stylize.semantics = info.sidecar.get('semantics', 'ppgan')
     return stylize, exported
 
 
@@ -192,7 +224,8 @@ def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Styl
 def run(args) -> int:
     import paddle
 
-    from ..datasets.lapstyle_dataset import read_rgb, resize_short_side
+    from ..datasets.lapstyle_dataset import read_rgb
+    from ..pyramid import min_style_side, top_level_size
     from ..utils import plan_png_outputs, remove_stale_temp_files
 
     if args.levels is not None and args.levels < 0:
@@ -220,12 +253,12 @@ def run(args) -> int:
     else:
         paddle.set_device(device)
         stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
+    semantics = getattr(stylize, 'semantics', 'ppgan')   # how the pyramid wants its style
     stylize = apply_upscale(args, stylize, device)
 
-    style_size = 128 * 2 ** levels if args.style_size is None else args.style_size
-    if style_size:
-        style_img = resize_short_side(style_img, style_size)
-    need = 2 ** (levels + 4)
+    style_size = top_level_size(levels) if args.style_size is None else args.style_size
+    style_img = resize_style(style_img, style_size, semantics)
+    need = min_style_side(levels)
     if min(style_img.shape[:2]) < need:
         raise ValueError(f"--style: {args.style} is {style_img.shape[1]}x{style_img.shape[0]}; "
                          f"{levels} revision level(s) need sides >= {need} (use --style-size)")

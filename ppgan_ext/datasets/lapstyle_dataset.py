@@ -105,6 +105,9 @@ class LapStyleContentStyleDataset(Dataset):
             draws fresh entropy per sample. Default: None.
         skip_bad (bool): Leave out unreadable image files with a warning
             (their number is ``self.skipped``) instead of failing. Default: False.
+        keep_aspect (bool): Resize the shorter side to ``load_size``. False:
+            resize to ``load_size x load_size`` with PIL's bilinear filter, as
+            ppgan's ``LapStyleDataset`` does (PaddleGAN's recipe). Default: True.
 
     Every file is checked at construction without a full decode
     (:func:`ppgan_ext.image_io.check_image_file`), so a broken, truncated or
@@ -114,8 +117,12 @@ class LapStyleContentStyleDataset(Dataset):
 
     def __init__(self, content_root: str, style_root: str, crop_size: int = 128,
                  load_size: Optional[int] = None, test_mode: bool = False,
-                 seed: Optional[int] = None, skip_bad: bool = False):
+                 seed: Optional[int] = None, skip_bad: bool = False,
+                 keep_aspect: bool = True):
         super().__init__()
+        if not isinstance(keep_aspect, bool):
+            raise ValueError(f"keep_aspect must be true or false, got {keep_aspect!r}")
+        self.keep_aspect = keep_aspect
         if not isinstance(crop_size, int) or crop_size < MIN_CROP:
             raise ValueError(f"crop_size must be an int >= {MIN_CROP}, got {crop_size!r}")
         if load_size is None:
@@ -164,7 +171,13 @@ class LapStyleContentStyleDataset(Dataset):
         return len(self.content_paths)
 
     def _load(self, path: str, rng: Optional[np.random.Generator]) -> np.ndarray:
-        img = resize_short_side(read_rgb(path), self.load_size)
+        img = read_rgb(path)
+        if self.keep_aspect:
+            img = resize_short_side(img, self.load_size)
+        else:   # ppgan's LapStyleDataset: PIL bilinear to a square
+            from PIL import Image
+            img = np.asarray(Image.fromarray(img).resize((self.load_size, self.load_size),
+                                                         Image.BILINEAR))
         return _to_chw(crop(img, self.crop_size, rng))
 
     def __getitem__(self, index: int) -> dict:

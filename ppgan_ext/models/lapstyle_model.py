@@ -35,10 +35,13 @@ from ppgan.modules.init import init_weights
 from ppgan.solver import build_optimizer
 
 from ..metrics.style_loss_metric import StyleTransferLoss
-from ..pyramid import laplacian_pyramid, pyr_down, pyr_up, spatial_size
-from ..weight_files import load_net_state, read_state_file, resolve_weights_path, sub_state
+from ..pyramid import check_semantics, min_train_side
+from ..weight_files import (is_state_dict, load_net_state, read_state_file,
+                            resolve_weights_path, sub_state)
+from .generators.lapstyle_blocks import unbiased_statistics
 from .generators.lapstyle_encoder import FEATURE_NAMES
-from .generators.lapstyle_pyramid import LapStylePyramidNet, revision_net_name
+from .generators.lapstyle_pyramid import (LapStylePyramidNet, revision_net_name,
+                                          semantics_of_checkpoint)
 
 __all__ = ['LapStylePyramidModel']
 
@@ -46,6 +49,9 @@ logger = logging.getLogger(__name__)
 
 STAGES = ('draft', 'revision')
 GAN_MODES = ('vanilla', 'lsgan')
+# Pyramid semantics of a new draft-stage training when the config names none (README,
+# "Pyramid semantics: ppgan and exact", has the measurement behind it).
+DEFAULT_TRAIN_SEMANTICS = 'ppgan'
 _ALL_LAYERS = ('r11', 'r21', 'r31', 'r41', 'r51')
 _DEFAULT_NETS = {
     'encoder_generator': {'name': 'LapStyleVGGEncoder'},
@@ -84,6 +90,16 @@ class LapStylePyramidModel(BaseModel):
 
     Args:
         stage (str): ``'draft'`` or ``'revision'``. Default: 'draft'.
+        semantics (str): Pyramid semantics (:mod:`ppgan_ext.pyramid`):
+            ``'ppgan'`` (PaddleGAN's LapStyle: bilinear pyramid, unbiased
+            statistics, N(0, 0.02) init of the trained generator; losses equal
+            ppgan's ``LapStyleDraModel`` / ``LapStyleRevFirstModel`` /
+            ``LapStyleRevSecondModel``) or ``'exact'`` (binomial exact-folding
+            pyramid, population statistics, zero-initialised output convs).
+            Empty: at stage draft ``DEFAULT_TRAIN_SEMANTICS``; at stage
+            revision the semantics recorded in ``draft_weights`` (none
+            recorded: ppgan). A value that contradicts the draft file is an
+            error. Default: ''.
         levels (int): Revision level K trained at stage ``revision`` (K >= 1);
             0 at stage ``draft``. Default: 0.
         encoder_generator (dict): GENERATORS config of the VGG encoder.
@@ -126,6 +142,7 @@ class LapStylePyramidModel(BaseModel):
     def __init__(self,
                  stage: str = 'draft',
                  levels: int = 0,
+                 semantics: str = '',
                  encoder_generator: Optional[dict] = None,
                  draft_generator: Optional[dict] = None,
                  revision_generator: Optional[dict] = None,
@@ -188,29 +205,43 @@ class LapStylePyramidModel(BaseModel):
                 raise ValueError(f"{key} needs a 'name'")
             return cfg
 
+        if semantics:
+            check_semantics(semantics, 'model.semantics')
         encoder_cfg = net_config('encoder_generator', encoder_generator)
         draft_state = None
         if stage == 'revision':
             draft_path = resolve_weights_path(draft_weights, 'model.draft_weights')
             draft_state = (draft_path, read_state_file(draft_path))
+            recorded = semantics_of_checkpoint(draft_state[1], f"model.draft_weights: {draft_path}")
+            if semantics and semantics != recorded:
+                raise ValueError(f"model.semantics is {semantics!r} but model.draft_weights "
+                                 f"{draft_path} was trained with {recorded!r}; every level of a "
+                                 f"pyramid uses one semantics")
+            semantics = recorded
             if isinstance(draft_state[1].get('net_enc'), dict):
                 # the encoder the draft was trained with comes from its file: no VGG file read
                 encoder_cfg['random_init'] = True
+        self.semantics = semantics or DEFAULT_TRAIN_SEMANTICS
         self.nets['net_enc'] = build_generator(encoder_cfg)
-        self.nets['net_dec'] = build_generator(net_config('draft_generator', draft_generator))
+        self.nets['net_dec'] = build_generator(self._with_semantics(
+            'draft_generator', net_config('draft_generator', draft_generator)))
         self.rev_names: List[str] = [revision_net_name(k) for k in range(1, levels + 1)]
         for name in self.rev_names:
-            self.nets[name] = build_generator(net_config('revision_generator', revision_generator))
+            self.nets[name] = build_generator(self._with_semantics(
+                'revision_generator', net_config('revision_generator', revision_generator)))
         if stage == 'revision':
             self.nets['netD'] = build_discriminator(net_config('discriminator', discriminator))
 
-        # The generators initialise themselves (zero output conv); the discriminator
-        # gets ppgan's N(0, 0.02).
+        # exact: the generators initialise themselves (zero output conv); ppgan: the trained
+        # generator gets ppgan's N(0, 0.02) as in ppgan's models. The discriminator: N(0, 0.02).
         if stage == 'draft':
             self.trainable = ['net_dec']
         else:
             self.trainable = [self.rev_names[-1], 'netD']
             init_weights(self.nets['netD'])
+        if self.semantics == 'ppgan':
+            init_weights(self.nets[self.trainable[0]])
+        if stage == 'revision':
             path, state = draft_state
             self._load_state('net_dec', state, path, 'model.draft_weights')
             if isinstance(state.get('net_enc'), dict):
@@ -224,12 +255,29 @@ class LapStylePyramidModel(BaseModel):
             for p in self.nets[name].parameters():
                 p.stop_gradient = True
 
-        self.criteria = {key: build_criterion({'name': name}) for key, name in (
-            ('content', 'NormalizedContentLoss'), ('style', 'MeanStdStyleLoss'),
-            ('emd', 'RelaxedEMDStyleLoss'), ('relt', 'SelfSimilarityContentLoss'))}
+        unbiased = unbiased_statistics(self.semantics)
+        self.criteria = {
+            'content': build_criterion({'name': 'NormalizedContentLoss', 'unbiased': unbiased}),
+            'style': build_criterion({'name': 'MeanStdStyleLoss', 'unbiased': unbiased}),
+            'emd': build_criterion({'name': 'RelaxedEMDStyleLoss'}),
+            'relt': build_criterion({'name': 'SelfSimilarityContentLoss'})}
         self.val_losses: Dict[str, float] = {}
 
     # ------------------------------------------------------------------ weights
+    def _with_semantics(self, key: str, cfg: dict) -> dict:
+        """``cfg`` with this model's ``semantics`` (a net config naming another is an error)."""
+        try:
+            accepts = 'semantics' in inspect.signature(GENERATORS.get(cfg['name'])).parameters
+        except (KeyError, TypeError, ValueError):
+            accepts = False
+        given = cfg.get('semantics')
+        if given is not None and given != self.semantics:
+            raise ValueError(f"model.{key}.semantics is {given!r} but the model's is "
+                             f"{self.semantics!r}; set model.semantics only")
+        if accepts:
+            cfg['semantics'] = self.semantics
+        return cfg
+
     def _load_state(self, net_name: str, state: dict, path: str, key: str) -> None:
         """Load ``state[net_name]`` into ``self.nets[net_name]``, checking every shape."""
         sub = sub_state(state, net_name, path, key)
@@ -242,14 +290,15 @@ class LapStylePyramidModel(BaseModel):
         Export with ``paddle.jit.to_static(net, input_spec=net.input_spec())``.
         """
         return LapStylePyramidNet.from_nets(self.nets['net_enc'], self.nets['net_dec'],
-                                            [self.nets[n] for n in self.rev_names])
+                                            [self.nets[n] for n in self.rev_names],
+                                            semantics=self.semantics)
 
     # ---------------------------------------------------------------- training
     def setup_input(self, input: dict) -> None:
         self.ci = paddle.to_tensor(input['ci'])
         self.si = paddle.to_tensor(input['si'])
         self.image_paths = input.get('ci_path', [])
-        need = max(32, 16 * 2 ** self.levels)
+        need = min_train_side(self.levels)
         for key, t in (('ci', self.ci), ('si', self.si)):
             if min(t.shape[2:]) < need:
                 raise ValueError(f"{key} images are {t.shape[2]}x{t.shape[3]}; stage "
@@ -262,26 +311,17 @@ class LapStylePyramidModel(BaseModel):
         return dict(zip(FEATURE_NAMES, self.nets['net_enc'](x)))
 
     def forward(self) -> None:
-        """Stylize ``ci`` with ``si`` at the stage's resolution."""
-        enc, dec = self.nets['net_enc'], self.nets['net_dec']
-        if self.stage == 'draft':
-            self.cF, self.sF = self._encode(self.ci), self._encode(self.si)
-            self.stylized = dec(tuple(self.cF.values()), tuple(self.sF.values()))
-        else:
-            K = self.levels
-            with paddle.no_grad():
-                pyramid = laplacian_pyramid(self.ci, K)
-                small_style = self.si
-                for _ in range(K):
-                    small_style = pyr_down(small_style)
-                out = dec(enc(pyramid[-1], 4), enc(small_style, 4))
-                self.visual_items['draft'] = out
-                for k in range(K - 1):
-                    band = pyramid[K - 1 - k]
-                    up = pyr_up(out, spatial_size(band))
-                    out = up + self.nets[self.rev_names[k]](band, up)
-                up = pyr_up(out, spatial_size(pyramid[0]))
-            self.stylized = up + self.nets[self.rev_names[-1]](pyramid[0], up)
+        """Stylize ``ci`` with ``si`` at the stage's resolution.
+
+        Runs :meth:`LapStylePyramidNet.stylize_levels`, the one definition of
+        the pyramid forward (the lower levels are frozen, so only the trained
+        level records gradients).
+        """
+        net = self.inference_net()
+        outs = net.stylize_levels(self.ci, net.encode_style(self.si))
+        if self.stage == 'revision':
+            self.visual_items['draft'] = outs[0]
+        self.stylized = outs[-1]
         self.visual_items['stylized'] = self.stylized
 
     def _gan_loss(self, logits: paddle.Tensor, real: bool) -> paddle.Tensor:
@@ -302,11 +342,8 @@ class LapStylePyramidModel(BaseModel):
     def backward_G(self) -> paddle.Tensor:
         w = self.weights
         tF = self._encode(self.stylized)
-        if self.stage == 'draft':
-            cF, sF = self.cF, self.sF
-        else:
-            with paddle.no_grad():
-                cF, sF = self._encode(self.ci), self._encode(self.si)
+        with paddle.no_grad():
+            cF, sF = self._encode(self.ci), self._encode(self.si)
         losses = self._feature_losses(tF, cF, sF)
         total = (w['content'] * losses['loss_c'] + w['style'] * losses['loss_s']
                  + w['emd'] * losses['loss_style_remd']

@@ -76,9 +76,11 @@ def style_sizes(levels: int) -> Tuple[int, int]:
     """(shorter side a style is resized to, smallest side accepted) for ``levels``.
 
     The same defaults as ``paddlegan stylize``: ``128 * 2**levels`` and
-    ``2**(levels + 4)``.
+    ``2**(levels + 4)`` (:mod:`ppgan_ext.pyramid`'s size rules).
     """
-    return 128 * 2 ** levels, 2 ** (levels + 4)
+    from ..pyramid import min_style_side, top_level_size
+
+    return top_level_size(levels), min_style_side(levels)
 
 
 class Engine:
@@ -168,8 +170,8 @@ class Engine:
         Returns:
             (H, W) of the result.
         """
-        from ..cli.stylize import _to_batch, stylize_files
-        from ..datasets.lapstyle_dataset import read_rgb, resize_short_side
+        from ..cli.stylize import _to_batch, resize_style, stylize_files
+        from ..datasets.lapstyle_dataset import read_rgb
 
         if self.stylizer is None:
             raise InputError('stylize is not available: the app was started without --lapstyle')
@@ -177,7 +179,9 @@ class Engine:
             raise InputError('upscale is not available: the app was started without an SR '
                              'model (--sr-model or --upscale-model)')
         size, _ = style_sizes(self.levels)
-        style_batch = _to_batch(resize_short_side(style, size))
+        # resized for the pyramid's semantics, as `paddlegan stylize` does
+        style_batch = _to_batch(resize_style(style, size,
+                                             getattr(self.stylizer, 'semantics', 'ppgan')))
         h, w = read_rgb(src).shape[:2]
         work = self.options.max_side if max(h, w) > self.options.max_side else 0
         progress(0.05, 'stylizing')

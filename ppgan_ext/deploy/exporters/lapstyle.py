@@ -15,6 +15,7 @@ from ppgan.models.generators.builder import GENERATORS
 
 from ...models.generators.lapstyle_pyramid import revision_net_name
 from ...models.lapstyle_model import _DEFAULT_NETS, STAGES, LapStylePyramidModel
+from ...pyramid import content_multiple, min_style_side
 from ...weight_files import is_state_dict, read_state_file
 from ..export_spec import ExportSpec, register_exporter
 
@@ -117,8 +118,8 @@ def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
                          f"takes content and style of shape (N, 3, H, W): "
                          f"-s=\"1,3,-1,-1;1,3,-1,-1\"")
     levels = model.levels
-    style_min = 2 ** (levels + 4)
-    multiple = 2 ** (levels + 3)
+    style_min = min_style_side(levels)
+    multiple = content_multiple(levels)
     style_shape = [d if d > 0 else default for d, default in
                    zip(shapes[1], (1, 3, style_min + 5, style_min + 19))]
     if min(style_shape[2:]) < style_min:
@@ -142,6 +143,6 @@ def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
         channel_order='RGB', value_range=(0.0, 1.0),
         nets=_pyramid_nets(levels), make_inputs=make_inputs, parity_sizes=sizes,
         meta={'net': 'pyramid', 'levels': levels, 'stage': model.stage,
-              'semantics': getattr(net, 'semantics', 'exact'),
+              'semantics': net.semantics,
               'graph_nets': ['net_enc'] + _pyramid_nets(levels),
               'style_min_side': style_min, 'content_multiple': multiple})

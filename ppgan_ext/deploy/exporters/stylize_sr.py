@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from ...pyramid import content_multiple, min_style_side
 from ..export_spec import ExportSpec, register_exporter
 
 __all__ = ['export_stylize_sr']
@@ -45,7 +46,7 @@ def export_stylize_sr(model, cfg: dict, options: dict,
         raise ValueError('--inputs_size: the fused net exports with dynamic sizes only '
                          '(content and style (1, 3, H, W))')
     levels = model.levels
-    style_min, multiple = 2 ** (levels + 4), 2 ** (levels + 3)
+    style_min, multiple = min_style_side(levels), content_multiple(levels)
     net = model.fused_net()
     net.eval()
     with paddle.no_grad():
@@ -71,5 +72,6 @@ def export_stylize_sr(model, cfg: dict, options: dict,
         channel_order='RGB', value_range=(0.0, 1.0), nets=['pyramid', 'generator'],
         make_inputs=make_inputs, parity_sizes=sizes,
         meta={'net': 'fused', 'levels': levels, 'upscale': scale,
+              'semantics': net.pyramid.semantics,
               'style_min_side': style_min, 'content_multiple': multiple,
               'generator_class': gen_cfg.get('name')})

@@ -6,11 +6,14 @@ self-similarity losses come from Kolkin et al., "Style Transfer by Relaxed
 Optimal Transport and Self-Similarity" (STROTSS), CVPR 2019.
 
 Same definitions as ppgan's ``CalcContentLoss``, ``CalcStyleLoss``,
-``CalcStyleEmdLoss`` and ``CalcContentReltLoss``, with three fixes: the
-channel statistics use the population variance (a 1x1 map is valid, the
-unbiased one divides by zero), cosine distances guard against all-zero
-feature vectors (ReLU features often are), and the EMD loss works on
-Paddle 3 (ppgan's concatenates 0-d tensors, which Paddle 3 rejects).
+``CalcStyleEmdLoss`` and ``CalcContentReltLoss``, with three changes: the
+channel statistics use the population variance unless ``unbiased: true``
+(a 1x1 map is then valid; ppgan's unbiased one divides by zero there;
+LapStyle's ppgan semantics sets ``unbiased``), cosine distances guard
+against all-zero feature vectors (ReLU features often are; ppgan's give
+NaN), and the EMD loss works on Paddle 3 (ppgan's concatenates 0-d
+tensors, which Paddle 3 rejects). Away from those edge cases the values
+are ppgan's.
 
 All take ``pred`` and ``target`` features of shape (N, C, H, W) and return a
 scalar tensor.
@@ -51,26 +54,36 @@ class NormalizedContentLoss:
     Args:
         norm (bool): Normalise (the LapStyle content loss); False: plain MSE
             (identity losses). Default: True.
+        unbiased (bool): Normalise with the unbiased variance (ppgan's).
+            Default: False.
     """
 
-    def __init__(self, norm: bool = True):
+    def __init__(self, norm: bool = True, unbiased: bool = False):
         self.norm = norm
+        self.unbiased = unbiased
 
     def __call__(self, pred: paddle.Tensor, target: paddle.Tensor) -> paddle.Tensor:
         if self.norm:
-            p_mean, p_std = channel_mean_std(pred)
-            t_mean, t_std = channel_mean_std(target)
+            p_mean, p_std = channel_mean_std(pred, unbiased=self.unbiased)
+            t_mean, t_std = channel_mean_std(target, unbiased=self.unbiased)
             pred, target = (pred - p_mean) / p_std, (target - t_mean) / t_std
         return F.mse_loss(pred, target)
 
 
 @CRITERIONS.register()
 class MeanStdStyleLoss:
-    """MSE between channel means plus MSE between channel stds (AdaIN's style loss)."""
+    """MSE between channel means plus MSE between channel stds (AdaIN's style loss).
+
+    Args:
+        unbiased (bool): Stds from the unbiased variance (ppgan's). Default: False.
+    """
+
+    def __init__(self, unbiased: bool = False):
+        self.unbiased = unbiased
 
     def __call__(self, pred: paddle.Tensor, target: paddle.Tensor) -> paddle.Tensor:
-        p_mean, p_std = channel_mean_std(pred)
-        t_mean, t_std = channel_mean_std(target)
+        p_mean, p_std = channel_mean_std(pred, unbiased=self.unbiased)
+        t_mean, t_std = channel_mean_std(target, unbiased=self.unbiased)
         return F.mse_loss(p_mean, t_mean) + F.mse_loss(p_std, t_std)
 
 

@@ -8,7 +8,10 @@ from typing import Tuple
 import paddle
 import paddle.nn as nn
 
-from ...pyramid import spatial_size, upsample_nearest2x
+from ...pyramid import check_semantics, spatial_size, upsample_nearest2x
+
+# Value of the ``semantics_record`` buffer of LapStyleDraftNet per pyramid semantics.
+SEMANTICS_CODES = {'ppgan': 0, 'exact': 1}
 
 
 class ConvBlock(nn.Layer):
@@ -59,24 +62,43 @@ def zero_(conv: nn.Conv2D) -> None:
     conv.bias.set_value(paddle.zeros(conv.bias.shape, conv.bias.dtype))
 
 
-def channel_mean_std(feat: paddle.Tensor, eps: float = 1e-5) -> Tuple[paddle.Tensor, paddle.Tensor]:
+class NearestUp2(nn.Layer):
+    """Nearest 2x upsampling as a Layer (:func:`ppgan_ext.pyramid.upsample_nearest2x`)."""
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        return upsample_nearest2x(x)
+
+
+def channel_mean_std(feat: paddle.Tensor, eps: float = 1e-5,
+                     unbiased: bool = False) -> Tuple[paddle.Tensor, paddle.Tensor]:
     """Per-sample, per-channel mean and standard deviation.
 
     Args:
         feat (Tensor): Shape (N, C, H, W).
         eps (float): Added to the variance before the square root. Default: 1e-5.
+        unbiased (bool): Divide by ``H*W - 1`` as ppgan's ``calc_mean_std``
+            (``paddle.var``) does; a 1x1 map then gives NaN. False: the
+            population variance (divides by ``H*W``), valid for any map.
+            Default: False.
 
     Returns:
         tuple[Tensor, Tensor]: mean and ``sqrt(var + eps)``, each (N, C, 1, 1).
-        The variance is the population variance (divides by H*W), so a
-        1x1 feature map is valid.
     """
     mean = feat.mean(axis=[2, 3], keepdim=True)
-    var = ((feat - mean) ** 2).mean(axis=[2, 3], keepdim=True)
+    if unbiased:
+        var = paddle.var(feat, axis=[2, 3], unbiased=True, keepdim=True)
+    else:
+        var = ((feat - mean) ** 2).mean(axis=[2, 3], keepdim=True)
     return mean, paddle.sqrt(var + eps)
 
 
-def adain(content: paddle.Tensor, style: paddle.Tensor, eps: float = 1e-5) -> paddle.Tensor:
+def unbiased_statistics(semantics: str) -> bool:
+    """Whether AdaIN and the style losses use the unbiased variance: ppgan's do."""
+    return check_semantics(semantics) == 'ppgan'
+
+
+def adain(content: paddle.Tensor, style: paddle.Tensor, eps: float = 1e-5,
+          unbiased: bool = False) -> paddle.Tensor:
     """Adaptive instance normalisation.
 
     Huang and Belongie, "Arbitrary Style Transfer in Real-time with Adaptive
@@ -87,13 +109,14 @@ def adain(content: paddle.Tensor, style: paddle.Tensor, eps: float = 1e-5) -> pa
         content (Tensor): Shape (N, C, H, W).
         style (Tensor): Shape (N, C, H', W'); any spatial size.
         eps (float): Variance epsilon. Default: 1e-5.
+        unbiased (bool): See :func:`channel_mean_std`. Default: False.
 
     Returns:
         Tensor: Shape (N, C, H, W) whose channel means equal the style's and
         whose channel stds equal the style's up to ``eps``.
     """
-    c_mean, c_std = channel_mean_std(content, eps)
-    s_mean, s_std = channel_mean_std(style, eps)
+    c_mean, c_std = channel_mean_std(content, eps, unbiased)
+    s_mean, s_std = channel_mean_std(style, eps, unbiased)
     return (content - c_mean) / c_std * s_std + s_mean
 
 

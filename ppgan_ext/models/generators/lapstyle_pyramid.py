@@ -9,7 +9,7 @@ with padding and cropping inside, so any content size works and
 ``paddle.jit.to_static`` with inputs ``[1, 3, None, None]`` gives one Paddle
 Inference model.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import paddle
@@ -17,13 +17,14 @@ import paddle.nn as nn
 
 from ppgan.models.generators.builder import GENERATORS
 
-from ...pyramid import laplacian_pyramid, pad_to_multiple, pyr_down, pyr_up, spatial_size
+from ...pyramid import (check_semantics, content_multiple, downsample, laplacian_pyramid,
+                        min_content_side, pad_to_multiple, revision_inputs, spatial_size)
 from ...weight_files import load_net_state
-from .lapstyle_draft import LapStyleDraftNet
+from .lapstyle_draft import LapStyleDraftNet, semantics_of_state
 from .lapstyle_encoder import LapStyleVGGEncoder
 from .lapstyle_revision import LapStyleRevisionNet
 
-__all__ = ['LapStylePyramidNet', 'revision_net_name']
+__all__ = ['LapStylePyramidNet', 'revision_net_name', 'semantics_of_checkpoint']
 
 
 def revision_net_name(level: int) -> str:
@@ -34,16 +35,45 @@ def revision_net_name(level: int) -> str:
     return 'net_rev' if level == 1 else f'net_rev_{level}'
 
 
+def semantics_of_checkpoint(state: Dict, source: str = 'weights') -> str:
+    """Pyramid semantics of a LapStyle checkpoint dict (from its ``net_dec``; absent: ppgan).
+
+    Raises:
+        ValueError: no ``net_dec`` entry, or an unknown record; names ``source``.
+    """
+    dec = state.get('net_dec')
+    if not isinstance(dec, dict):
+        raise ValueError(f"{source}: no 'net_dec' weights (not a LapStyle weight file)")
+    try:
+        return semantics_of_state(dec)
+    except ValueError as e:
+        raise ValueError(f"{source}: {e}") from None
+
+
 @GENERATORS.register()
 class LapStylePyramidNet(nn.Layer):
     """Drafting net + ``levels`` revision nets + Laplacian pyramid, end to end.
 
+    The single definition of the LapStyle pyramid forward: inference,
+    ``paddle.jit.save`` export and :class:`LapStylePyramidModel` training
+    all run :meth:`stylize_levels`.
+
     The content is replicate-padded (bottom/right) to a multiple of
-    ``2 ** (levels + 3)`` and at least twice that, split into a Laplacian
-    pyramid; the draft is made at the coarsest level from the content and
-    the style downsampled ``levels`` times; each revision net then adds the
-    detail of one finer level; the result is cropped back to the content's
-    size and clipped to [0, 1].
+    ``2 ** (levels + 3)`` and at least twice that (the size rules live in
+    :mod:`ppgan_ext.pyramid`), split into a Laplacian pyramid; the draft is
+    made at the coarsest level from the content and the style downsampled
+    ``levels`` times; each revision net then adds the detail of one finer
+    level; the result is cropped back to the content's size and clipped to
+    [0, 1].
+
+    ``semantics`` says which pyramid the weights were trained with (see
+    :mod:`ppgan_ext.pyramid`): ``'ppgan'`` reproduces PaddleGAN's
+    ``LapStylePredictor`` (bilinear ``align_corners=False`` pyramid and fold,
+    nearest 2x of the level below as the revision input, unbiased AdaIN
+    variance, style downsampled by ppgan's resample); ``'exact'`` is the
+    binomial exact-folding pyramid with population-variance AdaIN.
+    Checkpoints record it (:func:`semantics_of_checkpoint`); a checkpoint
+    without the record is ppgan's.
 
     Built empty (weights from :meth:`load_weights`), or around trained nets
     with :meth:`from_nets`.
@@ -53,28 +83,38 @@ class LapStylePyramidNet(nn.Layer):
             content's resolution). Default: 2.
         base_channels (int): Encoder/draft width (64 for VGG-19). Default: 64.
         num_feat (int): Revision net width. Default: 64.
+        semantics (str): ``'ppgan'`` or ``'exact'``. Default: 'ppgan'.
 
     Inputs of ``forward(content, style)``: (1 or N, 3, H, W) and (N, 3, H', W')
     in [0, 1]; the style's sides must be at least ``2 ** (levels + 4)``.
     Output: (N, 3, H, W) in [0, 1].
     """
 
-    def __init__(self, levels: int = 2, base_channels: int = 64, num_feat: int = 64):
+    def __init__(self, levels: int = 2, base_channels: int = 64, num_feat: int = 64,
+                 semantics: str = 'ppgan'):
         super().__init__()
         if not isinstance(levels, int) or levels < 0:
             raise ValueError(f"levels must be an int >= 0, got {levels!r}")
         self.levels = levels
+        self.semantics = check_semantics(semantics)
         self.encoder = LapStyleVGGEncoder(random_init=True, base_channels=base_channels)
-        self.draft = LapStyleDraftNet(base_channels)
-        self.revisions = nn.LayerList([LapStyleRevisionNet(num_feat) for _ in range(levels)])
+        self.draft = LapStyleDraftNet(base_channels, semantics=semantics)
+        self.revisions = nn.LayerList([LapStyleRevisionNet(num_feat, semantics=semantics)
+                                       for _ in range(levels)])
 
     @classmethod
-    def from_nets(cls, encoder: nn.Layer, draft: nn.Layer,
-                  revisions: Sequence[nn.Layer]) -> 'LapStylePyramidNet':
-        """Wrap existing nets (shared, not copied)."""
+    def from_nets(cls, encoder: nn.Layer, draft: nn.Layer, revisions: Sequence[nn.Layer],
+                  semantics: Optional[str] = None) -> 'LapStylePyramidNet':
+        """Wrap existing nets (shared, not copied).
+
+        ``semantics`` defaults to the drafting net's ``semantics`` attribute.
+        """
         net = cls.__new__(cls)
         nn.Layer.__init__(net)
         net.levels = len(revisions)
+        if semantics is None:
+            semantics = getattr(draft, 'semantics', 'ppgan')
+        net.semantics = check_semantics(semantics)
         net.encoder = encoder
         net.draft = draft
         net.revisions = nn.LayerList(list(revisions))
@@ -93,43 +133,66 @@ class LapStylePyramidNet(nn.Layer):
         ppgan's LapStyle checkpoints have the same layout.
 
         Raises:
-            ValueError: a net this pyramid needs is missing, or a shape differs;
-                names ``source``.
+            ValueError: a net this pyramid needs is missing, a shape differs,
+                or the checkpoint's semantics is not this net's; names ``source``.
         """
         parts = [('net_enc', self.encoder), ('net_dec', self.draft)]
         parts += [(revision_net_name(k + 1), rev) for k, rev in enumerate(self.revisions)]
         for name, layer in parts:
             sub = state.get(name)
             if not isinstance(sub, dict):
-                raise ValueError(f"{source}: no {name!r} weights, needed for a "
-                                 f"{self.levels}-level pyramid")
+                held = sorted(k for k, v in state.items() if isinstance(v, dict))
+                need = (f"needed for a {self.levels}-level pyramid" if name.startswith('net_rev')
+                        else "needed by every LapStyle pyramid")
+                raise ValueError(f"{source}: no {name!r} weights, {need} (the file holds: "
+                                 f"{', '.join(held) or 'no nets'})")
             load_net_state(layer, sub, source, name)
 
-    def stylize_pyramid(self, content: paddle.Tensor, style: paddle.Tensor,
-                        upto: Optional[int] = None) -> List[paddle.Tensor]:
-        """Stylizations at every level, coarsest (the draft) first.
+    def check_state(self, state: Dict, source: str) -> None:
+        """Refuse a whole-pyramid state dict (``draft.*`` keys) of the other semantics."""
+        draft = {k[len('draft.'):]: v for k, v in state.items() if k.startswith('draft.')}
+        if draft:
+            self.draft.check_state(draft, source)
 
-        ``content`` must already have sides that are multiples of ``2 ** levels``
-        (and large enough for the encoder); no padding or clipping here.
-        ``upto`` limits the revision levels used (default: all).
+    # ---------------------------------------------------------------- forward
+    def encode_style(self, style: paddle.Tensor) -> Tuple[paddle.Tensor, ...]:
+        """Encoder features (relu1_1 .. relu4_1) of the style at the drafting level.
+
+        Computed once per style and passed to :meth:`stylize_levels`, so a
+        folder stylized with one style encodes it once.
         """
-        levels = self.levels if upto is None else upto
-        pyramid = laplacian_pyramid(content, levels)
-        small_style = style
-        for _ in range(levels):
-            small_style = pyr_down(small_style)
-        out = self.draft(self.encoder(pyramid[-1], 4), self.encoder(small_style, 4))
+        return self.encoder(downsample(style, self.levels, self.semantics), 4)
+
+    def stylize_levels(self, content: paddle.Tensor,
+                       style_feats: Sequence[paddle.Tensor]) -> List[paddle.Tensor]:
+        """Stylizations at every level, coarsest (the draft) first, not clipped.
+
+        Args:
+            content (Tensor): (N, 3, H, W) in [0, 1], any H, W (padded here).
+            style_feats (list[Tensor]): :meth:`encode_style` of the style.
+
+        Returns:
+            list[Tensor]: ``levels + 1`` tensors; the last is (N, 3, H, W), the
+            others are at their (padded) level's size.
+        """
+        h, w = spatial_size(content)
+        padded = pad_to_multiple(content, content_multiple(self.levels),
+                                 min_content_side(self.levels))
+        pyramid = laplacian_pyramid(padded, self.levels, self.semantics)
+        out = self.draft(self.encoder(pyramid[-1], 4), style_feats)
         outs = [out]
-        for k in range(levels):
-            band = pyramid[levels - 1 - k]
-            up = pyr_up(out, spatial_size(band))
-            out = up + self.revisions[k](band, up)
+        for k in range(self.levels):
+            band = pyramid[self.levels - 1 - k]
+            image, base = revision_inputs(out, band, self.semantics)
+            out = base + self.revisions[k](band, image)
             outs.append(out)
+        outs[-1] = outs[-1][:, :, :h, :w]
         return outs
 
+    def forward_encoded(self, content: paddle.Tensor,
+                        style_feats: Sequence[paddle.Tensor]) -> paddle.Tensor:
+        """:meth:`forward` with the style already encoded (:meth:`encode_style`)."""
+        return paddle.clip(self.stylize_levels(content, style_feats)[-1], 0.0, 1.0)
+
     def forward(self, content: paddle.Tensor, style: paddle.Tensor) -> paddle.Tensor:
-        h, w = spatial_size(content)
-        multiple = 2 ** (self.levels + 3)
-        padded = pad_to_multiple(content, multiple, 2 * multiple)
-        out = self.stylize_pyramid(padded, style)[-1]
-        return paddle.clip(out[:, :, :h, :w], 0.0, 1.0)
+        return self.forward_encoded(content, self.encode_style(style))

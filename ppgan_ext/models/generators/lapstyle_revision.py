@@ -8,8 +8,8 @@ import paddle.nn as nn
 
 from ppgan.models.generators.builder import GENERATORS
 
-from ...pyramid import spatial_size
-from .lapstyle_blocks import ResBlock, zero_
+from ...pyramid import check_semantics, spatial_size
+from .lapstyle_blocks import NearestUp2, ResBlock, zero_
 
 __all__ = ['LapStyleRevisionNet']
 
@@ -20,21 +20,24 @@ class LapStyleRevisionNet(nn.Layer):
 
     Input: the content's Laplacian band at this level and the upsampled
     stylization of the level below, concatenated; output: a residual image
-    that is added to the upsampled stylization. The output conv starts at
-    zero, so an untrained net passes the upsampled image through. Parameter
-    names match ppgan's ``RevisionNet``.
+    (the stylization's Laplacian band at this level) that is added to the
+    upsampled stylization. Parameter names match ppgan's ``RevisionNet``.
 
     Args:
         num_feat (int): Feature channels. Default: 64.
         in_channels (int): Channels of the band and of the image (each).
             Default: 3.
+        semantics (str): ``'exact'``: the output conv starts at zero, so an
+            untrained level adds nothing; ``'ppgan'``: Paddle's default init
+            (ppgan's model then applies its N(0, 0.02) init). Default: 'ppgan'.
 
     Inputs of ``forward(band, image)``: both (N, in_channels, H, W), any
     H, W >= 2. Output: (N, in_channels, H, W).
     """
 
-    def __init__(self, num_feat: int = 64, in_channels: int = 3):
+    def __init__(self, num_feat: int = 64, in_channels: int = 3, semantics: str = 'ppgan'):
         super().__init__()
+        self.semantics = check_semantics(semantics)
         for key, value in (('num_feat', num_feat), ('in_channels', in_channels)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{key} must be a positive int, got {value!r}")
@@ -44,10 +47,11 @@ class LapStyleRevisionNet(nn.Layer):
             nn.Pad2D(pad, mode='reflect'), nn.Conv2D(num_feat, num_feat, 3, stride=2), nn.ReLU())
         self.resblock = ResBlock(num_feat)
         self.UpBlock = nn.Sequential(
-            nn.Upsample(scale_factor=2, mode='nearest'),
+            NearestUp2(),
             nn.Pad2D(pad, mode='reflect'), nn.Conv2D(num_feat, num_feat, 3), nn.ReLU(),
             nn.Pad2D(pad, mode='reflect'), nn.Conv2D(num_feat, in_channels, 3))
-        zero_(self.UpBlock[-1])  # an untrained level adds nothing
+        if semantics == 'exact':
+            zero_(self.UpBlock[-1])  # an untrained level adds nothing
 
     def forward(self, band: paddle.Tensor, image: paddle.Tensor) -> paddle.Tensor:
         h, w = spatial_size(band)

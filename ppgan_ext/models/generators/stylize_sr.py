@@ -15,7 +15,7 @@ import paddle.nn as nn
 from ppgan.models.generators.builder import GENERATORS, build_generator
 
 from ...weight_files import read_state_file, resolve_weights_path
-from .lapstyle_pyramid import LapStylePyramidNet, revision_net_name
+from .lapstyle_pyramid import LapStylePyramidNet, revision_net_name, semantics_of_checkpoint
 
 __all__ = ['StylizeSRNet', 'lapstyle_sizes', 'pyramid_from_weights']
 
@@ -61,7 +61,8 @@ def pyramid_from_weights(path: str, levels: Optional[int] = None,
     levels = available if levels is None else levels
     if not isinstance(levels, int) or not 0 <= levels <= available:
         raise ValueError(f"{key}: {path} has revision levels 0..{available}, got {levels!r}")
-    net = LapStylePyramidNet(levels, base_channels=base, num_feat=feat)
+    net = LapStylePyramidNet(levels, base_channels=base, num_feat=feat,
+                             semantics=semantics_of_checkpoint(state, path))
     net.load_weights(state, path)
     net.eval()
     return net
