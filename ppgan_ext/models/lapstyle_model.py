@@ -20,6 +20,7 @@ ONE Paddle Inference graph ``(content, style) -> stylized`` with dynamic
 height and width (:mod:`ppgan_ext.deploy.exporters.lapstyle`);
 ``paddlegan stylize --model_dir`` runs it.
 """
+import inspect
 import logging
 from typing import Dict, List, Optional, Sequence
 
@@ -30,13 +31,13 @@ from ppgan.models.base_model import BaseModel
 from ppgan.models.builder import MODELS
 from ppgan.models.criterions.builder import build_criterion
 from ppgan.models.discriminators.builder import build_discriminator
-from ppgan.models.generators.builder import build_generator
+from ppgan.models.generators.builder import GENERATORS, build_generator
 from ppgan.modules.init import init_weights
 from ppgan.solver import build_optimizer
 
 from ..metrics.style_loss_metric import StyleTransferLoss
 from ..pyramid import check_semantics, min_train_side
-from ..weight_files import (is_state_dict, load_net_state, read_state_file,
+from ..weight_files import (load_net_state, read_state_file,
                             resolve_weights_path, sub_state)
 from .generators.lapstyle_blocks import unbiased_statistics
 from .generators.lapstyle_encoder import FEATURE_NAMES
