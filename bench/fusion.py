@@ -119,8 +119,8 @@ def train_all(args):
 def export_all(args, lapstyle: str, aware: str) -> dict:
     """Export the pyramid and the style-aware upscaler; their Paddle Inference runners."""
     from ppgan_ext.config import load_config
-    from ppgan_ext.export import export_model
-    from ppgan_ext.inference import Predictor
+    from ppgan_ext.deploy.backends import create_predictor
+    from ppgan_ext.deploy.export import export_model
     from ppgan_ext.upscale import load_upscaler
 
     work = os.path.abspath(args.work)
@@ -130,7 +130,7 @@ def export_all(args, lapstyle: str, aware: str) -> dict:
     export_model(tiny, lapstyle, pyramid_dir)
     export_model(load_config(os.path.join(ROOT, 'configs', 'stylized_sr_x4.yaml')), aware,
                  sr_dir)
-    predictor = Predictor(pyramid_dir)
+    predictor = create_predictor(pyramid_dir, backend='paddle')
     return {'pyramid': predictor, 'upscaler': load_upscaler(sr_dir)}
 
 

@@ -3,8 +3,9 @@
 An upscaler is loaded from either
 
 * an exported SR model folder (``paddlegan export``; sidecar kind ``'sr'``),
-  run with :class:`ppgan_ext.inference.Predictor` exactly as ``paddlegan
-  infer`` runs it, or
+  run by any backend of :func:`ppgan_ext.deploy.backends.create_predictor`
+  exactly as ``paddlegan infer`` runs it (``--upscale-backend``,
+  ``--upscale-precision``), or
 * a training weight/checkpoint file plus its config (a model with a
   ``generator`` net, e.g. ``BaseSRModel`` + ``TransposeSRResNet``), run as a
   dynamic graph;
@@ -81,7 +82,8 @@ def _check_tiling(tile: int, overlap: int) -> None:
 
 def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
                   tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-                  threads: Optional[int] = None) -> Upscaler:
+                  threads: Optional[int] = None, backend: Optional[str] = None,
+                  precision: str = 'fp32') -> Upscaler:
     """An :class:`Upscaler` from an exported SR folder, or from weights + config.
 
     Args:
@@ -91,7 +93,12 @@ def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
         device (str): ``'cpu'`` or ``'gpu'`` (GPU untested here). Default: 'cpu'.
         tile (int): Tile side in input pixels, 0 = whole image. Default: 128.
         overlap (int): Tile overlap in input pixels. Default: 16.
-        threads (int, optional): CPU threads of Paddle Inference.
+        threads (int, optional): CPU threads of the exported folder's backend.
+        backend (str, optional): Backend of an exported folder (see
+            :func:`ppgan_ext.deploy.backends.create_predictor`); None: the
+            fastest installed. Default: None.
+        precision (str): ``'fp32'`` or ``'bf16'`` (exported folder only).
+            Default: 'fp32'.
 
     Raises:
         FileNotFoundError / ValueError: one line naming ``--upscale`` or
@@ -103,14 +110,15 @@ def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
         if config is not None:
             raise ValueError(f"--upscale-config: {path} is an exported model folder, which "
                              f"needs no config (give a config with a weight file only)")
-        from .inference import Predictor, read_model_dir
+        from .deploy.backends import create_predictor
+        from .deploy.model_dir import read_model_dir
 
         info = read_model_dir(path)
         if info.kind != 'sr' or len(info.inputs) != 1:
             raise ValueError(f"--upscale {path}: a {info.kind!r} model with "
                              f"{len(info.inputs)} input(s); an upscaler is an exported SR "
                              f"model (kind 'sr', one input)")
-        predictor = Predictor(info, device=device, threads=threads)
+        predictor = create_predictor(info, backend, precision, device, threads)
         info = predictor.info
         if info.in_channels != 3 or (info.out_channels or 3) != 3 or info.channel_order != 'RGB':
             raise ValueError(f"--upscale {path}: takes {info.in_channels}-channel "
@@ -120,6 +128,10 @@ def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
         if config is None:
             raise ValueError(f"--upscale {path}: a weight file needs its training config "
                              f"(--upscale-config CONFIG.yaml), or give an exported folder")
+        if backend not in (None, 'auto') or precision != 'fp32':
+            raise ValueError(f"--upscale-backend/--upscale-precision choose how an exported "
+                             f"--upscale folder runs; the weight file {path} runs the dynamic "
+                             f"graph in fp32")
         net, scale, value_range = _dygraph_upscaler(path, config, device)
     else:
         raise FileNotFoundError(f"--upscale: no such file or folder: {path}")
@@ -134,7 +146,8 @@ def _dygraph_upscaler(weights: str, config: str, device: str):
     import paddle
 
     from .config import load_config
-    from .export import _value_range, build_model_for_export
+    from .deploy.export import build_model_for_export
+    from .deploy.exporters.sr import value_range
 
     if not os.path.isfile(config):
         raise FileNotFoundError(f"--upscale-config: file not found: {config}")
@@ -158,7 +171,7 @@ def _dygraph_upscaler(weights: str, config: str, device: str):
         with paddle.no_grad():
             return generator(paddle.to_tensor(batch)).numpy()
 
-    return net, int(probe.shape[2]) // 16, _value_range(cfg)
+    return net, int(probe.shape[2]) // 16, value_range(cfg)
 
 
 def resize_to_work_size(content: np.ndarray, work_size: int) -> np.ndarray:

@@ -12,8 +12,8 @@ from _export_helpers import error_lines, save_weights, sr_config
 from _fusion_helpers import png_pixels, read_rgb_float, write_lapstyle_weights, write_photo
 from ppgan_ext.cli import main
 from ppgan_ext.config import load_config, validate_config
-from ppgan_ext.export import export_model
-from ppgan_ext.inference import Predictor
+from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
+from ppgan_ext.deploy.export import export_model
 from ppgan_ext.models.generators.stylize_sr import StylizeSRNet, pyramid_from_weights
 from ppgan_ext.tiling import tiled_apply
 

@@ -26,6 +26,13 @@ def add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
                             f'{DEFAULT_TILE}; 0: whole image)')
     group.add_argument('--upscale-tile-overlap', type=int, default=DEFAULT_OVERLAP, metavar='M',
                        help=f'overlap of the upscaler tiles (default: {DEFAULT_OVERLAP})')
+    group.add_argument('--upscale-backend', default='auto',
+                       choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
+                       help='backend of an exported --upscale folder (default: the fastest '
+                            'installed)')
+    group.add_argument('--upscale-precision', default='fp32', choices=('fp32', 'bf16'),
+                       help='precision of an exported --upscale folder (bf16: OpenVINO on CPUs '
+                            'with native bf16)')
     group.add_argument('--work-size', type=int, default=0, metavar='N',
                        help='with --upscale: shrink the content so its longer side is at '
                             'most N before stylizing (default: 0, its own size)')
@@ -44,5 +51,6 @@ def apply_upscale(args: argparse.Namespace, stylize: Stylizer, device: str) -> S
                 raise ValueError(f"{flag} needs --upscale SR_MODEL")
         return stylize
     upscaler = load_upscaler(args.upscale, args.upscale_config, device,
-                             args.upscale_tile, args.upscale_tile_overlap)
+                             args.upscale_tile, args.upscale_tile_overlap,
+                             backend=args.upscale_backend, precision=args.upscale_precision)
     return upscale_stylizer(stylize, upscaler, args.work_size)

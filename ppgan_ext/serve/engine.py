@@ -151,7 +151,7 @@ class Engine:
 
     def restore(self, src: str, dst: str, progress: Progress) -> Tuple[int, int]:
         """Super-resolve ``src`` into the PNG ``dst`` as ``paddlegan infer`` does; (H, W) out."""
-        from ..inference import read_input, write_png
+        from ..image_io import read_input, write_png
         from ..tiling import to_uint8_hwc
 
         if self.restorer is None:

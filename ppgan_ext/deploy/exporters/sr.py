@@ -9,7 +9,7 @@ from typing import List, Optional, Tuple
 
 from ..export_spec import ExportSpec, register_exporter
 
-__all__ = ['export_sr_generator']
+__all__ = ['export_sr_generator', 'value_range']
 
 _SR_INPUT_NAMES = ('lq',)
 
@@ -24,7 +24,7 @@ def _first_conv_in_channels(net) -> Optional[int]:
     return None
 
 
-def _value_range(cfg: dict) -> Tuple[float, float]:
+def value_range(cfg: dict) -> Tuple[float, float]:
     """ppgan's ``min_max`` config entry (``"(0., 1.)"`` or a list) as a float pair."""
     raw = cfg.get('min_max', (0.0, 1.0))
     values = re.findall(r'[-+]?\d*\.?\d+(?:[eE][-+]?\d+)?', str(raw)) \
@@ -80,5 +80,5 @@ def export_sr_generator(model, cfg: dict, options: dict,
         input_specs=[InputSpec([d if d > 0 else None for d in shape], 'float32', name=names[0])],
         kind='sr', name=f'{type(model).__name__.lower()}_{net_name}',
         scale=int(probe.shape[2]) // 16, in_channels=channels, out_channels=int(probe.shape[1]),
-        channel_order=order, value_range=_value_range(cfg), nets=[net_name],
+        channel_order=order, value_range=value_range(cfg), nets=[net_name],
         meta={'net': net_name, 'net_class': gen_cfg.get('name', type(net).__name__)})
