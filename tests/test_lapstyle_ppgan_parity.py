@@ -19,7 +19,6 @@ import skimage.data
 import ppgan_ext  # noqa: F401
 import ppgan.utils.download as ppgan_download
 from ppgan.apps import lapstyle_predictor as ppgan_app
-from ppgan.models.criterions.pixel_loss import CalcStyleEmdLoss, calc_emd_loss
 from ppgan.models.generators import DecoderNet, Encoder, RevisionNet
 from ppgan.models.lapstyle_model import (LapStyleDraModel, LapStyleRevFirstModel,
                                          LapStyleRevSecondModel)
@@ -191,29 +190,9 @@ def test_released_layout_loads_as_ppgan_semantics(released_style):
 
 
 # ------------------------------------------------------------------ training parity
-class _CalcStyleEmdLossFixed(CalcStyleEmdLoss):
-    """ppgan's ``CalcStyleEmdLoss`` with the one change Paddle 3 needs.
-
-    ppgan concatenates two 0-d tensors (``paddle.concat([m1.mean(), m2.mean()])``),
-    which Paddle 3 refuses; here they are reshaped to shape [1] first. Everything
-    else is ppgan's code.
-    """
-
-    def __call__(self, pred, target):
-        CX_M = calc_emd_loss(pred, target)
-        m1 = CX_M.min(2)
-        m2 = CX_M.min(1)
-        m = paddle.concat([m1.mean().reshape([1]), m2.mean().reshape([1])])
-        return paddle.max(m)
-
-
-def test_ppgan_emd_loss_still_crashes_on_this_paddle():
-    """The reason for the fixed copy above; when this fails, compare against ppgan's own again."""
-    x = paddle.rand([1, 4, 3, 3])
-    with pytest.raises(Exception):
-        CalcStyleEmdLoss()(x, x)
-
-
+# ppgan's own losses; CalcStyleEmdLoss runs with the one change Paddle 3 needs
+# (ppgan_ext.compat.patch_style_emd_loss: the larger of the two means, without
+# concatenating 0-D tensors), tested on its own in test_compat.py.
 _LOSSES = dict(calc_style_emd_loss={'name': 'CalcStyleEmdLoss'},
                calc_content_relt_loss={'name': 'CalcContentReltLoss'},
                calc_content_loss={'name': 'CalcContentLoss'},
@@ -247,7 +226,6 @@ def _ppgan_model(stage, cache, ckpt):
                         {'name': 'DecoderNet'}, gan_criterion={'name': 'GANLoss',
                                                                'gan_mode': 'vanilla'},
                         **_LOSSES)
-    model.calc_style_emd_loss = _CalcStyleEmdLossFixed()
     model.nets['net_enc'].set_state_dict(state['net_enc'])
     lower = ['net_dec'] if stage else []
     lower += ['net_rev'] if stage == 2 else []
