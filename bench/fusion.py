@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     import paddle
 
     from ppgan_ext.datasets.lapstyle_dataset import read_rgb, resize_short_side
-    from ppgan_ext.models.generators.stylize_sr import pyramid_from_weights
+    from ppgan_ext.models.generators.lapstyle_pyramid import pyramid_from_weights
     from ppgan_ext.sample_data import sample_image
     from ppgan_ext.upscale import load_upscaler
 

@@ -14,7 +14,8 @@ from ppgan_ext.cli import main
 from ppgan_ext.config import load_config, validate_config
 from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
 from ppgan_ext.deploy.export import export_model
-from ppgan_ext.models.generators.stylize_sr import StylizeSRNet, pyramid_from_weights
+from ppgan_ext.models.generators.lapstyle_pyramid import pyramid_from_weights
+from ppgan_ext.models.generators.stylize_sr import StylizeSRNet
 from ppgan_ext.tiling import tiled_apply
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -68,25 +68,6 @@ def add_arguments(parser):
     add_upscale_arguments(parser)
 
 
-def _net_sizes(state: Dict, source: str) -> Tuple[int, int, int]:
-    """(revision levels, encoder/draft width, revision width) of a LapStyle state dict."""
-    from ..models.generators.lapstyle_pyramid import revision_net_name
-
-    try:
-        base = int(state['net_dec']['final_conv.1.weight'].shape[1])
-    except (KeyError, TypeError, AttributeError):
-        raise ValueError(f"{source}: not a LapStyle weight file (no net_dec.final_conv)") from None
-    levels, feat = 0, 64
-    while isinstance(state.get(revision_net_name(levels + 1)), dict):
-        rev = state[revision_net_name(levels + 1)]
-        if 'DownBlock.1.weight' not in rev:
-            raise ValueError(f"{source}: {revision_net_name(levels + 1)} is not a LapStyle "
-                             f"revision net")
-        feat = int(rev['DownBlock.1.weight'].shape[0])
-        levels += 1
-    return levels, base, feat
-
-
 def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
     """A stylizer running :class:`LapStylePyramidNet` in dynamic graph; also its level count.
 
@@ -100,21 +81,10 @@ def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
     """
     import paddle
 
-    from ..models.generators.lapstyle_pyramid import (LapStylePyramidNet,
-                                                      semantics_of_checkpoint)
-    from ..weight_files import read_state_file, resolve_weights_path
+    from ..models.generators.lapstyle_pyramid import pyramid_from_weights
 
-    path = resolve_weights_path(weights, '--weights')
-    state = read_state_file(path, key='--weights')
-    available, base, feat = _net_sizes(state, path)
-    if levels is None:
-        levels = available
-    if not 0 <= levels <= available:
-        raise ValueError(f"--levels {levels}: {path} has revision levels 0..{available}")
-    net = LapStylePyramidNet(levels, base_channels=base, num_feat=feat,
-                             semantics=semantics_of_checkpoint(state, path))
-    net.load_weights(state, path)
-    net.eval()
+    net = pyramid_from_weights(weights, levels, key='--weights', levels_key='--levels')
+    levels = net.levels
     encoded: List = []  # [(style array, its features)]
 
     def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:

@@ -96,7 +96,7 @@ class StylizedSRDataset(Dataset):
             raise ValueError(f"StylizedSRDataset: mode must be one of {_MODES}, got {mode!r}")
         if not isinstance(repeat, int) or repeat < 1:
             raise ValueError(f"StylizedSRDataset: repeat must be an int >= 1, got {repeat!r}")
-        from ..models.generators.stylize_sr import pyramid_from_weights
+        from ..models.generators.lapstyle_pyramid import pyramid_from_weights
 
         self.pyramid = pyramid_from_weights(lapstyle_weights, levels,
                                             'dataset.lapstyle_weights')

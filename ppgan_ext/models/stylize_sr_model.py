@@ -24,7 +24,8 @@ from ppgan.models.generators.builder import build_generator
 
 from ..weight_files import is_state_dict, load_net_state, read_state_file, resolve_weights_path
 from .generators.lapstyle_pyramid import LapStylePyramidNet
-from .generators.stylize_sr import StylizeSRNet, pyramid_from_weights
+from .generators.lapstyle_pyramid import pyramid_from_weights
+from .generators.stylize_sr import StylizeSRNet
 
 __all__ = ['StylizeSRModel']
 

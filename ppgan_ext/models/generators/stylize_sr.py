@@ -8,64 +8,13 @@ pyramid's own outputs (:class:`ppgan_ext.datasets.StylizedSRDataset`) keeps
 the stylized texture sharp. Tensors in, tensors out, so
 ``paddle.jit.to_static`` exports the whole thing as one graph.
 """
-from typing import Dict, Optional, Tuple
 
 import paddle
 import paddle.nn as nn
 from ppgan.models.generators.builder import GENERATORS, build_generator
 
-from ...weight_files import read_state_file, resolve_weights_path
-from .lapstyle_pyramid import LapStylePyramidNet, revision_net_name, semantics_of_checkpoint
 
-__all__ = ['StylizeSRNet', 'lapstyle_sizes', 'pyramid_from_weights']
-
-
-def lapstyle_sizes(state: Dict, source: str) -> Tuple[int, int, int]:
-    """(revision levels, encoder/draft width, revision width) of a LapStyle state dict.
-
-    Raises:
-        ValueError: not a LapStyle weight file (names ``source``).
-    """
-    try:
-        base = int(state['net_dec']['final_conv.1.weight'].shape[1])
-    except (KeyError, TypeError, AttributeError):
-        raise ValueError(f"{source}: not a LapStyle weight file (no net_dec.final_conv)") from None
-    levels, feat = 0, 64
-    while isinstance(state.get(revision_net_name(levels + 1)), dict):
-        rev = state[revision_net_name(levels + 1)]
-        if 'DownBlock.1.weight' not in rev:
-            raise ValueError(f"{source}: {revision_net_name(levels + 1)} is not a LapStyle "
-                             f"revision net")
-        feat = int(rev['DownBlock.1.weight'].shape[0])
-        levels += 1
-    return levels, base, feat
-
-
-def pyramid_from_weights(path: str, levels: Optional[int] = None,
-                         key: str = 'lapstyle_weights') -> LapStylePyramidNet:
-    """A :class:`LapStylePyramidNet` (eval mode) built and loaded from a LapStyle weight file.
-
-    Args:
-        path (str): Weight/checkpoint file (``net_enc``, ``net_dec``,
-            ``net_rev`` ...; ours or ppgan's); a glob picks the newest match.
-        levels (int, optional): Revision levels to use (default: all in the file).
-        key (str): Flag or config key named in errors. Default: 'lapstyle_weights'.
-
-    Raises:
-        FileNotFoundError / ValueError: missing or unreadable file, ``levels``
-            above what it holds.
-    """
-    path = resolve_weights_path(path, key)
-    state = read_state_file(path, key=key)
-    available, base, feat = lapstyle_sizes(state, path)
-    levels = available if levels is None else levels
-    if not isinstance(levels, int) or not 0 <= levels <= available:
-        raise ValueError(f"{key}: {path} has revision levels 0..{available}, got {levels!r}")
-    net = LapStylePyramidNet(levels, base_channels=base, num_feat=feat,
-                             semantics=semantics_of_checkpoint(state, path))
-    net.load_weights(state, path)
-    net.eval()
-    return net
+__all__ = ['StylizeSRNet']
 
 
 @GENERATORS.register()
