@@ -24,7 +24,7 @@ PNGs are written atomically; outputs that already exist are kept unless
 ``--overwrite``.
 """
 import os
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import numpy as np
 
