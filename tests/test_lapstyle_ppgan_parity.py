@@ -135,17 +135,19 @@ def test_stylize_weights_gives_ppgan_predictor_output(released_style, ppgan_outp
 
 @pytest.mark.e2e
 def test_export_and_model_dir_give_ppgan_predictor_output(released_style, ppgan_output, tmp_path):
-    """A released-style file through `export -c lapstyle_rev2.yaml` + `stylize --model_dir`."""
+    """A released-style file through `export -c lapstyle_rev2.yaml` + `stylize --model_dir`,
+    on Paddle Inference and on the ONNX graph in ONNX Runtime and OpenVINO."""
     ckpt, content_png, style_png, _ = released_style
     config = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                           'configs', 'lapstyle_rev2.yaml')
     model_dir = str(tmp_path / 'model')
     assert main(['export', '-c', config, '--load', ckpt, '--output_dir', model_dir]) == 0
-    assert main(['stylize', '--model_dir', model_dir, '--content', content_png, '--style',
-                 style_png, '--output', str(tmp_path / 'out')]) == 0
-    within_one, worst = _agreement(cv2.imread(str(tmp_path / 'out' / 'content.png')),
-                                   ppgan_output)
-    assert within_one >= 0.999 and worst <= 3, (within_one, worst)
+    for backend in ('paddle', 'onnxruntime', 'openvino'):   # fp32 on every backend
+        out = tmp_path / backend
+        assert main(['stylize', '--model_dir', model_dir, '--content', content_png, '--style',
+                     style_png, '--output', str(out), '--backend', backend]) == 0
+        within_one, worst = _agreement(cv2.imread(str(out / 'content.png')), ppgan_output)
+        assert within_one >= 0.999 and worst <= 3, (backend, within_one, worst)
 
 
 def test_non_square_style_is_resized_as_ppgan_does(released_style, tmp_path):
