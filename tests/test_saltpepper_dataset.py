@@ -1,5 +1,8 @@
 """SaltPepperDataset: samples, crops and augmentation, determinism, conversions, bad inputs."""
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -175,8 +178,24 @@ def test_repeat_and_cache(photos):
         np.testing.assert_array_equal(img, imgs[path])
 
 
+@pytest.mark.e2e
 def test_dataloader_two_workers(photos, tmp_path):
-    folder, _ = photos
+    """Worker processes give the same test samples and distinct train crops.
+
+    Run in a fresh interpreter, as a training run forks its workers: forked from
+    the long-lived test process (hundreds of tests, models, inference backends and
+    their threads before it), the workers' shutdown has crashed the parent.
+    """
+    code = ('import sys; sys.path.insert(0, sys.argv[1]); import test_saltpepper_dataset as t; '
+            't.check_dataloader_two_workers(sys.argv[2], sys.argv[3])')
+    proc = subprocess.run([sys.executable, '-c', code, os.path.dirname(os.path.abspath(__file__)),
+                           photos[0], str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().endswith('dataloader ok'), proc.stdout[-1000:]
+
+
+def check_dataloader_two_workers(folder, tmp_path):
+    tmp_path = Path(tmp_path)
     # test mode: the same inputs as direct indexing, whatever worker serves an index
     ds = SaltPepperDataset(folder, mode='test', scale=2, prob=0.2, blur=3, seed=1)
     expected = [ds[i]['lq'] for i in range(len(ds))]
@@ -201,6 +220,7 @@ def test_dataloader_two_workers(photos, tmp_path):
             assert tuple(batch['lq'].shape) == (4, 3, 32, 32)
             crops += [g.tobytes() for g in batch['gt'].numpy()]
     assert len(crops) == 16 and len(set(crops)) == 16
+    print('dataloader ok')
 
 
 def test_conversions(tmp_path):
