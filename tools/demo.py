@@ -25,7 +25,6 @@ import json
 import os
 import sys
 import time
-from types import SimpleNamespace
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -59,15 +58,10 @@ def parse_args(argv=None):
 
 
 def train(config: str, overrides) -> str:
-    """Train through ppgan's Trainer; return the final weights file."""
-    from ppgan_ext.engine.run import build_trainer
+    """Train on the CPU through ppgan's Trainer (seed 0); return the final weights file."""
+    from ppgan_ext.engine.run import train_config
 
-    args = SimpleNamespace(config_file=config, opt=overrides, resume=None, load=None,
-                           evaluate_only=False, no_cuda=True, profiler_options=None, seed=0)
-    trainer = build_trainer(args)
-    trainer.train()
-    trainer.close()
-    return os.path.join(trainer.output_dir, f'iter_{trainer.total_iters}_weight.pdparams')
+    return train_config(config, overrides)
 
 
 def to_uint8(chw: np.ndarray) -> np.ndarray:

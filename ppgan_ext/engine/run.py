@@ -17,6 +17,7 @@ import random
 import tempfile
 import time
 import warnings
+from typing import Sequence
 
 import numpy as np
 import paddle
@@ -177,6 +178,22 @@ def build_trainer(args):
     elif args.load:
         trainer.load(args.load, partial=getattr(args, 'allow_partial_load', False))
     return trainer
+
+
+def train_config(config: str, overrides: Sequence[str] = (), seed: int = 0,
+                 no_cuda: bool = True) -> str:
+    """Train ``config`` (with ``-o`` style ``overrides``) to the end; the final weight file.
+
+    The programmatic form of ``tools/main.py -c CONFIG -o ... --seed SEED``
+    (used by ``tools/demo.py`` and the benchmarks).
+    """
+    args = argparse.Namespace(config_file=config, opt=list(overrides), resume=None, load=None,
+                              evaluate_only=False, no_cuda=no_cuda, profiler_options=None,
+                              seed=seed)
+    trainer = build_trainer(args)
+    trainer.train()
+    trainer.close()
+    return os.path.join(trainer.output_dir, f'iter_{trainer.total_iters}_weight.pdparams')
 
 
 def run(args) -> int:
