@@ -22,11 +22,29 @@ __all__ = ['OpenVINOPredictor', 'PREDICTOR', 'cpu_capabilities']
 _HINTS = {'fp32': 'f32', 'bf16': 'bf16'}
 
 
+def _openvino():
+    """The ``openvino`` module, with its usage telemetry declined for this process.
+
+    OpenVINO's Python package counts usage unless the user opted out: reading
+    an ONNX model writes a client id and statistics under ``~/intel/`` and
+    queues events for an analytics service. Nothing here reports anything
+    anywhere, so the consent check answers "declined" (no file is written).
+    """
+    try:
+        from openvino_telemetry.utils import opt_in_checker
+    except ImportError:    # telemetry not installed: nothing to decline
+        pass
+    else:
+        opt_in_checker.OptInChecker.check = \
+            lambda self, *args, **kwargs: opt_in_checker.ConsentCheckResult.DECLINED
+    import openvino
+
+    return openvino
+
+
 def cpu_capabilities() -> list:
     """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of the CPU (e.g. ``['BF16', 'FP32', ...]``)."""
-    import openvino as ov
-
-    return list(ov.Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
+    return list(_openvino().Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
 
 
 class OpenVINOPredictor(BasePredictor):
@@ -46,7 +64,7 @@ class OpenVINOPredictor(BasePredictor):
 
     def __init__(self, model_dir: Union[str, ModelInfo], precision: str = 'fp32',
                  threads: Optional[int] = None):
-        import openvino as ov
+        ov = _openvino()
 
         if precision not in _HINTS:
             raise ValueError(f"--precision must be one of {', '.join(_HINTS)}, got {precision!r}")
