@@ -19,7 +19,22 @@ from ...pyramid import content_multiple, min_style_side
 from ...weight_files import is_state_dict, read_state_file
 from ..export_spec import ExportSpec, register_exporter
 
-__all__ = ['export_config', 'export_pyramid']
+__all__ = ['export_config', 'export_pyramid', 'two_input_names', 'stylize_parity_sizes']
+
+
+def two_input_names(options: dict, what: str) -> List[str]:
+    """The ``(content, style)`` input names of ``export_model`` options, checked."""
+    names = [str(n) for n in options.get('input_names', ('content', 'style'))]
+    if int(options.get('inputs_num', 2)) != 2 or len(names) != 2:
+        raise ValueError(f"export_model: {what} takes two inputs (content, style), "
+                         f"got input_names {names}")
+    return names
+
+
+def stylize_parity_sizes(levels: int) -> List[Tuple[int, int]]:
+    """Content sizes a K-level pyramid graph is checked at: square, odd, and uneven."""
+    m = content_multiple(levels)
+    return [(2 * m, 2 * m), (47, 33), (3 * m + 5, 2 * m + 1)]
 
 
 def _pyramid_nets(levels: int) -> List[str]:
@@ -106,10 +121,7 @@ def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
     if net_name != 'pyramid':
         raise ValueError(f"export_model.net: LapStylePyramidModel exports its whole pyramid "
                          f"(net: pyramid), got {net_name!r}")
-    names = [str(n) for n in options.get('input_names', ('content', 'style'))]
-    if int(options.get('inputs_num', 2)) != 2 or len(names) != 2:
-        raise ValueError(f"export_model: the LapStyle pyramid takes two inputs (content, "
-                         f"style), got input_names {names}")
+    names = two_input_names(options, 'the LapStyle pyramid')
     if str(options.get('channel_order', 'RGB')).upper() != 'RGB':
         raise ValueError("export_model.channel_order: LapStyle nets take RGB images")
     shapes = [list(s) for s in inputs_size] if inputs_size else [[1, 3, -1, -1]] * 2
@@ -133,8 +145,7 @@ def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
 
     net = model.inference_net()
     net.eval()
-    sizes: List[Tuple[int, int]] = [(2 * multiple, 2 * multiple), (47, 33),
-                                    (3 * multiple + 5, 2 * multiple + 1)]
+    sizes = stylize_parity_sizes(levels)
     return ExportSpec(
         layer=net,
         input_specs=[InputSpec([d if d > 0 else None for d in s], 'float32', name=n)

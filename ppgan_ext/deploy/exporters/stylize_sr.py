@@ -8,12 +8,13 @@ Paddle Inference and ONNX Runtime against the dynamic graph like every export;
 between the fused model and the export machinery
 (:func:`ppgan_ext.deploy.export_spec.register_exporter`).
 """
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 import numpy as np
 
 from ...pyramid import content_multiple, min_style_side
 from ..export_spec import ExportSpec, register_exporter
+from .lapstyle import stylize_parity_sizes, two_input_names
 
 __all__ = ['export_stylize_sr']
 
@@ -38,10 +39,7 @@ def export_stylize_sr(model, cfg: dict, options: dict,
     if net_name != 'fused':
         raise ValueError(f"export_model.net: StylizeSRModel exports pyramid + upscaler as one "
                          f"graph (net: fused), got {net_name!r}")
-    names = [str(n) for n in options.get('input_names', ('content', 'style'))]
-    if int(options.get('inputs_num', 2)) != 2 or len(names) != 2:
-        raise ValueError(f"export_model: the fused net takes two inputs (content, style), "
-                         f"got input_names {names}")
+    names = two_input_names(options, 'the fused net')
     if inputs_size:
         raise ValueError('--inputs_size: the fused net exports with dynamic sizes only '
                          '(content and style (1, 3, H, W))')
@@ -62,8 +60,7 @@ def export_stylize_sr(model, cfg: dict, options: dict,
         return [rng.random((1, 3, height, width), dtype=np.float32),
                 rng.random(style_shape, dtype=np.float32)]
 
-    sizes: List[Tuple[int, int]] = [(2 * multiple, 2 * multiple), (47, 33),
-                                    (3 * multiple + 5, 2 * multiple + 1)]
+    sizes = stylize_parity_sizes(levels)
     gen_cfg = (cfg.get('model') or {}).get('generator') or {}
     return ExportSpec(
         layer=net,
