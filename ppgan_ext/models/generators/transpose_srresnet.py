@@ -5,6 +5,7 @@ import paddle.nn as nn
 from ppgan.models.generators.builder import GENERATORS
 
 from ...pyramid import resample, scaled_size
+from ..layers import Conv2D, Conv2DTranspose, PReLU
 
 _SUPPORTED_SCALES = (1, 2, 4, 8)
 _NORMS = ('bn', 'none')
@@ -22,8 +23,8 @@ class ResidualBlock(nn.Layer):
     def __init__(self, num_feat: int = 64, norm: str = 'bn'):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2D(num_feat, num_feat, 3, 1, 1), _norm(norm, num_feat), nn.PReLU(),
-            nn.Conv2D(num_feat, num_feat, 3, 1, 1), _norm(norm, num_feat))
+            Conv2D(num_feat, num_feat, 3, 1, 1), _norm(norm, num_feat), PReLU(),
+            Conv2D(num_feat, num_feat, 3, 1, 1), _norm(norm, num_feat))
 
     def forward(self, x):
         return x + self.body(x)
@@ -32,11 +33,11 @@ class ResidualBlock(nn.Layer):
 def _upsample_stage(kind: str, num_feat: int, norm: str, deconv_kernel: int) -> nn.Layer:
     if kind == 'transpose':
         padding, output_padding = _DECONV_PADDING[deconv_kernel]
-        up = nn.Conv2DTranspose(num_feat, num_feat, deconv_kernel, stride=2,
+        up = Conv2DTranspose(num_feat, num_feat, deconv_kernel, stride=2,
                                 padding=padding, output_padding=output_padding)
     else:
-        up = nn.Sequential(nn.Conv2D(num_feat, 4 * num_feat, 3, 1, 1), nn.PixelShuffle(2))
-    return nn.Sequential(up, _norm(norm, num_feat), nn.PReLU())
+        up = nn.Sequential(Conv2D(num_feat, 4 * num_feat, 3, 1, 1), nn.PixelShuffle(2))
+    return nn.Sequential(up, _norm(norm, num_feat), PReLU())
 
 
 @GENERATORS.register()
@@ -106,15 +107,15 @@ class TransposeSRResNet(nn.Layer):
         self.scale = scale
         self.global_residual = global_residual
 
-        self.head = nn.Sequential(nn.Conv2D(in_channels, num_feat, 3, 1, 1), nn.PReLU())
+        self.head = nn.Sequential(Conv2D(in_channels, num_feat, 3, 1, 1), PReLU())
         self.body = nn.Sequential(*[ResidualBlock(num_feat, norm) for _ in range(num_blocks)])
-        self.conv_after_body = nn.Sequential(nn.Conv2D(num_feat, num_feat, 3, 1, 1),
+        self.conv_after_body = nn.Sequential(Conv2D(num_feat, num_feat, 3, 1, 1),
                                              _norm(norm, num_feat))
         num_stages = int(math.log2(scale))
         self.upsample = nn.Sequential(*[
             _upsample_stage(upsampler, num_feat, norm, deconv_kernel)
             for _ in range(num_stages)])
-        self.conv_last = nn.Conv2D(num_feat, out_channels, 3, 1, 1)
+        self.conv_last = Conv2D(num_feat, out_channels, 3, 1, 1)
 
     def forward(self, x):
         feat = self.head(x)
