@@ -4,7 +4,12 @@ Variants per graph: dynamic graph; Paddle Inference with oneDNN (the broken
 passes removed: what ``--backend paddle`` runs), with oneDNN off and with
 oneDNN as shipped; ONNX Runtime fp32; OpenVINO fp32 and bf16. Ratios are
 against Paddle Inference (oneDNN, passes removed), measured in the same run,
-so the machine's load affects every row alike. Then the bf16 quality guard
+so the machine's load affects every row alike. Each row also shows the GFLOP/s
+it reached on the graph's convolutions (:func:`conv_gflop`), set against the
+plain-convolution ceiling measured first in the same run
+(:func:`conv_ceiling`: what OpenVINO reaches on a chain of 64-channel 3x3
+convolutions on this CPU right now); each target prints the time the graph's
+convolutions alone would take at that ceiling. Then the bf16 quality guard
 (:mod:`ppgan_ext.deploy.quality`) and the peak memory of a tiled 4096x4096 x4
 upscale.
 
@@ -103,6 +108,84 @@ class Case:
     dygraph: Callable[..., np.ndarray]
     repeat: Optional[int] = None  # timed runs; None: --repeat
     skip_slow: bool = False
+    gflop: Optional[float] = None  # convolution work of one run (conv_gflop)
+
+
+def conv_gflop(net, *arrays: np.ndarray) -> float:
+    """GFLOP (2 x multiply-adds) of every convolution in one forward pass of ``net``.
+
+    Counted with forward hooks on ``nn.Conv2D`` (output elements x input
+    channels per group x kernel area) and ``nn.Conv2DTranspose`` (input
+    elements x output channels per group x kernel area); activations, norms
+    and resizes are not counted.
+    """
+    import paddle
+    import paddle.nn as nn
+
+    total = [0.0]
+
+    def count(layer, inputs, output):
+        w = layer.weight.shape
+        if isinstance(layer, nn.Conv2DTranspose):
+            total[0] += 2.0 * inputs[0].size * w[1] * w[2] * w[3]
+        else:
+            total[0] += 2.0 * output.size * w[1] * w[2] * w[3]
+
+    hooks = [layer.register_forward_post_hook(count) for layer in net.sublayers()
+             if isinstance(layer, (nn.Conv2D, nn.Conv2DTranspose))]
+    try:
+        with paddle.no_grad():
+            net(*[paddle.to_tensor(a) for a in arrays])
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total[0] / 1e9
+
+
+def conv_ceiling(threads: int, repeat: int, layers: int = 16, channels: int = 64,
+                 size: int = 256) -> dict:
+    """GFLOP/s that OpenVINO's CPU plugin sustains here on plain 3x3 convolutions.
+
+    A graph of ``layers`` chained ``channels`` -> ``channels`` 3x3 convolutions
+    + ReLU at ``size`` x ``size`` (the shape of 33 of the 35 convolutions of
+    the 64x16 SR net), compiled like the OpenVINO backend compiles an export.
+    Returns ``{'fp32': GFLOP/s, 'bf16': GFLOP/s or None}``: what the CPU
+    delivers right now, the yardstick for every row's GFLOP/s.
+    """
+    from openvino import opset13 as ops
+
+    from ppgan_ext.deploy.backends import check_precision
+    from ppgan_ext.deploy.backends.openvino import _openvino
+
+    ov = _openvino()
+    rng = np.random.default_rng(0)
+    x = ops.parameter([1, channels, size, size], np.float32)
+    y = x
+    for _ in range(layers):
+        w = ops.constant(rng.normal(0, 0.05, (channels, channels, 3, 3)).astype(np.float32))
+        y = ops.relu(ops.convolution(y, w, [1, 1], [1, 1], [1, 1], [1, 1]))
+    model = ov.Model([y], [x])
+    data = rng.random((1, channels, size, size), dtype=np.float32)
+    gflop = 2.0 * layers * channels * channels * 9 * size * size / 1e9
+    result = {}
+    for precision, hint in (('fp32', 'f32'), ('bf16', 'bf16')):
+        try:
+            check_precision('openvino', precision)
+        except ValueError:
+            result[precision] = None
+            continue
+        compiled = ov.Core().compile_model(model, 'CPU', {
+            'INFERENCE_PRECISION_HINT': hint, 'PERFORMANCE_HINT': 'LATENCY',
+            'NUM_STREAMS': '1', 'INFERENCE_NUM_THREADS': str(threads)})
+        request = compiled.create_infer_request()
+        request.infer({0: data})
+        times = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            request.infer({0: data})
+            times.append(time.perf_counter() - start)
+        result[precision] = gflop / statistics.median(times)
+    return result
 
 
 def machine() -> str:
@@ -155,7 +238,7 @@ def sr_case(name: str, generator: dict, size: int, work: str) -> Case:
         with paddle.no_grad():
             return dyn(paddle.to_tensor(arr)).numpy()
 
-    return Case(f'{name} {size}x{size}', model_dir, [x], dygraph)
+    return Case(f'{name} {size}x{size}', model_dir, [x], dygraph, gflop=conv_gflop(dyn, x))
 
 
 def _random_lapstyle_weights(path: str, levels: int) -> None:
@@ -225,8 +308,9 @@ def lapstyle_case(work: str, size: int = 512, repeat: Optional[int] = None) -> O
         with paddle.no_grad():
             return net(paddle.to_tensor(content), paddle.to_tensor(style)).numpy()
 
-    return Case(f'LapStyle {levels}-level pyramid {size}x{size}', model_dir,
-                [batch(data.astronaut()), batch(data.gravel())], dygraph, repeat)
+    inputs = [batch(data.astronaut()), batch(data.gravel())]
+    return Case(f'LapStyle {levels}-level pyramid {size}x{size}', model_dir, inputs, dygraph,
+                repeat, gflop=conv_gflop(net, *inputs))
 
 
 _SHIPPED = r'''
@@ -297,8 +381,14 @@ def interleaved(fns: dict, inputs, repeat: int) -> dict:
     return {label: 1000.0 * statistics.median(t) for label, t in times.items()}
 
 
-def speed(case: Case, threads: int, repeat: int, work: str) -> dict:
-    """Print one table of ms/image and ratios (all variants interleaved); return {label: ms}."""
+def speed(case: Case, threads: int, repeat: int, work: str,
+          ceiling: Optional[dict] = None) -> dict:
+    """Print one table of ms/image and ratios (all variants interleaved); return {label: ms}.
+
+    With the case's convolution work (``case.gflop``) each row also shows the
+    GFLOP/s it reached; with ``ceiling`` (:func:`conv_ceiling`) the OpenVINO
+    rows are set against what plain convolutions reach on this CPU.
+    """
     from ppgan_ext.deploy.backends import check_precision, create_predictor
 
     repeat = case.repeat or repeat
@@ -337,21 +427,37 @@ def speed(case: Case, threads: int, repeat: int, work: str) -> dict:
             notes[labels[3]] = shipped
     base = ms[BASE]
     print(f'\n{case.name}  ({repeat} interleaved rounds)')
-    print(f"  {'variant':<50} {'ms/image':>9} {'vs Paddle Inf.':>14} {'max |diff|':>10} "
-          f"{'PSNR':>8}   (diff, PSNR: against the dynamic graph)")
+    print(f"  {'variant':<50} {'ms/image':>9} {'vs Paddle Inf.':>14} {'GFLOP/s':>8} "
+          f"{'max |diff|':>10} {'PSNR':>8}   (diff, PSNR: against the dynamic graph)")
     for label in labels:
         note = notes.get(label, '')
         if label not in ms:
-            print(f'  {label:<50} {"-":>9} {"":>14} {"":>10} {"":>8}  {note}')
+            print(f'  {label:<50} {"-":>9} {"":>14} {"":>8} {"":>10} {"":>8}  {note}')
             continue
         diff = diffs.get(label)
         diff_text = f'{diff[0]:10.2g} {diff[1]:6.1f}dB' if diff is not None else f'{"":>19}'
-        print(f'  {label:<50} {ms[label]:9.1f} {base / ms[label]:13.2f}x {diff_text}  {note}')
+        rate = f'{case.gflop / ms[label] * 1000:8.0f}' if case.gflop else f'{"-":>8}'
+        print(f'  {label:<50} {ms[label]:9.1f} {base / ms[label]:13.2f}x {rate} {diff_text}  '
+              f'{note}')
+    if case.gflop and ceiling:
+        shares = [f'{label} {case.gflop / ms[label] * 1000 / ceiling[precision]:.0%}'
+                  for label, precision in (('OpenVINO fp32', 'fp32'), ('OpenVINO bf16', 'bf16'))
+                  if ms.get(label) and ceiling.get(precision)]
+        print(f'  convolutions: {case.gflop:.1f} GFLOP per image; share of the plain-convolution '
+              f'ceiling: {", ".join(shares) or "-"}')
     return {label: ms.get(label) for label in labels}
 
 
-def check_targets(results: dict) -> None:
-    """Print each target with the measured value and whether it is met."""
+def check_targets(results: dict, gflops: Optional[dict] = None,
+                  ceiling: Optional[dict] = None) -> None:
+    """Print each target with the measured value and whether it is met.
+
+    With each case's convolution work (``gflops``, name -> GFLOP) and the
+    plain-convolution ceiling, each target also shows the floor: the time the
+    case's convolutions alone take at the rate plain 64-channel convolutions
+    reach on this CPU right now. A floor above the target means no graph
+    can meet it on this machine today.
+    """
     print('\ntargets (2 threads, AMX Xeon class)')
     for prefix, label, limit in TARGETS:
         for name, rows in results.items():
@@ -360,9 +466,13 @@ def check_targets(results: dict) -> None:
             ms = rows.get(label)
             if ms is None:
                 print(f'  {name}, {label} <= {limit:.0f} ms: skipped (not available here)')
-            else:
-                print(f"  {name}, {label} <= {limit:.0f} ms: {ms:.1f} ms "
-                      f"{'met' if ms <= limit else 'NOT met'}")
+                continue
+            rate = (ceiling or {}).get('bf16' if 'bf16' in label else 'fp32')
+            floor = (f'; its convolutions alone at the ceiling: '
+                     f'{(gflops or {}).get(name) / rate * 1000:.0f} ms'
+                     if rate and (gflops or {}).get(name) else '')
+            print(f"  {name}, {label} <= {limit:.0f} ms: {ms:.1f} ms "
+                  f"{'met' if ms <= limit else 'NOT met'}{floor}")
     for name, rows in results.items():
         if name.startswith('TransposeSRResNet-64x16-x4') and rows.get('OpenVINO bf16'):
             ratio = rows[BASE] / rows['OpenVINO bf16']
@@ -455,11 +565,16 @@ def main() -> int:
                     args.size, work),
         ]
         lapstyle = lapstyle_case(work, args.lapstyle_size, args.lapstyle_repeat)
+        ceiling = conv_ceiling(args.threads, args.repeat)
+        print('plain-convolution ceiling (OpenVINO, 16 chained 64->64 3x3 convs at 256x256): '
+              + ', '.join(f'{p} {r:.0f} GFLOP/s' if r else f'{p} skipped (no native bf16)'
+                          for p, r in ceiling.items()))
         results = {}
         for case in cases + ([lapstyle] if lapstyle else []):
             case.skip_slow = args.skip_slow
-            results[case.name] = speed(case, args.threads, args.repeat, work)
-        check_targets(results)
+            results[case.name] = speed(case, args.threads, args.repeat, work, ceiling)
+        check_targets(results, {case.name: case.gflop for case in cases + [lapstyle] if case},
+                      ceiling)
         if not args.skip_quality:
             quality(args.demo_dir, args.threads, work)
         if not args.skip_tiled:

@@ -1,0 +1,41 @@
+"""bench/infer.py's yardsticks: the convolution count and the plain-convolution ceiling."""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope='module')
+def bench():
+    spec = importlib.util.spec_from_file_location('bench_infer',
+                                                  os.path.join(ROOT, 'bench', 'infer.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_conv_gflop_counts_every_convolution_and_transposed_convolution(bench):
+    from ppgan_ext.models.generators.transpose_srresnet import TransposeSRResNet
+
+    net = TransposeSRResNet(num_feat=8, num_blocks=1, scale=2, norm='none', deconv_kernel=4)
+    net.eval()
+    macs = (8 * 100 * 3 * 9          # head 3 -> 8 at 10x10
+            + 2 * 8 * 100 * 8 * 9    # residual block
+            + 8 * 100 * 8 * 9        # conv after body
+            + 8 * 100 * 8 * 16       # transposed conv: input elements x out channels x 4x4
+            + 3 * 400 * 8 * 9)       # output conv at 20x20
+    x = np.zeros((1, 3, 10, 10), np.float32)
+    assert bench.conv_gflop(net, x) == pytest.approx(2 * macs / 1e9)
+    assert bench.conv_gflop(net, x) == pytest.approx(2 * macs / 1e9)  # hooks were removed
+
+
+def test_conv_ceiling_measures_a_rate_per_precision(bench):
+    from ppgan_ext.deploy.cpu import native_bf16
+
+    rates = bench.conv_ceiling(threads=1, repeat=2, layers=2, channels=8, size=16)
+    assert set(rates) == {'fp32', 'bf16'}
+    assert rates['fp32'] > 0.01
+    assert (rates['bf16'] is not None) == native_bf16()
