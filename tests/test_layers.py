@@ -69,3 +69,29 @@ def test_unsupported_layouts_are_refused():
         layers.Conv2D(3, 3, 3, padding=1, padding_mode='reflect')
     with pytest.raises(ValueError, match='NCHW only'):
         layers.Conv2DTranspose(3, 3, 3, data_format='NHWC')
+
+
+def _op_names(layer):
+    from paddle.static import InputSpec
+
+    static = paddle.jit.to_static(layer, input_spec=[InputSpec([None, 4, None, None],
+                                                               'float32')], full_graph=True)
+    program = static.forward.concrete_program.main_program
+    return [(op.name(), op.attrs()['value'] if op.name() == 'pd_op.full_int_array' else None)
+            for op in program.global_block().ops]
+
+
+@pytest.mark.parametrize('ours_cls,paddle_cls,args', [
+    (layers.Conv2D, nn.Conv2D, (4, 6, 3)),
+    (layers.Conv2DTranspose, nn.Conv2DTranspose, (4, 5, 4)),
+    (layers.PReLU, nn.PReLU, ()),
+])
+def test_eval_mode_traces_paddles_own_graph(ours_cls, paddle_cls, args):
+    """Exports see Paddle's ops (Paddle Inference fuses bias and PReLU into the conv)."""
+    ours, reference = _twins(ours_cls, paddle_cls, *args)
+    ours.eval()
+    reference.eval()
+    names = _op_names(ours)
+    assert names == _op_names(reference)
+    ours.train()
+    assert _op_names(ours) != names     # training really takes the other kernels

@@ -1,16 +1,21 @@
 """Drop-in ``nn.Conv2D`` / ``nn.Conv2DTranspose`` / ``nn.PReLU`` that train faster on CPU.
 
 Same parameters, same state-dict names and the same numbers as Paddle's
-layers; only the kernels the dygraph picks differ. On Paddle 3's CPU kernels:
+layers; only the kernels the dygraph picks in training differ. On Paddle 3's
+CPU kernels:
 
 * Paddle adds a convolution's bias as a ``[1, C, 1, 1]`` tensor, which takes
   the elementwise kernel's slow broadcast path (forward and backward about 4x
-  slower than the same add with a ``[C, 1, 1]`` bias). Here the bias is added
-  as ``[C, 1, 1]``.
+  slower than the same add with a ``[C, 1, 1]`` bias). In training the bias is
+  added as ``[C, 1, 1]``.
 * ``prelu``'s backward with one shared slope is slow; in training the
   single-slope PReLU is computed as ``relu(x) - a * relu(-x)`` (identical
-  values and gradients). In eval mode (and so in exported graphs) it stays
-  ``prelu``, which inference engines fuse into the preceding convolution.
+  values and gradients).
+
+In eval mode every layer runs Paddle's own forward, so exported graphs are
+exactly those of Paddle's layers (Paddle Inference's oneDNN passes fuse the
+bias add and PReLU into the convolution there; a ``[C, 1, 1]`` add would
+break that fusion and make Paddle Inference 2-3x slower).
 
 One training step of the ``make demo`` net (32 features, 4 blocks, batch 8 of
 96x96 crops) is about 1.8x faster on 2 cores (``bench/upsampler.py`` and the
@@ -27,7 +32,7 @@ def _add_bias(out, bias):
 
 
 class Conv2D(nn.Conv2D):
-    """``nn.Conv2D`` (zero padding, NCHW) with the bias added as ``[C, 1, 1]``."""
+    """``nn.Conv2D`` (zero padding, NCHW) that adds its bias as ``[C, 1, 1]`` in training."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -36,13 +41,15 @@ class Conv2D(nn.Conv2D):
                              'only; use paddle.nn.Conv2D')
 
     def forward(self, x):
+        if not self.training:
+            return super().forward(x)
         out = F.conv2d(x, self.weight, None, stride=self._stride, padding=self._padding,
                        dilation=self._dilation, groups=self._groups)
         return _add_bias(out, self.bias)
 
 
 class Conv2DTranspose(nn.Conv2DTranspose):
-    """``nn.Conv2DTranspose`` (NCHW) with the bias added as ``[C, 1, 1]``."""
+    """``nn.Conv2DTranspose`` (NCHW) that adds its bias as ``[C, 1, 1]`` in training."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -51,6 +58,8 @@ class Conv2DTranspose(nn.Conv2DTranspose):
                              'paddle.nn.Conv2DTranspose')
 
     def forward(self, x, output_size=None):
+        if not self.training:
+            return super().forward(x, output_size)
         out = F.conv2d_transpose(
             x, self.weight, None, stride=self._stride, padding=self._padding,
             output_padding=self.output_padding if output_size is None else 0,
