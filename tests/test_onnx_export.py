@@ -125,6 +125,40 @@ def test_resize_helpers_keep_their_values():
     assert list(upsample_nearest2x(x).shape) == [1, 3, 18, 26]
 
 
+class _ReflectPads(nn.Layer):
+    """Reflect pads as the LapStyle nets use them, plus wider and one-sided ones."""
+
+    def __init__(self):
+        super().__init__()
+        self.pad1 = nn.Pad2D([1, 1, 1, 1], mode='reflect')
+        self.conv = nn.Conv2D(3, 4, 3)
+        self.pad2 = nn.Pad2D([2, 1, 0, 3], mode='reflect')
+
+    def forward(self, x):
+        return self.pad2(self.conv(self.pad1(x)))
+
+
+def test_reflect_pads_export_as_four_d_ops_with_the_same_values(tmp_path):
+    """No 5-D Pad (OpenVINO's reference kernel + layout reorders); the same numbers."""
+    import onnx
+
+    paddle.seed(0)
+    layer = _ReflectPads()
+    out = str(tmp_path / 'm')
+    report = _export_layer(layer, out, 'pads', [(9, 13), (17, 11), (32, 30)])
+    assert report.onnx_max_abs_diff < 1e-5 and report.max_abs_diff < 1e-5
+    graph = onnx.load(report.onnx_file).graph
+    ops = {n.op_type for n in graph.node}
+    assert 'Pad' not in ops and 'Unsqueeze' not in ops and 'Concat' in ops
+    x = np.random.default_rng(4).random((1, 3, 7, 10), dtype=np.float32)
+    ref = F.pad(layer.conv(F.pad(paddle.to_tensor(x), [1, 1, 1, 1], mode='reflect')),
+                [2, 1, 0, 3], mode='reflect').numpy()
+    assert ref.shape == (1, 4, 10, 13)
+    for backend in BACKENDS:
+        got = create_predictor(out, backend, threads=1)(x)
+        assert got.shape == ref.shape and np.abs(got - ref).max() < 1e-5, backend
+
+
 class _NumberScale(nn.Layer):
     """A net written against the paddle2onnx limitation, outside the export rewrite."""
 

@@ -16,6 +16,14 @@ input of the interp op, not an attribute) and writes ``leaky_relu`` as
 ``where(x > 0, x, x * slope)`` (slope as a tensor). Paddle computes exactly
 the same numbers either way; the export's parity checks confirm it for the
 Paddle and the ONNX graph.
+
+Reflection padding (``nn.Pad2D(mode='reflect')``, every 3x3 conv of the
+LapStyle nets) traces in Paddle as unsqueeze -> 5-D ``pad3d`` -> squeeze, which
+paddle2onnx writes as a 5-D ONNX ``Pad``. OpenVINO's CPU plugin runs that with
+its reference kernel and converts the layout around each of them (two
+reorders per conv); inside :func:`onnx_convertible_ops` a 4-D reflect pad is
+traced as slices + concat of the mirrored rows and columns instead (the same
+values), which OpenVINO keeps in the convolutions' layout.
 """
 import contextlib
 import numbers
@@ -31,20 +39,44 @@ def _is_number_scale(scale) -> bool:
         isinstance(s, numbers.Real) and not isinstance(s, bool) for s in scale)
 
 
+def _is_int_list(values, length: int) -> bool:
+    return isinstance(values, (list, tuple)) and len(values) == length and all(
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0 for v in values)
+
+
+def _reflect_pad_nchw(x, pad):
+    """``F.pad(x, [left, right, top, bottom], mode='reflect')`` as slices + concat."""
+    import paddle
+
+    left, right, top, bottom = pad
+    for axis, before, after in ((3, left, right), (2, top, bottom)):
+        if not before and not after:
+            continue
+        # mirrored without the edge: index k before it, index -1-k after it
+        parts = [paddle.slice(x, [axis], [k], [k + 1]) for k in range(before, 0, -1)]
+        parts.append(x)
+        parts += [paddle.slice(x, [axis], [-k - 1], [-k]) for k in range(1, after + 1)]
+        x = paddle.concat(parts, axis=axis)
+    return x
+
+
 @contextlib.contextmanager
 def onnx_convertible_ops() -> Iterator[None]:
-    """Within the block, ``paddle.nn.functional`` resizes and ``leaky_relu`` trace convertibly.
+    """Within the block, ``paddle.nn.functional`` resizes, ``leaky_relu`` and pads trace convertibly.
 
     ``interpolate`` / ``upsample`` (and so ``nn.Upsample``): a Python-number
     (or list of numbers) ``scale_factor`` becomes a float32 tensor; ``size``
     calls and tensor factors pass through. ``leaky_relu`` (and so
-    ``nn.LeakyReLU``) becomes ``where(x > 0, x, x * slope)``. The original
+    ``nn.LeakyReLU``) becomes ``where(x > 0, x, x * slope)``. ``pad`` (and so
+    ``nn.Pad2D``) of a 4-D NCHW tensor in ``reflect`` mode by Python ints
+    becomes slices + concat; every other pad passes through. The original
     functions are restored on exit.
     """
     import paddle
     import paddle.nn.functional as F
 
-    originals = {name: getattr(F, name) for name in ('interpolate', 'upsample', 'leaky_relu')}
+    originals = {name: getattr(F, name)
+                 for name in ('interpolate', 'upsample', 'leaky_relu', 'pad')}
 
     def resize(fn):
         def call(x, size=None, scale_factor=None, *args, **kwargs):
@@ -60,10 +92,17 @@ def onnx_convertible_ops() -> Iterator[None]:
         slope = paddle.full([1], negative_slope, dtype=x.dtype)
         return paddle.where(x > 0, x, x * slope)
 
+    def pad(x, pad, mode='constant', value=0.0, data_format='NCHW', *args, **kwargs):
+        if (mode == 'reflect' and data_format == 'NCHW' and len(x.shape) == 4
+                and _is_int_list(pad, 4)):
+            return _reflect_pad_nchw(x, [int(p) for p in pad])
+        return originals['pad'](x, pad, mode, value, data_format, *args, **kwargs)
+
     try:
         F.interpolate = resize(originals['interpolate'])
         F.upsample = resize(originals['upsample'])
         F.leaky_relu = leaky_relu
+        F.pad = pad
         yield
     finally:
         for name, fn in originals.items():
