@@ -217,6 +217,9 @@ def _batch(style_png, crop):
 
 def _ppgan_model(stage, cache, ckpt):
     """ppgan's own LapStyle model of ``stage`` (0: draft, 1, 2), lower nets from ``ckpt``."""
+    from ppgan_ext.compat import patch_style_emd_loss
+
+    patch_style_emd_loss()   # applied by ppgan_ext's training entry points, not by imports
     state = read_state_file(ckpt)
     enc = {'name': 'Encoder'}
     with _ppgan_cache(cache):
