@@ -6,10 +6,10 @@ oneDNN as shipped; ONNX Runtime fp32; OpenVINO fp32 and bf16. Ratios are
 against Paddle Inference (oneDNN, passes removed), measured in the same run,
 so the machine's load affects every row alike. Each row also shows the GFLOP/s
 it reached on the graph's convolutions (:func:`conv_gflop`), set against the
-plain-convolution ceiling measured first in the same run
-(:func:`conv_ceiling`: what OpenVINO reaches on a chain of 64-channel 3x3
-convolutions on this CPU right now); each target prints the time the graph's
-convolutions alone would take at that ceiling. Then the bf16 quality guard
+plain-convolution ceiling timed in the same rounds (:class:`ConvCeiling`:
+what OpenVINO reaches on a chain of 64-channel 3x3 convolutions on this CPU
+at that time); each target prints the time the graph's convolutions alone
+would take at that ceiling. Then the bf16 quality guard
 (:mod:`ppgan_ext.deploy.quality`) and the peak memory of a tiled 4096x4096 x4
 upscale.
 
@@ -142,50 +142,55 @@ def conv_gflop(net, *arrays: np.ndarray) -> float:
     return total[0] / 1e9
 
 
-def conv_ceiling(threads: int, repeat: int, layers: int = 16, channels: int = 64,
-                 size: int = 256) -> dict:
-    """GFLOP/s that OpenVINO's CPU plugin sustains here on plain 3x3 convolutions.
+class ConvCeiling:
+    """What OpenVINO's CPU plugin reaches here on plain 3x3 convolutions, as callables.
 
     A graph of ``layers`` chained ``channels`` -> ``channels`` 3x3 convolutions
     + ReLU at ``size`` x ``size`` (the shape of 33 of the 35 convolutions of
-    the 64x16 SR net), compiled like the OpenVINO backend compiles an export.
-    Returns ``{'fp32': GFLOP/s, 'bf16': GFLOP/s or None}``: what the CPU
-    delivers right now, the yardstick for every row's GFLOP/s.
+    the 64x16 SR net), compiled like the OpenVINO backend compiles an export,
+    once per precision the CPU runs natively. :func:`speed` times each
+    ``runners`` entry in the same interleaved rounds as a case's backends, so
+    the ceiling is measured at the same moments as the rows it is compared
+    with (on a shared machine the CPU's speed drifts within one run).
     """
-    from openvino import opset13 as ops
 
-    from ppgan_ext.deploy.backends import check_precision
-    from ppgan_ext.deploy.backends.openvino import _openvino
+    def __init__(self, threads: int, layers: int = 16, channels: int = 64, size: int = 256):
+        from openvino import opset13 as ops
 
-    ov = _openvino()
-    rng = np.random.default_rng(0)
-    x = ops.parameter([1, channels, size, size], np.float32)
-    y = x
-    for _ in range(layers):
-        w = ops.constant(rng.normal(0, 0.05, (channels, channels, 3, 3)).astype(np.float32))
-        y = ops.relu(ops.convolution(y, w, [1, 1], [1, 1], [1, 1], [1, 1]))
-    model = ov.Model([y], [x])
-    data = rng.random((1, channels, size, size), dtype=np.float32)
-    gflop = 2.0 * layers * channels * channels * 9 * size * size / 1e9
-    result = {}
-    for precision, hint in (('fp32', 'f32'), ('bf16', 'bf16')):
-        try:
-            check_precision('openvino', precision)
-        except ValueError:
-            result[precision] = None
-            continue
-        compiled = ov.Core().compile_model(model, 'CPU', {
-            'INFERENCE_PRECISION_HINT': hint, 'PERFORMANCE_HINT': 'LATENCY',
-            'NUM_STREAMS': '1', 'INFERENCE_NUM_THREADS': str(threads)})
-        request = compiled.create_infer_request()
-        request.infer({0: data})
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            request.infer({0: data})
-            times.append(time.perf_counter() - start)
-        result[precision] = gflop / statistics.median(times)
-    return result
+        from ppgan_ext.deploy.backends import check_precision
+        from ppgan_ext.deploy.backends.openvino import _openvino
+
+        ov = _openvino()
+        rng = np.random.default_rng(0)
+        x = ops.parameter([1, channels, size, size], np.float32)
+        y = x
+        for _ in range(layers):
+            w = ops.constant(rng.normal(0, 0.05, (channels, channels, 3, 3)).astype(np.float32))
+            y = ops.relu(ops.convolution(y, w, [1, 1], [1, 1], [1, 1], [1, 1]))
+        model = ov.Model([y], [x])
+        data = rng.random((1, channels, size, size), dtype=np.float32)
+        self.gflop = 2.0 * layers * channels * channels * 9 * size * size / 1e9
+        self.runners, self.skipped = {}, {}
+        for precision, hint in (('fp32', 'f32'), ('bf16', 'bf16')):
+            try:
+                check_precision('openvino', precision)
+            except ValueError as e:
+                self.skipped[precision] = str(e)
+                continue
+            request = ov.Core().compile_model(model, 'CPU', {
+                'INFERENCE_PRECISION_HINT': hint, 'PERFORMANCE_HINT': 'LATENCY',
+                'NUM_STREAMS': '1', 'INFERENCE_NUM_THREADS': str(threads)}
+            ).create_infer_request()
+            self.runners[precision] = lambda *_, r=request: r.infer({0: data})
+
+    @staticmethod
+    def label(precision: str) -> str:
+        return f'plain-convolution ceiling {precision}'
+
+    def rates(self, ms: dict) -> dict:
+        """``{precision: GFLOP/s}`` from the rounds' medians (``speed``'s ``ms``)."""
+        return {p: self.gflop / ms[self.label(p)] * 1000 for p in self.runners
+                if ms.get(self.label(p))}
 
 
 def machine() -> str:
@@ -382,12 +387,15 @@ def interleaved(fns: dict, inputs, repeat: int) -> dict:
 
 
 def speed(case: Case, threads: int, repeat: int, work: str,
-          ceiling: Optional[dict] = None) -> dict:
-    """Print one table of ms/image and ratios (all variants interleaved); return {label: ms}.
+          ceiling: Optional[ConvCeiling] = None) -> tuple:
+    """Print one table of ms/image and ratios (all variants interleaved).
 
     With the case's convolution work (``case.gflop``) each row also shows the
-    GFLOP/s it reached; with ``ceiling`` (:func:`conv_ceiling`) the OpenVINO
-    rows are set against what plain convolutions reach on this CPU.
+    GFLOP/s it reached; with ``ceiling`` the plain-convolution graphs run in
+    the same rounds and the OpenVINO rows are set against them.
+
+    Returns:
+        ({label: ms}, {precision: ceiling GFLOP/s in these rounds})
     """
     from ppgan_ext.deploy.backends import check_precision, create_predictor
 
@@ -415,8 +423,11 @@ def speed(case: Case, threads: int, repeat: int, work: str,
         if getattr(predictor, 'deleted_passes', None):
             notes[label] = 'removed: ' + ', '.join(predictor.deleted_passes)
         fns[label] = predictor
+    if ceiling is not None:
+        fns.update({ceiling.label(p): fn for p, fn in ceiling.runners.items()})
     ms = interleaved(fns, case.inputs, repeat)
     del fns
+    rates = ceiling.rates(ms) if ceiling is not None else {}
     labels = (['dynamic graph'] if not case.skip_slow else []) + [v[0] for v in variants]
     if not case.skip_slow:
         shipped = shipped_onednn(case, threads, repeat, work)
@@ -439,24 +450,29 @@ def speed(case: Case, threads: int, repeat: int, work: str,
         rate = f'{case.gflop / ms[label] * 1000:8.0f}' if case.gflop else f'{"-":>8}'
         print(f'  {label:<50} {ms[label]:9.1f} {base / ms[label]:13.2f}x {rate} {diff_text}  '
               f'{note}')
-    if case.gflop and ceiling:
-        shares = [f'{label} {case.gflop / ms[label] * 1000 / ceiling[precision]:.0%}'
+    if rates:
+        print('  plain-convolution ceiling in these rounds: ' + ', '.join(
+            f'{p} {r:.0f} GFLOP/s' for p, r in rates.items()) + ''.join(
+            f'; {p} skipped ({why})' for p, why in ceiling.skipped.items()))
+    if case.gflop and rates:
+        shares = [f'{label} {case.gflop / ms[label] * 1000 / rates[precision]:.0%}'
                   for label, precision in (('OpenVINO fp32', 'fp32'), ('OpenVINO bf16', 'bf16'))
-                  if ms.get(label) and ceiling.get(precision)]
-        print(f'  convolutions: {case.gflop:.1f} GFLOP per image; share of the plain-convolution '
-              f'ceiling: {", ".join(shares) or "-"}')
-    return {label: ms.get(label) for label in labels}
+                  if ms.get(label) and rates.get(precision)]
+        print(f'  convolutions: {case.gflop:.1f} GFLOP per image; share of the ceiling: '
+              f'{", ".join(shares) or "-"}')
+    return {label: ms.get(label) for label in labels}, rates
 
 
 def check_targets(results: dict, gflops: Optional[dict] = None,
-                  ceiling: Optional[dict] = None) -> None:
+                  ceilings: Optional[dict] = None) -> None:
     """Print each target with the measured value and whether it is met.
 
     With each case's convolution work (``gflops``, name -> GFLOP) and the
-    plain-convolution ceiling, each target also shows the floor: the time the
+    plain-convolution ceiling of its rounds (``ceilings``, name ->
+    {precision: GFLOP/s}), each target also shows the floor: the time the
     case's convolutions alone take at the rate plain 64-channel convolutions
-    reach on this CPU right now. A floor above the target means no graph
-    can meet it on this machine today.
+    reached in the same rounds. A floor above the target means no graph of
+    that net can meet it on this machine at that time.
     """
     print('\ntargets (2 threads, AMX Xeon class)')
     for prefix, label, limit in TARGETS:
@@ -467,7 +483,7 @@ def check_targets(results: dict, gflops: Optional[dict] = None,
             if ms is None:
                 print(f'  {name}, {label} <= {limit:.0f} ms: skipped (not available here)')
                 continue
-            rate = (ceiling or {}).get('bf16' if 'bf16' in label else 'fp32')
+            rate = ((ceilings or {}).get(name) or {}).get('bf16' if 'bf16' in label else 'fp32')
             floor = (f'; its convolutions alone at the ceiling: '
                      f'{(gflops or {}).get(name) / rate * 1000:.0f} ms'
                      if rate and (gflops or {}).get(name) else '')
@@ -565,16 +581,14 @@ def main() -> int:
                     args.size, work),
         ]
         lapstyle = lapstyle_case(work, args.lapstyle_size, args.lapstyle_repeat)
-        ceiling = conv_ceiling(args.threads, args.repeat)
-        print('plain-convolution ceiling (OpenVINO, 16 chained 64->64 3x3 convs at 256x256): '
-              + ', '.join(f'{p} {r:.0f} GFLOP/s' if r else f'{p} skipped (no native bf16)'
-                          for p, r in ceiling.items()))
-        results = {}
+        ceiling = ConvCeiling(args.threads)
+        results, rates = {}, {}
         for case in cases + ([lapstyle] if lapstyle else []):
             case.skip_slow = args.skip_slow
-            results[case.name] = speed(case, args.threads, args.repeat, work, ceiling)
+            results[case.name], rates[case.name] = speed(case, args.threads, args.repeat, work,
+                                                         ceiling)
         check_targets(results, {case.name: case.gflop for case in cases + [lapstyle] if case},
-                      ceiling)
+                      rates)
         if not args.skip_quality:
             quality(args.demo_dir, args.threads, work)
         if not args.skip_tiled:

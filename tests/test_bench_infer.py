@@ -32,10 +32,15 @@ def test_conv_gflop_counts_every_convolution_and_transposed_convolution(bench):
     assert bench.conv_gflop(net, x) == pytest.approx(2 * macs / 1e9)  # hooks were removed
 
 
-def test_conv_ceiling_measures_a_rate_per_precision(bench):
+def test_conv_ceiling_runs_in_the_rounds_and_gives_a_rate_per_precision(bench):
     from ppgan_ext.deploy.cpu import native_bf16
 
-    rates = bench.conv_ceiling(threads=1, repeat=2, layers=2, channels=8, size=16)
-    assert set(rates) == {'fp32', 'bf16'}
-    assert rates['fp32'] > 0.01
-    assert (rates['bf16'] is not None) == native_bf16()
+    ceiling = bench.ConvCeiling(threads=1, layers=2, channels=8, size=16)
+    assert ceiling.gflop == pytest.approx(2 * 2 * 8 * 8 * 9 * 16 * 16 / 1e9)
+    assert ('bf16' in ceiling.runners) == native_bf16() != ('bf16' in ceiling.skipped)
+    fns = {ceiling.label(p): fn for p, fn in ceiling.runners.items()}
+    ms = bench.interleaved(fns, [np.zeros(1)], repeat=2)
+    rates = ceiling.rates(ms)
+    assert set(rates) == set(ceiling.runners) and 'fp32' in rates
+    assert rates['fp32'] == pytest.approx(ceiling.gflop / ms[ceiling.label('fp32')] * 1000)
+    assert all(r > 0.01 for r in rates.values())
