@@ -62,7 +62,7 @@ def _reflect_pad_nchw(x, pad):
 
 @contextlib.contextmanager
 def onnx_convertible_ops() -> Iterator[None]:
-    """Within the block, ``paddle.nn.functional`` resizes, ``leaky_relu`` and pads trace convertibly.
+    """Within the block, ``paddle.nn.functional`` resizes, ``leaky_relu`` and pads convert well.
 
     ``interpolate`` / ``upsample`` (and so ``nn.Upsample``): a Python-number
     (or list of numbers) ``scale_factor`` becomes a float32 tensor; ``size``

@@ -34,7 +34,7 @@ def _upsample_stage(kind: str, num_feat: int, norm: str, deconv_kernel: int) -> 
     if kind == 'transpose':
         padding, output_padding = _DECONV_PADDING[deconv_kernel]
         up = Conv2DTranspose(num_feat, num_feat, deconv_kernel, stride=2,
-                                padding=padding, output_padding=output_padding)
+                             padding=padding, output_padding=output_padding)
     else:
         up = nn.Sequential(Conv2D(num_feat, 4 * num_feat, 3, 1, 1), nn.PixelShuffle(2))
     return nn.Sequential(up, _norm(norm, num_feat), PReLU())
