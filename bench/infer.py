@@ -246,32 +246,6 @@ def sr_case(name: str, generator: dict, size: int, work: str) -> Case:
     return Case(f'{name} {size}x{size}', model_dir, [x], dygraph, gflop=conv_gflop(dyn, x))
 
 
-def _random_lapstyle_weights(path: str, levels: int) -> None:
-    """A LapStyle weight file with the nets of ``configs/lapstyle_rev2.yaml``, random.
-
-    The encoder is random-initialised (no VGG file needed); the generators'
-    zero-initialised output convs get small random weights so the result is
-    not a constant image.
-    """
-    import paddle
-    from ppgan.models.generators.builder import build_generator
-
-    from ppgan_ext.models.generators.lapstyle_pyramid import revision_net_name
-
-    paddle.seed(0)
-    nets = {'net_enc': build_generator({'name': 'LapStyleVGGEncoder', 'random_init': True}),
-            'net_dec': build_generator({'name': 'LapStyleDraftNet'})}
-    for k in range(1, levels + 1):
-        nets[revision_net_name(k)] = build_generator({'name': 'LapStyleRevisionNet'})
-    for name, net in nets.items():
-        if name == 'net_enc':
-            continue
-        last = net.final_conv[1] if name == 'net_dec' else net.UpBlock[-1]
-        last.weight.set_value(paddle.normal(0.0, 0.02, last.weight.shape))
-        last.bias.set_value(paddle.full(last.bias.shape, 0.3 if name == 'net_dec' else 0.0))
-    paddle.save({name: net.state_dict() for name, net in nets.items()}, path)
-
-
 def lapstyle_case(work: str, size: int = 512, repeat: Optional[int] = None) -> Optional[Case]:
     """The LapStyle whole pyramid (draft + 2 revisions + pyramid ops) at ``size`` x ``size``.
 
@@ -288,6 +262,7 @@ def lapstyle_case(work: str, size: int = 512, repeat: Optional[int] = None) -> O
     from ppgan_ext.config import load_config
     from ppgan_ext.deploy.export import export_model
     from ppgan_ext.models.generators.lapstyle_pyramid import LapStylePyramidNet
+    from ppgan_ext.sample_data import write_random_lapstyle_weights
     from ppgan_ext.weight_files import read_state_file
 
     if size <= 0:
@@ -297,7 +272,7 @@ def lapstyle_case(work: str, size: int = 512, repeat: Optional[int] = None) -> O
     weights = os.path.join(work, 'lapstyle_rev2_random.pdparams')
     model_dir = os.path.join(work, 'lapstyle_rev2')
     if not os.path.isfile(os.path.join(model_dir, 'ppgan_ext.json')):
-        _random_lapstyle_weights(weights, levels)
+        write_random_lapstyle_weights(weights, levels, std=0.02)  # the full-size nets
         export_model(cfg, weights, model_dir)
     net = LapStylePyramidNet(levels)
     net.load_weights(read_state_file(weights), weights)
@@ -484,9 +459,9 @@ def check_targets(results: dict, gflops: Optional[dict] = None,
                 print(f'  {name}, {label} <= {limit:.0f} ms: skipped (not available here)')
                 continue
             rate = ((ceilings or {}).get(name) or {}).get('bf16' if 'bf16' in label else 'fp32')
-            floor = (f'; its convolutions alone at the ceiling: '
-                     f'{(gflops or {}).get(name) / rate * 1000:.0f} ms'
-                     if rate and (gflops or {}).get(name) else '')
+            gflop = (gflops or {}).get(name)
+            floor = (f'; its convolutions alone at the ceiling: {gflop / rate * 1000:.0f} ms'
+                     if rate and gflop else '')
             print(f"  {name}, {label} <= {limit:.0f} ms: {ms:.1f} ms "
                   f"{'met' if ms <= limit else 'NOT met'}{floor}")
     for name, rows in results.items():

@@ -234,3 +234,48 @@ def build_heldout2(folder: str, size: int = 256, generated: int = 2,
     paths += write_dead_leaves(folder, generated, seed=seed, size=size, prefix='other_leaves',
                                alpha=2.5, max_blur=2.0, palette_every=0)
     return paths
+
+
+def write_random_lapstyle_weights(path: str, levels: int, width: Optional[int] = None,
+                                  std: float = 0.05, seed: int = 0) -> str:
+    """A LapStyle weight file (``net_enc``, ``net_dec``, ``net_rev``...) of random nets.
+
+    For tests and benchmarks that need a whole pyramid without training one.
+    The encoder is random-initialised (no VGG file needed); the zero-initialised
+    output convolutions get N(0, ``std``) weights and the draft a 0.3 bias, so
+    every level changes the result and the stylized image is not flat.
+
+    Args:
+        path (str): Destination ``.pdparams`` file (saved like a ppgan weight file).
+        levels (int): Revision levels.
+        width (int, optional): Encoder/draft ``base_channels`` and revision
+            ``num_feat`` (16 in ``configs/lapstyle_tiny.yaml``); None keeps the
+            nets' defaults (the full-size nets of ``configs/lapstyle_rev2.yaml``).
+        std (float): Standard deviation of the output convolutions' weights.
+        seed (int): ``paddle.seed`` before the nets are built.
+
+    Returns:
+        str: ``path``.
+    """
+    import paddle
+    from ppgan.models.generators.builder import build_generator
+
+    from .models.generators.lapstyle_pyramid import revision_net_name
+
+    channels = {} if width is None else {'base_channels': width}
+    features = {} if width is None else {'num_feat': width}
+    paddle.seed(seed)
+    nets = {'net_enc': build_generator({'name': 'LapStyleVGGEncoder', 'random_init': True,
+                                        **channels}),
+            'net_dec': build_generator({'name': 'LapStyleDraftNet', **channels})}
+    for k in range(1, levels + 1):
+        nets[revision_net_name(k)] = build_generator({'name': 'LapStyleRevisionNet',
+                                                      **features})
+    for name, net in nets.items():
+        if name == 'net_enc':
+            continue
+        last = net.final_conv[1] if name == 'net_dec' else net.UpBlock[-1]
+        last.weight.set_value(paddle.normal(0.0, std, last.weight.shape))
+        last.bias.set_value(paddle.full(last.bias.shape, 0.3 if name == 'net_dec' else 0.0))
+    paddle.save({name: net.state_dict() for name, net in nets.items()}, str(path))
+    return str(path)

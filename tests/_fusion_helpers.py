@@ -8,29 +8,10 @@ WIDTH = 16  # encoder/draft/revision width of configs/lapstyle_tiny.yaml
 
 
 def write_lapstyle_weights(path: str, levels: int = 1, seed: int = 0) -> str:
-    """Random tiny LapStyle nets (net_enc, net_dec, net_rev...) saved like a ppgan weight file.
+    """Random tiny LapStyle nets (net_enc, net_dec, net_rev...) saved like a ppgan weight file."""
+    from ppgan_ext.sample_data import write_random_lapstyle_weights
 
-    The output convolutions get non-zero weights and the draft a bias, so every
-    level changes the result and the stylized image is not flat.
-    """
-    import paddle
-    from ppgan.models.generators.builder import build_generator
-
-    paddle.seed(seed)
-    nets = {'net_enc': build_generator({'name': 'LapStyleVGGEncoder', 'random_init': True,
-                                        'base_channels': WIDTH}),
-            'net_dec': build_generator({'name': 'LapStyleDraftNet', 'base_channels': WIDTH})}
-    for k in range(1, levels + 1):
-        nets['net_rev' if k == 1 else f'net_rev_{k}'] = build_generator(
-            {'name': 'LapStyleRevisionNet', 'num_feat': WIDTH})
-    for name, net in nets.items():
-        if name == 'net_enc':
-            continue
-        last = net.final_conv[1] if name == 'net_dec' else net.UpBlock[-1]
-        last.weight.set_value(paddle.normal(0.0, 0.05, last.weight.shape))
-        last.bias.set_value(paddle.full(last.bias.shape, 0.3 if name == 'net_dec' else 0.0))
-    paddle.save({name: net.state_dict() for name, net in nets.items()}, str(path))
-    return str(path)
+    return write_random_lapstyle_weights(path, levels, width=WIDTH, seed=seed)
 
 
 def write_photo(path: str, name: str, size=(72, 96)) -> str:

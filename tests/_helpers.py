@@ -13,6 +13,16 @@ MAIN = os.path.join(ROOT, 'tools', 'main.py')
 STOCK_SR = os.path.join(ROOT, 'tests', 'data', 'stock_esrgan_psnr_x4.yaml')
 
 
+def load_script(relpath: str, name: str):
+    """Import a script of the repository (e.g. ``bench/infer.py``) as module ``name``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def env(**extra) -> Dict[str, str]:
     e = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
     e.update(extra)

@@ -1,20 +1,15 @@
 """bench/infer.py's yardsticks: the convolution count and the plain-convolution ceiling."""
-import importlib.util
 import os
 
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from _helpers import load_script
 
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('bench_infer',
-                                                  os.path.join(ROOT, 'bench', 'infer.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(os.path.join('bench', 'infer.py'), 'bench_infer')
 
 
 def test_conv_gflop_counts_every_convolution_and_transposed_convolution(bench):

@@ -5,7 +5,6 @@ the figure, the upsampler bench's checkerboard score, and a short training
 run of the demo recipe scored on a second held-out set (pictures with other
 statistics than anything it trained on).
 """
-import importlib.util
 import os
 import sys
 
@@ -13,20 +12,12 @@ import cv2
 import numpy as np
 import pytest
 
-from _helpers import ROOT
+from _helpers import ROOT, load_script
 from ppgan_ext.sample_data import (HELDOUT2_PHOTOS, TEST_PHOTOS, TRAIN_PHOTOS, build_heldout2,
                                    build_sr_split, dead_leaves)
 
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 import demo  # noqa: E402  (tools/demo.py)
-
-
-def _load_bench():
-    spec = importlib.util.spec_from_file_location('bench_upsampler',
-                                                  os.path.join(ROOT, 'bench', 'upsampler.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_dead_leaves_is_seeded_varied_and_not_flat():
@@ -114,7 +105,7 @@ def test_figure_has_a_zoom_row_per_crop(tmp_path):
 
 
 def test_checkerboard_score_sees_a_period_two_pattern():
-    bench = _load_bench()
+    bench = load_script(os.path.join('bench', 'upsampler.py'), 'bench_upsampler')
     rng = np.random.default_rng(0)
     smooth = cv2.GaussianBlur(rng.uniform(0, 255, (128, 128, 3)), (0, 0), 3)
     yy, xx = np.mgrid[0:128, 0:128]

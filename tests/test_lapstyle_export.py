@@ -8,9 +8,9 @@ import paddle
 import pytest
 
 import ppgan_ext  # noqa: F401
-from ppgan.models.generators.builder import build_generator
 
 from _export_helpers import error_lines, run_tool, save_weights, sr_config
+from _fusion_helpers import WIDTH, write_lapstyle_weights
 from ppgan_ext.cli import main
 from ppgan_ext.deploy.backends import choose_backend, create_predictor
 from ppgan_ext.deploy.backends.paddle import PaddlePredictor as Predictor
@@ -20,29 +20,10 @@ from ppgan_ext.weight_files import read_state_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(ROOT, 'configs', 'lapstyle_tiny.yaml')
-WIDTH = 16  # the widths of configs/lapstyle_tiny.yaml
 
 
 def _revision_overrides(levels):
     return ['-o', 'model.stage=revision', f'model.levels={levels}']
-
-
-def _write_weights(path, levels, seed=0):
-    """Random nets of the tiny config (output convs non-zero so every level contributes)."""
-    paddle.seed(seed)
-    nets = {'net_enc': build_generator({'name': 'LapStyleVGGEncoder', 'random_init': True,
-                                        'base_channels': WIDTH}),
-            'net_dec': build_generator({'name': 'LapStyleDraftNet', 'base_channels': WIDTH})}
-    for k in range(1, levels + 1):
-        name = 'net_rev' if k == 1 else f'net_rev_{k}'
-        nets[name] = build_generator({'name': 'LapStyleRevisionNet', 'num_feat': WIDTH})
-    for name, net in nets.items():
-        if name != 'net_enc':
-            last = net.final_conv[1] if name == 'net_dec' else net.UpBlock[-1]
-            last.weight.set_value(paddle.normal(0.0, 0.05, last.weight.shape))
-            last.bias.set_value(paddle.full(last.bias.shape, 0.3 if name == 'net_dec' else 0.0))
-    paddle.save({name: net.state_dict() for name, net in nets.items()}, str(path))
-    return str(path)
 
 
 def _dygraph(weights, levels):
@@ -60,7 +41,7 @@ def _run(net, content, style):
 @pytest.fixture(scope='module')
 def work(tmp_path_factory):
     root = tmp_path_factory.mktemp('lapstyle_export')
-    weights = _write_weights(root / 'rev2_weight.pdparams', levels=2)
+    weights = write_lapstyle_weights(root / 'rev2_weight.pdparams', levels=2)
     exports = {}
     # level 2 through tools/export_model.py (its own process), level 1 through `paddlegan export`
     out2 = str(root / 'model_l2')
@@ -211,7 +192,7 @@ def test_kind_mismatch_and_flag_errors_are_one_line(work, tmp_path, capsys):
     assert not os.path.exists(out)
 
     # a level-1 weight file cannot make the 2-level pyramid of the config
-    level1 = _write_weights(tmp_path / 'rev1_weight.pdparams', levels=1)
+    level1 = write_lapstyle_weights(tmp_path / 'rev1_weight.pdparams', levels=1)
     msg = _one_error(['export', '-c', TINY, '--load', level1, '--output_dir',
                       str(tmp_path / 'never')] + _revision_overrides(2), capsys)
     assert f'--load {level1}: ' in msg and "no 'net_rev_2' weights" in msg
