@@ -118,6 +118,44 @@ def test_flips_and_rotations(photos):
     assert len(crops) >= 20
 
 
+def test_invert_trains_on_the_negative(photos):
+    folder, imgs = photos
+    ds = SaltPepperDataset(folder, gt_size=64, prob=0.0, blur=0, use_flip=False, use_rot=False,
+                           invert=0.5, seed=1)
+    negatives = 0
+    for _ in range(10):
+        for i in range(len(ds)):
+            s = ds[i]
+            gt, lq = to_uint8(s['gt']), to_uint8(s['lq'])
+            np.testing.assert_array_equal(lq, gt)      # no noise, no blur: lq is the crop
+            img = imgs[s['gt_path']]
+            found = [find_window(src, gt) is not None for src in (img, 255 - img)]
+            assert sum(found) == 1
+            negatives += found[1]
+    assert 8 <= negatives <= 22                     # of 30, at probability 0.5
+
+
+def test_color_aug_permutes_and_scales_channels(tmp_path):
+    """On a flat (200, 120, 40) picture every crop is one colour: a channel permutation,
+    scaled by per-channel gains in [0.5, 1] about half of the time."""
+    write_rgb(tmp_path / 'flat.png', np.full((80, 80, 3), (200, 120, 40), np.uint8))
+    ds = SaltPepperDataset(str(tmp_path), gt_size=32, prob=0.0, blur=0, color_aug=True, seed=2)
+    src = np.array([200, 120, 40])
+    perms, gained = set(), 0
+    for _ in range(60):
+        gt = to_uint8(ds[0]['gt'])
+        color = gt[0, 0].astype(int)
+        assert (gt == gt[0, 0]).all()
+        if sorted(color) == sorted(src):
+            perms.add(tuple(color))
+            continue
+        gained += 1
+        assert any(((color <= src[list(p)]) & (color >= src[list(p)] * 0.5 - 1)).all()
+                   for p in ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)))
+    assert len(perms) >= 5
+    assert 18 <= gained <= 42
+
+
 def test_train_samples_vary(photos):
     folder, _ = photos
     ds = SaltPepperDataset(folder, gt_size=64, blur=0)
@@ -339,6 +377,9 @@ def test_recursive_switch(photos):
     (dict(seed=-1), 'seed'),
     (dict(repeat=0), 'repeat'),
     (dict(cache='no'), 'cache'),
+    (dict(invert=1.5), 'invert'),
+    (dict(invert=True), 'invert'),
+    (dict(color_aug=1), 'color_aug'),
 ])
 def test_bad_arguments(photos, kwargs, key):
     with pytest.raises(ValueError, match=key):

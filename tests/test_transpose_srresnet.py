@@ -43,11 +43,37 @@ def test_unsupported_scale_names_allowed_values(bad):
     ('deconv_kernel', 5, 'deconv_kernel must be one of'),
     ('upsampler', 'nearest', 'upsampler must be one of'),
     ('num_feat', 0, 'num_feat must be a positive int'),
+    ('upsample_feat', 0, 'upsample_feat must be a positive int'),
     ('num_blocks', -1, 'num_blocks must be an int'),
 ])
 def test_bad_arguments_name_the_key(key, value, allowed):
     with pytest.raises(ValueError, match=allowed):
         _net(**{key: value})
+
+
+@pytest.mark.parametrize('upsampler', ['transpose', 'pixelshuffle'])
+@pytest.mark.parametrize('scale', [1, 2, 8])
+def test_upsample_feat_narrows_only_the_upsampler(upsampler, scale):
+    net = _net(num_feat=12, upsample_feat=4, scale=scale, upsampler=upsampler)
+    wide = _net(num_feat=12, scale=scale, upsampler=upsampler)
+    assert net.body[0].body[0].weight.shape == [12, 12, 3, 3]
+    assert net.conv_last.weight.shape == [3, 4 if scale > 1 else 12, 3, 3]
+    for stage in net.upsample:
+        out = stage[0] if upsampler == 'transpose' else stage[0][0]
+        assert out.weight.shape[0 if upsampler == 'pixelshuffle' else 1] == (
+            16 if upsampler == 'pixelshuffle' else 4)
+    narrow_params = sum(p.size for p in net.parameters())
+    wide_params = sum(p.size for p in wide.parameters())
+    assert (narrow_params < wide_params) == (scale > 1)
+    net.eval()
+    assert tuple(net(paddle.rand([1, 3, 5, 7])).shape) == (1, 3, 5 * scale, 7 * scale)
+
+
+def test_upsample_feat_equal_to_num_feat_keeps_the_parameter_names_and_shapes():
+    """Weights saved before the option existed load into the default layout."""
+    paddle.seed(0)
+    old = {k: v.shape for k, v in _net(num_feat=8).state_dict().items()}
+    assert {k: v.shape for k, v in _net(num_feat=8, upsample_feat=8).state_dict().items()} == old
 
 
 def test_norm_none_has_no_batchnorm_and_bn_has_some():

@@ -91,6 +91,12 @@ class SaltPepperDataset(Dataset):
             Default: True.
         use_rot (bool): Random rotations by 0/90/180/270 degrees (train).
             Default: True.
+        invert (float): Probability of training on the photographic negative
+            (``255 - x``) of a clean crop (train). Dark photos then also teach
+            dark specks on bright surfaces. Default: 0.
+        color_aug (bool): Shuffle the clean crop's RGB channels and, half of
+            the time, scale each channel by a gain drawn from [0.5, 1]
+            (train), so greyscale photos teach colour too. Default: False.
         seed (int): Base seed (>= 0) of all randomness. Default: 0.
         recursive (bool): Search sub-folders of ``gt_folder``. Default: True.
         skip_bad (bool): Skip unreadable or too small images with a warning
@@ -114,6 +120,8 @@ class SaltPepperDataset(Dataset):
                  gt_size: int = 128,
                  use_flip: bool = True,
                  use_rot: bool = True,
+                 invert: float = 0.0,
+                 color_aug: bool = False,
                  seed: int = 0,
                  recursive: bool = True,
                  skip_bad: bool = False,
@@ -136,6 +144,11 @@ class SaltPepperDataset(Dataset):
         self.gt_size = int(gt_size)
         self.use_flip = _check_bool(use_flip, 'use_flip')
         self.use_rot = _check_bool(use_rot, 'use_rot')
+        if (not isinstance(invert, numbers.Real) or isinstance(invert, bool)
+                or not 0 <= invert <= 1):
+            raise ValueError(f'invert must be a probability in [0, 1], got {invert!r}')
+        self.invert = float(invert)
+        self.color_aug = _check_bool(color_aug, 'color_aug')
         if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f'seed must be an integer >= 0, got {seed!r}')
         self.seed = int(seed)
@@ -231,7 +244,7 @@ class SaltPepperDataset(Dataset):
 
     def _train_pair(self, img: np.ndarray, rng: np.random.Generator,
                     path: str) -> Tuple[np.ndarray, np.ndarray]:
-        """Random crop + flips/rotation of ``img``, then degrade: (gt, lq) uint8 HWC."""
+        """Random crop, flips/rotation, colour changes of ``img``, degrade: (gt, lq) uint8 HWC."""
         size = self.gt_size
         h, w = img.shape[:2]
         if h < size or w < size:
@@ -251,6 +264,13 @@ class SaltPepperDataset(Dataset):
             patch = np.rot90(patch, k)
             for _ in range(k):    # counter-clockwise: the right margin becomes the top one
                 t, l, b, r = r, t, l, b
+        if self.invert and rng.random() < self.invert:
+            patch = 255 - patch
+        if self.color_aug:
+            patch = patch[:, :, rng.permutation(3)]
+            if rng.random() < 0.5:
+                gains = rng.uniform(0.5, 1.0, 3).astype(np.float32)
+                patch = (patch * gains).round().astype(np.uint8)
         prob, blur = draw_params(rng, self.prob, self.blur)
         lq = salt_pepper_noise(patch, prob, rng, self.salt_ratio, self.per_channel)
         if blur > 1:

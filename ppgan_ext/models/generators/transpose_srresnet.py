@@ -1,5 +1,6 @@
 """SRResNet-style generator whose upsampler is a stack of Conv2DTranspose layers."""
 import math
+from typing import Optional
 
 import paddle.nn as nn
 from ppgan.models.generators.builder import GENERATORS
@@ -30,14 +31,15 @@ class ResidualBlock(nn.Layer):
         return x + self.body(x)
 
 
-def _upsample_stage(kind: str, num_feat: int, norm: str, deconv_kernel: int) -> nn.Layer:
+def _upsample_stage(kind: str, in_feat: int, out_feat: int, norm: str,
+                    deconv_kernel: int) -> nn.Layer:
     if kind == 'transpose':
         padding, output_padding = _DECONV_PADDING[deconv_kernel]
-        up = Conv2DTranspose(num_feat, num_feat, deconv_kernel, stride=2,
+        up = Conv2DTranspose(in_feat, out_feat, deconv_kernel, stride=2,
                              padding=padding, output_padding=output_padding)
     else:
-        up = nn.Sequential(Conv2D(num_feat, 4 * num_feat, 3, 1, 1), nn.PixelShuffle(2))
-    return nn.Sequential(up, _norm(norm, num_feat), PReLU())
+        up = nn.Sequential(Conv2D(in_feat, 4 * out_feat, 3, 1, 1), nn.PixelShuffle(2))
+    return nn.Sequential(up, _norm(norm, out_feat), PReLU())
 
 
 @GENERATORS.register()
@@ -64,6 +66,11 @@ class TransposeSRResNet(nn.Layer):
             4*num_feat + PixelShuffle(2), for comparison). Default: 'transpose'.
         global_residual (bool): Add the bilinearly upsampled input to the
             output, so the net predicts a correction. Default: False.
+        upsample_feat (int, optional): Channels of the upsampling stages and
+            the output conv; the first stage maps ``num_feat`` to it. Each
+            stage costs 4x the previous one per channel, so a narrower
+            upsampler frees compute for the low-resolution body. Default:
+            None (= ``num_feat``, SRResNet's layout).
 
     Shapes:
         ``(N, in_channels, H, W) -> (N, out_channels, scale*H, scale*W)`` for any
@@ -80,8 +87,11 @@ class TransposeSRResNet(nn.Layer):
                  norm: str = 'bn',
                  deconv_kernel: int = 3,
                  upsampler: str = 'transpose',
-                 global_residual: bool = False):
+                 global_residual: bool = False,
+                 upsample_feat: Optional[int] = None):
         super().__init__()
+        if upsample_feat is None:
+            upsample_feat = num_feat
         if isinstance(scale, bool) or not isinstance(scale, int) or scale not in _SUPPORTED_SCALES:
             raise ValueError(f'TransposeSRResNet: scale must be one of {_SUPPORTED_SCALES}, '
                              f'got {scale!r}')
@@ -94,7 +104,7 @@ class TransposeSRResNet(nn.Layer):
             raise ValueError(f'TransposeSRResNet: upsampler must be one of {_UPSAMPLERS}, '
                              f'got {upsampler!r}')
         for key, value in (('in_channels', in_channels), ('out_channels', out_channels),
-                           ('num_feat', num_feat)):
+                           ('num_feat', num_feat), ('upsample_feat', upsample_feat)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f'TransposeSRResNet: {key} must be a positive int, '
                                  f'got {value!r}')
@@ -113,9 +123,11 @@ class TransposeSRResNet(nn.Layer):
                                              _norm(norm, num_feat))
         num_stages = int(math.log2(scale))
         self.upsample = nn.Sequential(*[
-            _upsample_stage(upsampler, num_feat, norm, deconv_kernel)
-            for _ in range(num_stages)])
-        self.conv_last = Conv2D(num_feat, out_channels, 3, 1, 1)
+            _upsample_stage(upsampler, num_feat if i == 0 else upsample_feat, upsample_feat,
+                            norm, deconv_kernel)
+            for i in range(num_stages)])
+        self.conv_last = Conv2D(upsample_feat if num_stages else num_feat, out_channels,
+                                3, 1, 1)
 
     def forward(self, x):
         feat = self.head(x)
