@@ -120,7 +120,8 @@ def test_checkerboard_score_sees_a_period_two_pattern():
 
 @pytest.fixture(scope='module')
 def briefly_trained(tmp_path_factory):
-    """The demo recipe trained for 150 iterations through ppgan's Trainer: (config, weights)."""
+    """The demo recipe trained for 150 iterations through ppgan's Trainer, in as many
+    data-parallel processes as ``make demo`` uses: (config, overrides, weights, tmp)."""
     tmp = tmp_path_factory.mktemp('demo')
     split = build_sr_split(str(tmp / 'sp'), generated=demo.DEFAULT_GENERATED)
     iters = 150
@@ -129,7 +130,15 @@ def briefly_trained(tmp_path_factory):
                  f'total_iters={iters}', f'lr_scheduler.periods=[{iters}]',
                  f'validate.interval={iters}', f'snapshot_config.interval={iters}']
     config = os.path.join(ROOT, 'configs', 'demo_saltpepper_x4.yaml')
-    return config, overrides, demo.train(config, overrides), tmp
+    return config, overrides, demo.train(config, overrides, demo.default_procs()), tmp
+
+
+def test_a_batch_that_does_not_split_between_the_processes_is_refused_before_launch(tmp_path):
+    config = os.path.join(ROOT, 'configs', 'demo_saltpepper_x4.yaml')
+    overrides = ['dataset.train.batch_size=7', f'output_dir={tmp_path / "out"}']
+    with pytest.raises(ValueError, match=r'dataset.train.batch_size=7 does not split into 2'):
+        demo.train(config, overrides, procs=2)
+    assert not (tmp_path / 'out').exists()
 
 
 def _score(config, overrides, weights, test_folder=None):

@@ -260,3 +260,25 @@ def test_an_error_inside_paddle_shows_its_frames_and_exits_1(sr_data, tmp_path):
     frames = [line for line in lines[first[0] + 1:] if line.startswith('  at ')]
     assert frames and all(re.match(r'  at \S+\.py:\d+ in \w+', f) for f in frames)
     assert frames[-1].startswith('  at paddle/'), frames
+
+
+def test_two_runs_in_one_process_each_log_to_their_own_folder(sr_data, tmp_path):
+    """``train_config`` twice in a process (the benches do): ppgan sets its logger up once per
+    process, so the second run used to log into the first run's log.txt."""
+    from ppgan_ext.engine.run import train_config
+
+    (gt, _), (test_gt, _) = sr_data
+    config = os.path.join(ROOT, 'configs', 'demo_saltpepper_x4.yaml')
+    runs = []
+    for i in range(2):
+        weights = train_config(config, [
+            f'output_dir={tmp_path / "out"}', f'dataset.train.gt_folder={gt}',
+            f'dataset.test.gt_folder={test_gt}', f'total_iters={2 + i}',
+            f'lr_scheduler.periods=[{2 + i}]', 'log_config.interval=1',
+            'dataset.train.batch_size=2', f'validate.interval={2 + i}',
+            f'snapshot_config.interval={2 + i}', 'model.generator.num_feat=8'])
+        runs.append(os.path.dirname(weights))
+    assert runs[0] != runs[1]
+    for i, run in enumerate(runs):
+        with open(os.path.join(run, 'log.txt')) as f:
+            assert logged_iters(f.read()) == list(range(1, 3 + i))

@@ -130,16 +130,35 @@ def run_folder(output_dir: str, config_file: str) -> str:
     return folder
 
 
+def _log_to(output_dir: str):
+    """ppgan's logger, writing to ``output_dir/log.txt``.
+
+    ppgan sets its logger up once per process, so a second run in the same
+    process (``train_config`` twice) would keep logging into the first run's
+    file; its handlers are replaced instead.
+    """
+    import logging
+
+    from ppgan.utils import logger as ppgan_logger
+
+    if 'ppgan' in ppgan_logger.logger_initialized:
+        log = logging.getLogger('ppgan')
+        for handler in list(log.handlers):
+            log.removeHandler(handler)
+            if isinstance(handler, logging.FileHandler):
+                handler.close()
+        ppgan_logger.logger_initialized.remove('ppgan')
+    return ppgan_logger.setup_logger(output_dir)
+
+
 def setup(args, cfg) -> None:
     """ppgan's ``setup``: a new folder per run, ``--no-cuda`` and a seed of 0 honoured."""
-    from ppgan.utils.logger import setup_logger
-
     cfg.is_train = not args.evaluate_only
     cfg.profiler_options = args.profiler_options or None
     cfg.output_dir = run_folder(cfg.output_dir, args.config_file)
     cfg.timestamp = cfg.output_dir.rsplit(os.path.splitext(
         os.path.basename(str(args.config_file)))[0], 1)[-1]
-    logger = setup_logger(cfg.output_dir)
+    logger = _log_to(cfg.output_dir)
     logger.info('Configs: {}'.format(cfg))
 
     use_gpu = paddle.is_compiled_with_cuda() and not args.no_cuda
