@@ -141,6 +141,18 @@ def test_a_batch_that_does_not_split_between_the_processes_is_refused_before_lau
     assert not (tmp_path / 'out').exists()
 
 
+@pytest.mark.e2e
+def test_a_failed_multi_process_training_is_one_error_naming_the_worker_logs(tmp_path):
+    config = os.path.join(ROOT, 'configs', 'demo_saltpepper_x4.yaml')
+    overrides = ['model.generator.num_feat=0', f'output_dir={tmp_path / "out"}']
+    with pytest.raises(RuntimeError, match=r'training in 2 processes failed \(exit code') as e:
+        demo.train(config, overrides, procs=2)
+    logs = str(tmp_path / 'out' / 'launch_log')
+    assert logs in str(e.value)
+    assert 'num_feat must be a positive int' in ''.join(
+        open(os.path.join(logs, f)).read() for f in os.listdir(logs))
+
+
 def _score(config, overrides, weights, test_folder=None):
     from ppgan_ext.config import load_config
 

@@ -5,7 +5,8 @@
 1. writes a train / held-out test split of scikit-image's bundled photos to
    ``data/saltpepper/{train,test}``;
 2. trains ``configs/demo_saltpepper_x4.yaml`` (TransposeSRResNet under ppgan's
-   BaseSRModel, SaltPepperDataset) through ppgan's Trainer;
+   BaseSRModel, SaltPepperDataset) through ppgan's Trainer, in two data-parallel
+   one-thread processes (``--procs``);
 3. evaluates PSNR/SSIM on the held-out photos against two baselines on the same
    degraded inputs: bicubic upscaling, and a 3x3 median filter + bicubic;
 4. writes ``demo_output/comparison.png`` (degraded | bicubic | median+bicubic |
@@ -90,7 +91,10 @@ def train(config: str, overrides, procs: int = 1) -> str:
            '--log_dir', os.path.join(runs, 'launch_log'),
            os.path.join(ROOT, 'tools', 'main.py'), '-c', config, '--no-cuda', '--seed', '0',
            '-o', *overrides, f'dataset.train.batch_size={batch // procs}']
-    subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS='1'), check=True)
+    code = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS='1')).returncode
+    if code:
+        raise RuntimeError(f'training in {procs} processes failed (exit code {code}); the '
+                           f"workers' logs are in {os.path.join(runs, 'launch_log')}")
     name = f'iter_{cfg.total_iters}_weight.pdparams'
     new = sorted(d for d in set(os.listdir(runs)) - before
                  if os.path.isfile(os.path.join(runs, d, name)))
