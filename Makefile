@@ -39,6 +39,7 @@ bench: install
 	$(PY) bench/infer.py
 	$(PY) bench/lapstyle.py
 	$(PY) bench/fusion.py
+	$(PY) bench/train_procs.py
 
 clean:
 	rm -rf output_dir demo_output inference_model .pytest_cache
