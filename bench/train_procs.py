@@ -53,10 +53,7 @@ def main(argv=None) -> int:
                 out = os.path.join(tmp, f'run{r}_{procs}')
                 overrides = [f"dataset.train.gt_folder={split['train']}",
                              f"dataset.test.gt_folder={split['test']}", f'output_dir={out}',
-                             f'total_iters={args.iters}', f'lr_scheduler.periods=[{args.iters}]',
-                             f'validate.interval={args.iters}',
-                             f'snapshot_config.interval={args.iters}',
-                             'log_config.interval=50']
+                             'log_config.interval=50'] + demo.iterations(args.iters)
                 start = time.time()
                 weights = demo.train(args.config, overrides, procs)
                 wall = time.time() - start

@@ -111,10 +111,7 @@ def run_variant(label, options, args, split):
                  f'output_dir={args.output_dir}'] + [
         f'model.generator.{k}={v}' for k, v in options.items()]
     if args.iters:
-        overrides += [f'total_iters={args.iters}',
-                      f'lr_scheduler.periods=[{args.iters}]',
-                      f'validate.interval={args.iters}',
-                      f'snapshot_config.interval={args.iters}']
+        overrides += demo.iterations(args.iters)
     start = time.time()
     weights = demo.train(args.config, overrides)
     train_s = time.time() - start

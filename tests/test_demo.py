@@ -124,11 +124,9 @@ def briefly_trained(tmp_path_factory):
     data-parallel processes as ``make demo`` uses: (config, overrides, weights, tmp)."""
     tmp = tmp_path_factory.mktemp('demo')
     split = build_sr_split(str(tmp / 'sp'), generated=demo.DEFAULT_GENERATED)
-    iters = 150
     overrides = [f"dataset.train.gt_folder={split['train']}",
-                 f"dataset.test.gt_folder={split['test']}", f'output_dir={tmp / "out"}',
-                 f'total_iters={iters}', f'lr_scheduler.periods=[{iters}]',
-                 f'validate.interval={iters}', f'snapshot_config.interval={iters}']
+                 f"dataset.test.gt_folder={split['test']}",
+                 f'output_dir={tmp / "out"}'] + demo.iterations(150)
     config = os.path.join(ROOT, 'configs', 'demo_saltpepper_x4.yaml')
     return config, overrides, demo.train(config, overrides, demo.default_procs()), tmp
 

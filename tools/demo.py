@@ -62,6 +62,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def iterations(n: int):
+    """``-o`` overrides that shorten the demo recipe to ``n`` iterations: the cosine period,
+    the one validation and the snapshot follow."""
+    return [f'total_iters={n}', f'lr_scheduler.periods=[{n}]', f'validate.interval={n}',
+            f'snapshot_config.interval={n}']
+
+
 def default_procs() -> int:
     """Training processes: one per core, at most 2 (the demo's batch of 8 splits evenly)."""
     return 2 if (os.cpu_count() or 1) >= 2 else 1
