@@ -102,7 +102,9 @@ class LapStyleContentStyleDataset(Dataset):
         test_mode (bool): Deterministic centre crops and style choice.
             Default: False.
         seed (int, optional): Seed of the random crops in train mode; None
-            draws fresh entropy per sample. Default: None.
+            draws one from NumPy's global generator at construction, so a run
+            started with ``--seed`` (which seeds it) repeats its crops and a
+            run without it does not. Default: None.
         skip_bad (bool): Leave out unreadable image files with a warning
             (their number is ``self.skipped``) instead of failing. Default: False.
         keep_aspect (bool): Resize the shorter side to ``load_size``. False:
@@ -139,6 +141,10 @@ class LapStyleContentStyleDataset(Dataset):
         self.crop_size = crop_size
         self.load_size = load_size
         self.test_mode = bool(test_mode)
+        if seed is None:
+            seed = int(np.random.randint(0, 2**31 - 1))
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"seed must be an integer >= 0 or null, got {seed!r}")
         self.seed = seed
         self._draws = 0
 
@@ -186,8 +192,7 @@ class LapStyleContentStyleDataset(Dataset):
             style_path = self.style_paths[index % len(self.style_paths)]
         else:
             self._draws += 1
-            seed = None if self.seed is None else [self.seed, index, self._draws]
-            rng = np.random.default_rng(seed)
+            rng = np.random.default_rng([self.seed, index, self._draws])
             style_path = self.style_paths[int(rng.integers(len(self.style_paths)))]
         content_path = self.content_paths[index]
         return {'ci': self._load(content_path, rng), 'si': self._load(style_path, rng),
