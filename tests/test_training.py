@@ -93,6 +93,13 @@ def test_final_iteration_is_saved_off_interval(sr_data, tmp_path):
     run = run_dirs(str(out))[0]
     assert sorted(os.listdir(run)) == ['iter_3_checkpoint.pdparams', 'iter_3_weight.pdparams',
                                        'log.txt']
+    # resuming the finished run is refused in one line, and makes no empty run folder
+    proc = run_main(['-c', STOCK_SR, '--no-cuda', '--resume',
+                     os.path.join(run, 'iter_3_checkpoint.pdparams'), '-o'] + opts)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
+    assert len(errors) == 1 and 'is a finished run (iteration 3 of total_iters 3)' in errors[0]
+    assert run_dirs(str(out)) == [run]
 
 
 @pytest.mark.e2e
@@ -105,6 +112,7 @@ def test_evaluate_only_with_load(sr_data, tmp_path):
                          '-o'] + opts))
     assert 'Loaded pretrained weight for net generator' in text
     assert len(logged(text, 'Metric psnr')) == 1 and len(logged(text, 'Metric ssim')) == 1
+    assert len(run_dirs(str(out))) == 1    # the evaluation wrote nothing but its log
 
 
 @pytest.mark.e2e
@@ -225,6 +233,7 @@ def test_weights_of_another_width_are_refused_unless_partial(sr_data, tmp_path):
     assert weights in errors[0] and "net 'generator'" in errors[0]
     assert 'of another shape' in errors[0] and '(file 16x3x3x3, model 8x3x3x3)' in errors[0]
     assert 'Metric psnr' not in proc.stdout
+    assert len(run_dirs(str(out))) == 1    # the refused run left no folder
     proc = run_main(['-c', STOCK_SR, '--no-cuda', '--evaluate-only', '--load', weights,
                      '--allow-partial-load', '-o'] + narrow)
     text = _ok(proc)
@@ -242,7 +251,8 @@ def test_divergence_before_any_checkpoint_says_there_is_none(sr_data, tmp_path):
     errors = [line for line in proc.stderr.splitlines() if line.startswith('error:')]
     assert len(errors) == 1
     assert 'no checkpoint was saved (the first is due at iteration 1000)' in errors[0]
-    assert not glob.glob(os.path.join(run_dirs(str(out))[0], '*.pdparams'))
+    run = run_dirs(str(out))[0]   # the log of the iterations before the NaN is kept
+    assert not glob.glob(os.path.join(run, '*.pdparams')) and os.listdir(run) == ['log.txt']
 
 
 @pytest.mark.e2e
@@ -260,6 +270,7 @@ def test_an_error_inside_paddle_shows_its_frames_and_exits_1(sr_data, tmp_path):
     frames = [line for line in lines[first[0] + 1:] if line.startswith('  at ')]
     assert frames and all(re.match(r'  at \S+\.py:\d+ in \w+', f) for f in frames)
     assert frames[-1].startswith('  at paddle/'), frames
+    assert run_dirs(str(out)) == []   # it failed in its first iteration: no folder is left
 
 
 def test_two_runs_in_one_process_each_log_to_their_own_folder(sr_data, tmp_path):

@@ -169,11 +169,52 @@ def setup(args, cfg) -> None:
         np.random.seed(args.seed)
 
 
+def _world_size() -> int:
+    return int(os.environ.get('PADDLE_TRAINERS_NUM', '1') or 1)
+
+
+def _drop_if_unused(folder: str) -> bool:
+    """Remove a run folder that holds nothing but its log (a run that failed before
+    writing anything, or only evaluated); return whether it was removed.
+
+    ppgan's log handlers are closed first. Under ``paddle.distributed.launch``
+    the folder is shared by the ranks and left alone.
+    """
+    if _world_size() > 1 or not folder or not os.path.isdir(folder):
+        return False
+    for root, _, files in os.walk(folder):
+        if any(name != 'log.txt' or root != folder for name in files):
+            return False
+    import logging
+    import shutil
+
+    for handler in list(logging.getLogger('ppgan').handlers):
+        if isinstance(handler, logging.FileHandler) and \
+                os.path.dirname(os.path.abspath(handler.baseFilename)) == \
+                os.path.abspath(folder):
+            logging.getLogger('ppgan').removeHandler(handler)
+            handler.close()
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
+def _finished_checkpoint(trainer, path: str) -> None:
+    """Refuse ``--resume`` of a checkpoint that already holds ``total_iters`` iterations."""
+    done = trainer.current_iter - 1
+    if done >= trainer.total_iters:
+        from ..config import ConfigError
+
+        raise ConfigError(f'--resume: {path} is a finished run (iteration {done} of '
+                          f'total_iters {trainer.total_iters}): nothing to train; give a '
+                          f'larger total_iters with -o total_iters=N to train on')
+
+
 def build_trainer(args):
     """Load and check the config, set up logging/device/seed, build the Trainer.
 
     ``--resume`` / ``--load`` are applied. Returns the Trainer (its ``cfg``
-    holds the run's ``output_dir``).
+    holds the run's ``output_dir``). If building fails, the run folder it
+    created is removed again (it holds only the log).
     """
     from ..compat import drop_newer_config_keys, harden_ppgan_image_io, patch_ppgan
     from ..config import ConfigWarning
@@ -190,12 +231,18 @@ def build_trainer(args):
     _check_file(args.load, '--load')
     setup(args, cfg)
 
-    trainer = Trainer(cfg)
-    if args.resume:
-        trainer.resume(args.resume)
-        trainer.logger.info(f'Resumed from {args.resume} at iteration {trainer.current_iter}')
-    elif args.load:
-        trainer.load(args.load, partial=getattr(args, 'allow_partial_load', False))
+    try:
+        trainer = Trainer(cfg)
+        if args.resume:
+            trainer.resume(args.resume)
+            _finished_checkpoint(trainer, args.resume)
+            trainer.logger.info(f'Resumed from {args.resume} at iteration '
+                                f'{trainer.current_iter}')
+        elif args.load:
+            trainer.load(args.load, partial=getattr(args, 'allow_partial_load', False))
+    except BaseException:
+        _drop_if_unused(cfg.output_dir)
+        raise
     return trainer
 
 
@@ -216,15 +263,26 @@ def train_config(config: str, overrides: Sequence[str] = (), seed: int = 0,
 
 
 def run(args) -> int:
-    """Train (or evaluate) as ``args`` say. Returns the process exit code."""
+    """Train (or evaluate) as ``args`` say. Returns the process exit code.
+
+    An evaluation, or a run that fails before it finished one iteration,
+    leaves no run folder behind when the folder holds only its log (the
+    metrics and the error were printed). The log of a run that trained is
+    kept, also when it failed later (it shows the losses up to the failure).
+    """
     trainer = build_trainer(args)
-    if args.evaluate_only:
-        trainer.test()
-        return 0
+    first = trainer.current_iter
     try:
-        trainer.train()
-    except KeyboardInterrupt:
+        if args.evaluate_only:
+            trainer.test()
+            return 0
+        try:
+            trainer.train()
+        except KeyboardInterrupt:
+            trainer.close()
+            return 130
         trainer.close()
-        return 130
-    trainer.close()
-    return 0
+        return 0
+    finally:
+        if args.evaluate_only or trainer.current_iter == first:
+            _drop_if_unused(trainer.output_dir)
