@@ -90,6 +90,34 @@ def test_folder_with_gt_writes_pngs_table_and_csv(model, data, tmp_path, capsys)
     assert 'wrote 4 image(s)' in stdout
 
 
+def test_gt_of_degrade_scale_is_cropped_as_degrade_cropped_it(model, photos, tmp_path, capsys):
+    """`paddlegan degrade --scale 4` cuts photos to a multiple of 4; `infer --gt` scores
+    against the same crop of the original instead of refusing the size."""
+    from ppgan_ext.cli import main
+
+    gt_dir, lq_dir, out = tmp_path / 'gt', tmp_path / 'lq', str(tmp_path / 'sr')
+    gt_dir.mkdir()
+    cv2.imwrite(str(gt_dir / 'coffee.png'), photos['coffee'][:103, :150])  # 103 = 4 * 25 + 3
+    cv2.imwrite(str(gt_dir / 'wide.png'), photos['chelsea'][:64, :90])
+    assert main(['degrade', str(gt_dir), str(lq_dir), '--scale', '4', '--prob', '0.05',
+                 '--blur', '3']) == 0
+    assert cv2.imread(str(lq_dir / 'coffee.png')).shape == (25, 37, 3)
+    cv2.imwrite(str(gt_dir / 'wide.png'), photos['chelsea'][:64, :99])  # now 9 px too wide
+    capsys.readouterr()
+    assert main(['infer', '--model_dir', model['dir'], '--input', str(lq_dir), '--output', out,
+                 '--gt', str(gt_dir)]) == 1   # one image could not be scored
+    stderr = capsys.readouterr().err
+    rows = list(csv.DictReader(open(os.path.join(out, 'metrics.csv'))))
+    assert [r['image'] for r in rows] == ['coffee.png', 'mean']
+    sr = cv2.imread(os.path.join(out, 'coffee.png'))
+    assert sr.shape == (100, 148, 3)
+    assert float(rows[0]['psnr']) == pytest.approx(
+        _psnr(sr, photos['coffee'][:100, :148], 4), abs=1e-3)
+    # a real size mismatch names the output and the ground-truth file with their sizes
+    assert ('wide.png: output 88x64x3 differs from the ground truth 99x64x3 '
+            f'{gt_dir / "wide.png"} (not scored)') in stderr
+
+
 def test_existing_outputs_are_kept_unless_overwrite(model, data, tmp_path, capsys):
     from ppgan_ext.cli import main
 

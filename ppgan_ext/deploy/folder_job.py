@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+import numpy as np
+
 from ..image_io import read_input, read_uint8_rgb, write_png
 from ..tiling import tiled_apply, to_uint8_hwc
 from ..utils import IMG_EXTENSIONS, missing_path_message, plan_png_outputs, remove_stale_temp_files
@@ -56,6 +58,21 @@ def find_gt(gt: str, source: str, input_root: str) -> Optional[str]:
             if os.path.isfile(candidate):
                 return candidate
     return None
+
+
+def crop_gt_to_output(gt: np.ndarray, out_shape: Tuple[int, ...], scale: int) -> np.ndarray:
+    """The ground truth cropped as ``paddlegan degrade --scale`` crops its input.
+
+    ``degrade`` cuts the bottom/right rows and columns that do not fill a
+    whole low-resolution pixel (:func:`ppgan_ext.degradations.mod_crop`), so
+    the upscaled output is up to ``scale - 1`` pixels smaller than the
+    original photo; that same crop of the ground truth is returned. Any other
+    size difference is left for the metrics to report.
+    """
+    h, w = gt.shape[:2]
+    if scale > 1 and (h - h % scale, w - w % scale) == tuple(out_shape[:2]):
+        return gt[:out_shape[0], :out_shape[1]]
+    return gt
 
 
 def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, tile: int = 0,
@@ -147,11 +164,12 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
         if gt_path is None:
             result.skipped.append(f"{src}: no ground truth under {gt} (not scored)")
             continue
+        output_image, gt_image = read_uint8_rgb(dst), read_uint8_rgb(gt_path)
+        gt_image = crop_gt_to_output(gt_image, output_image.shape, result.scale)
         try:
-            psnr, ssim = image_metrics(read_uint8_rgb(dst), read_uint8_rgb(gt_path), border,
-                                       y_channel)
+            psnr, ssim = image_metrics(output_image, gt_image, border, y_channel)
         except ValueError as e:
-            result.skipped.append(f"{gt_path}: {e} (not scored)")
+            result.skipped.append(f"{rel}: output {e.args[0]} {gt_path} (not scored)")
             continue
         result.rows.append({'image': rel, 'psnr': psnr, 'ssim': ssim, 'gt': gt_path})
     if gt is not None and not result.rows:

@@ -18,7 +18,7 @@ def image_metrics(output: np.ndarray, gt: np.ndarray, crop_border: int,
     if gt.shape[2] == 1 and output.shape[2] == 3:
         gt = np.repeat(gt, 3, axis=2)
     if output.shape != gt.shape:
-        raise ValueError(f'size {output.shape[1]}x{output.shape[0]}x{output.shape[2]} differs '
+        raise ValueError(f'{output.shape[1]}x{output.shape[0]}x{output.shape[2]} differs '
                          f'from the ground truth {gt.shape[1]}x{gt.shape[0]}x{gt.shape[2]}')
     psnr = calculate_psnr(output, gt, crop_border, 'HWC', y_channel)
     ssim = calculate_ssim(output, gt, crop_border, 'HWC', y_channel)
