@@ -26,7 +26,7 @@ from _fusion_helpers import write_lapstyle_weights, write_photo
 CHROMIUM = '/usr/bin/chromium'
 CHROMEDRIVER = '/usr/bin/chromedriver'
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCREENSHOT = os.path.join(ROOT, 'docs', 'serve.png')   # the README's figure, written only
+SCREENSHOT = os.path.join(ROOT, 'docs', 'img', 'serve.png')   # the README's figure, written only
 UPDATE_FIGURES = os.environ.get('PPGAN_EXT_UPDATE_FIGURES') == '1'   # when this is set
 PIXEL_LIMIT = 300_000          # $PPGAN_EXT_MAX_IMAGE_PIXELS of the server
 TILE = 32
