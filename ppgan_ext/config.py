@@ -159,17 +159,24 @@ def _component_accepts(node: dict, key: str) -> bool:
     return _class_accepts(node.get('name'), key)
 
 
-def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDict:
-    """Read a PaddleGAN YAML config, apply ``key=value`` overrides, return an AttrDict.
+BASE_KEY = '_base_'
 
-    Raises:
-        ConfigError: missing/unreadable file, YAML syntax error, a config that
-            is not a mapping, or an override of a key that does not exist.
+
+def _read_yaml(path: str, chain: Tuple[str, ...] = ()) -> dict:
+    """One config file as a dict, with the files its ``_base_`` names merged under it.
+
+    ``_base_: other.yaml`` (or a list of files, merged in order) is read
+    relative to the config's own folder; the config's keys are then merged
+    into it as ``-o`` merges a mapping (a mapping is merged key by key,
+    anything else replaces the base's value). ppgan's own loader does not
+    know ``_base_``: such configs run through ppgan-ext's ``tools/main.py``.
     """
-    if not path:
-        raise ConfigError("no config file given (use -c FILE)")
     if not os.path.isfile(path):
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"config file not found: {path}"
+                          + (f" (the {BASE_KEY} of {chain[-1]})" if chain else ''))
+    if os.path.realpath(path) in chain:
+        raise ConfigError(f"{path}: {BASE_KEY} files include each other: "
+                          + ' -> '.join(list(chain) + [os.path.realpath(path)]))
     try:
         with open(path, 'r', encoding='utf-8') as f:
             raw = yaml.safe_load(f)
@@ -182,6 +189,35 @@ def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDic
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: a config must be a YAML mapping, got "
                           f"{type(raw).__name__}")
+    bases = raw.pop(BASE_KEY, None)
+    if bases is None:
+        return raw
+    if isinstance(bases, str):
+        bases = [bases]
+    if not (isinstance(bases, list) and bases and all(isinstance(b, str) for b in bases)):
+        raise ConfigError(f"{path}: {BASE_KEY} must be a file name or a list of them, "
+                          f"got {bases!r}")
+    merged: dict = {}
+    for base in bases:
+        base_path = os.path.join(os.path.dirname(path), os.path.expanduser(base))
+        merged = _merge(merged, _read_yaml(base_path, chain + (os.path.realpath(path),)),
+                        BASE_KEY)
+    return _merge(merged, raw, '')
+
+
+def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDict:
+    """Read a PaddleGAN YAML config, apply ``key=value`` overrides, return an AttrDict.
+
+    A config may start from others with ``_base_`` (see :func:`_read_yaml`).
+
+    Raises:
+        ConfigError: missing/unreadable file, YAML syntax error, a config that
+            is not a mapping, a ``_base_`` loop, or an override of a key that
+            does not exist.
+    """
+    if not path:
+        raise ConfigError("no config file given (use -c FILE)")
+    raw = _read_yaml(path)
     for option in join_override_words(overrides or []):
         _override(raw, option)
     cfg = AttrDict(raw)

@@ -328,3 +328,50 @@ def test_readme_generator_override_as_a_shell_passes_it(cfg_file):
         assert dict(cfg.model.generator) == {'name': 'TransposeSRResNet', 'num_feat': 8,
                                              'num_blocks': 1, 'scale': 2}
         validate_config(cfg)
+
+
+def test_base_configs_merge_under_the_config(tmp_path):
+    (tmp_path / 'common').mkdir()
+    (tmp_path / 'common' / 'root.yaml').write_text(textwrap.dedent("""\
+        total_iters: 100
+        model: {name: BaseSRModel, generator: {name: TransposeSRResNet, num_feat: 16, scale: 4}}
+        layers: [a, b]
+    """))
+    (tmp_path / 'mid.yaml').write_text('_base_: common/root.yaml\ntotal_iters: 200\n')
+    (tmp_path / 'leaf.yaml').write_text(textwrap.dedent("""\
+        _base_: mid.yaml
+        model: {generator: {num_feat: 32}}
+        layers: [c]
+    """))
+    cfg = load_config(str(tmp_path / 'leaf.yaml'), ['model.generator.scale=2'])
+    assert cfg.total_iters == 200 and cfg.layers == ['c'] and '_base_' not in cfg
+    assert cfg.model.name == 'BaseSRModel'
+    assert dict(cfg.model.generator) == {'name': 'TransposeSRResNet', 'num_feat': 32, 'scale': 2}
+
+
+def test_base_errors_name_the_files(tmp_path):
+    (tmp_path / 'a.yaml').write_text('_base_: b.yaml\n')
+    (tmp_path / 'b.yaml').write_text('_base_: a.yaml\n')
+    with pytest.raises(ConfigError, match=r'_base_ files include each other: .*a.yaml -> '
+                                          r'.*b.yaml -> .*a.yaml'):
+        load_config(str(tmp_path / 'a.yaml'))
+    (tmp_path / 'c.yaml').write_text('_base_: gone.yaml\n')
+    with pytest.raises(ConfigError, match=r'config file not found: .*gone.yaml \(the _base_ '
+                                          r'of .*c.yaml\)'):
+        load_config(str(tmp_path / 'c.yaml'))
+    (tmp_path / 'd.yaml').write_text('_base_: {x: 1}\n')
+    with pytest.raises(ConfigError, match='_base_ must be a file name or a list'):
+        load_config(str(tmp_path / 'd.yaml'))
+
+
+def test_lapstyle_rev2_is_rev1_with_its_differences():
+    import os
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'configs')
+    rev1 = load_config(os.path.join(root, 'lapstyle_rev1.yaml'))
+    rev2 = load_config(os.path.join(root, 'lapstyle_rev2.yaml'))
+    assert rev2.model.levels == 2 and rev2.dataset.train.crop_size == 512
+    assert rev2.optimizer.optimG.net_names == ['net_rev_2'] and rev2.model.emd_layers == ['r41']
+    assert rev2.lr_scheduler == rev1.lr_scheduler and rev2.validate == rev1.validate
+    assert rev2.model.draft_weights == rev1.model.draft_weights
+    assert rev2.dataset.train.style_root == rev1.dataset.train.style_root
