@@ -164,12 +164,16 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
         if gt_path is None:
             result.skipped.append(f"{src}: no ground truth under {gt} (not scored)")
             continue
-        output_image, gt_image = read_uint8_rgb(dst), read_uint8_rgb(gt_path)
+        try:
+            output_image, gt_image = read_uint8_rgb(dst), read_uint8_rgb(gt_path)
+        except ValueError as e:
+            result.skipped.append(f"{gt_path}: {e} (not scored)")
+            continue
         gt_image = crop_gt_to_output(gt_image, output_image.shape, result.scale)
         try:
             psnr, ssim = image_metrics(output_image, gt_image, border, y_channel)
         except ValueError as e:
-            result.skipped.append(f"{rel}: output {e.args[0]} {gt_path} (not scored)")
+            result.skipped.append(f"{rel}: output {e} {gt_path} (not scored)")
             continue
         result.rows.append({'image': rel, 'psnr': psnr, 'ssim': ssim, 'gt': gt_path})
     if gt is not None and not result.rows:
