@@ -62,7 +62,7 @@ def load_stylizer(path: str, device: str = 'cpu'):
     The pyramid is a black box ``(content, style) -> stylized`` built by
     ``paddlegan stylize``'s own loaders.
     """
-    from ..cli.stylize import build_dygraph_stylizer, build_predictor_stylizer
+    from ..apps.stylizer import build_dygraph_stylizer, build_predictor_stylizer
 
     if os.path.isdir(path):
         return build_predictor_stylizer(path, None, device)
@@ -170,7 +170,7 @@ class Engine:
         Returns:
             (H, W) of the result.
         """
-        from ..cli.stylize import _to_batch, resize_style, stylize_files
+        from ..apps.stylizer import resize_style, stylize_files, to_batch
         from ..datasets.lapstyle_dataset import read_rgb
 
         if self.stylizer is None:
@@ -180,7 +180,7 @@ class Engine:
                              'model (--sr-model or --upscale-model)')
         size, _ = style_sizes(self.levels)
         # resized for the pyramid's semantics, as `paddlegan stylize` does
-        style_batch = _to_batch(resize_style(style, size,
+        style_batch = to_batch(resize_style(style, size,
                                              getattr(self.stylizer, 'semantics', 'ppgan')))
         h, w = read_rgb(src).shape[:2]
         work = self.options.max_side if max(h, w) > self.options.max_side else 0
