@@ -1,4 +1,4 @@
-"""The models behind the web app: restore (an SR model folder) and stylize (a LapStyle model).
+"""The models of the web app: restore (an SR model folder) and stylize (a LapStyle model).
 
 Both run exactly the code of the command line, so a result downloaded from
 the app has the pixels of
@@ -10,11 +10,13 @@ the app has the pixels of
   ``--work-size`` does).
 
 The models are loaded once and run by one worker thread at a time
-(:mod:`ppgan_ext.serve.jobs`).
+(:mod:`ppgan_ext.apps.jobs`). :meth:`PhotoModels.models` lists what is
+loaded (the page shows the list); a new way to choose a model adds a field to
+:class:`PhotoModelOptions` and a row to that list.
 """
 import os
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -31,7 +33,7 @@ class InputError(ValueError):
 
 
 @dataclass
-class EngineOptions:
+class PhotoModelOptions:
     """What the app serves.
 
     Attributes:
@@ -83,17 +85,17 @@ def style_sizes(levels: int) -> Tuple[int, int]:
     return top_level_size(levels), min_style_side(levels)
 
 
-class Engine:
+class PhotoModels:
     """Loaded models and the two operations of the app.
 
     Args:
-        options (EngineOptions): Model paths and tiling.
+        options (PhotoModelOptions): Model paths and tiling.
 
     Raises:
         ValueError / FileNotFoundError: a model cannot be loaded (names the flag).
     """
 
-    def __init__(self, options: EngineOptions):
+    def __init__(self, options: PhotoModelOptions):
         self.options = options
         self.restorer: Optional[Upscaler] = None
         self.upscaler: Optional[Upscaler] = None
@@ -120,10 +122,24 @@ class Engine:
         except ValueError as e:
             raise ValueError(str(e).replace('--upscale', flag, 1)) from None
 
+    def models(self) -> List[dict]:
+        """The loaded models, one row each (JSON-ready): task, file or folder name, scale."""
+        rows = []
+        for task, model, path in (('restore', self.restorer, self.options.sr_model),
+                                  ('stylize', self.stylizer, self.options.lapstyle),
+                                  ('upscale', self.upscaler,
+                                   self.options.upscale_model or self.options.sr_model)):
+            if model is not None:
+                rows.append({'task': task, 'name': os.path.basename(os.path.normpath(path)),
+                             'scale': getattr(model, 'scale', None),
+                             'levels': self.levels if task == 'stylize' else None})
+        return rows
+
     def info(self) -> dict:
         """What the page may offer (JSON-ready)."""
         size, least = style_sizes(self.levels)
         return {
+            'models': self.models(),
             'restore': self.restorer is not None,
             'restore_scale': self.restorer.scale if self.restorer else None,
             'stylize': self.stylizer is not None,
