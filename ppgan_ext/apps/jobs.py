@@ -240,9 +240,9 @@ class JobStore:
         return found
 
     def _trim_uploads(self) -> None:
-        """Delete the oldest uploads beyond ``keep`` that no pending job holds."""
-        extra = len(self.uploads) - self.keep
-        for old in [u for u in self.uploads.values() if u.holds == 0][:max(0, extra)]:
+        """Delete the oldest uploads that no pending job holds beyond the newest ``keep``."""
+        free = [u for u in self.uploads.values() if u.holds == 0]
+        for old in free[:max(0, len(free) - self.keep)]:
             del self.uploads[old.id]
             _remove(old.path)
 

@@ -8,6 +8,7 @@
   ``Origin`` of this very site (its ``host:port`` equal to ``Host``) or, when
   the client sends no ``Origin``, the page's token in ``X-Ppgan-Token``: a
   form or script of another site cannot upload or start jobs.
+* Only HTTP/1.0 and 1.1 are answered (505 otherwise).
 * Every answer carries a ``Content-Security-Policy`` of ``'self'``,
   ``nosniff``, no referrer, and ``Cache-Control: no-store`` unless set.
 """
@@ -74,6 +75,8 @@ class Guard:
         headers = {}
         for key, value in scope.get('headers', ()):
             headers.setdefault(key.decode('latin-1').lower(), value.decode('latin-1'))
+        if scope.get('http_version') not in ('1.0', '1.1'):
+            return 505, f"HTTP/{scope.get('http_version')} is not supported; use HTTP/1.1"
         host = headers.get('host', '')
         if '*' not in self.hosts and host_name(host) not in self.hosts:
             return 400, (f"Host {host[:80]!r} is not an address of this app; open it at "

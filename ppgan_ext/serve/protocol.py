@@ -6,7 +6,8 @@ size; this subclass adds, through uvicorn's ``http=`` protocol-class option:
 * a request-header deadline: a client has ``header_timeout`` seconds from
   connecting (or from the end of its previous answer) to send a whole
   request line and headers; one that trickles them byte by byte is answered
-  408 and closed, so it holds its connection for at most that long;
+  408 and closed (one that sends nothing is closed), so it holds its
+  connection for at most that long;
 * a connection cap: beyond ``max_connections`` open connections, a new one
   is answered 503 with a JSON ``busy`` message and closed;
 * JSON instead of uvicorn's plain-text 400 for requests that h11 cannot
@@ -60,10 +61,14 @@ class LimitedH11Protocol(H11Protocol):
 
     def _header_timed_out(self) -> None:
         self._header_timer = None
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-            self._unset_keepalive_if_required()
+        if self.conn.their_state is not h11.IDLE or self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        if self.conn.trailing_data[0]:   # part of a request arrived: say why it ends
             self._refuse(408, 'Request Timeout',
                          f'the request headers did not arrive within {self.header_timeout:g} s')
+        else:                            # nothing sent: close quietly
+            self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():

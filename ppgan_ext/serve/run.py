@@ -92,6 +92,35 @@ def bind(host: str, port: int, backlog: int = 1024) -> socket.socket:
                          f"({getattr(e, 'strerror', None) or e})") from None
 
 
+def build_server(models: PhotoModels, store: JobStore, settings: ServerSettings,
+                 token: Optional[str] = None) -> uvicorn.Server:
+    """The uvicorn server of the app (run it with ``server.run(sockets=[bind(...)])``).
+
+    Args:
+        models (PhotoModels): Loaded models.
+        store (JobStore): Uploads and jobs (in a locked work folder).
+        settings (ServerSettings): Limits and addresses.
+        token (str, optional): The per-page token (default: a new random one).
+    """
+    from .guard import Guard, allowed_hosts
+    from .protocol import limited_protocol
+    from .server import ServeOptions, create_app
+
+    token = token or secrets.token_urlsafe(24)
+    app = create_app(models, store, ServeOptions(
+        max_upload=settings.max_upload, body_timeout=settings.body_timeout, token=token))
+    app = Guard(app, allowed_hosts(settings.host, settings.allowed_hosts), token)
+    config = uvicorn.Config(
+        app, http=limited_protocol(settings.header_timeout, settings.max_connections),
+        lifespan='off', log_config=None, access_log=settings.verbose,
+        log_level='info' if settings.verbose else 'warning', server_header=False,
+        timeout_keep_alive=5, timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
+        h11_max_incomplete_event_size=16 * 1024, backlog=1024)
+    if settings.verbose:
+        logging.basicConfig(level=logging.INFO, format='%(message)s')
+    return _Server(config)
+
+
 def _quiet_paddle_signals() -> None:
     """Turn Paddle's C++ fatal-signal handlers off (they print a block on SIGTERM)."""
     import paddle
@@ -111,10 +140,6 @@ def serve(model_options: PhotoModelOptions, settings: ServerSettings) -> int:
             load, a port that is taken, a work folder in use (one line each;
             nothing is left behind).
     """
-    from .guard import Guard, allowed_hosts
-    from .protocol import limited_protocol
-    from .server import ServeOptions, create_app
-
     _quiet_paddle_signals()
     previous = {s: signal.signal(s, _raise_stop) for s in HANDLED_SIGNALS}
     work = store = None
@@ -132,20 +157,8 @@ def serve(model_options: PhotoModelOptions, settings: ServerSettings) -> int:
         work.claim()
         work.created = work.created or temporary
         store = JobStore(work.path, settings.max_pixels, settings.max_queue)
-        token = secrets.token_urlsafe(24)
-        app = create_app(models, store, ServeOptions(
-            max_upload=settings.max_upload, body_timeout=settings.body_timeout, token=token))
-        app = Guard(app, allowed_hosts(settings.host, settings.allowed_hosts), token)
-        config = uvicorn.Config(
-            app, http=limited_protocol(settings.header_timeout, settings.max_connections),
-            lifespan='off', log_config=None, access_log=settings.verbose,
-            log_level='info' if settings.verbose else 'warning', server_header=False,
-            timeout_keep_alive=5, timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
-            h11_max_incomplete_event_size=16 * 1024, backlog=1024)
-        if settings.verbose:
-            logging.basicConfig(level=logging.INFO, format='%(message)s')
-        server = _Server(config)
-        host, port = sock.getsockname()[:2]
+        server = build_server(models, store, settings)
+        port = sock.getsockname()[1]
         print(f'serving on {browser_address(settings.host, port)} (work folder {work.path}); '
               f'Ctrl+C stops', flush=True)
         if host_is_public(settings.host):

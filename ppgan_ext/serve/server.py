@@ -19,6 +19,7 @@ are :mod:`.guard`'s, connection-level limits :mod:`.protocol`'s.
 import asyncio
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Optional
 from urllib.parse import quote
@@ -67,7 +68,8 @@ def error(status: int, message: str, close: bool = False) -> JSONResponse:
 
 def content_disposition(name: str) -> str:
     """``attachment`` with an ASCII ``filename`` and the full name as RFC 5987 ``filename*``."""
-    fallback = ''.join(c if c.isascii() and (c.isalnum() or c in '._-') else '_' for c in name)
+    fallback = re.sub(r'_+', '_', re.sub(r'[^A-Za-z0-9._-]', '_', name)).lstrip('_.') or 'result'
+
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
