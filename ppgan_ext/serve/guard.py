@@ -116,6 +116,5 @@ class Guard:
         status, text = refusal
         body = json.dumps({'error': text}).encode()
         await send_with_headers({'type': 'http.response.start', 'status': status, 'headers': [
-            (b'content-type', b'application/json'), (b'content-length', str(len(body)).encode()),
-            (b'connection', b'close')]})
+            (b'content-type', b'application/json'), (b'content-length', str(len(body)).encode())]})
         await send_with_headers({'type': 'http.response.body', 'body': body})
