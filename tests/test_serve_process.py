@@ -150,8 +150,10 @@ def test_accepted_jobs_keep_their_photos_while_newer_uploads_arrive(server, big_
 def _stalled_download(url, path):
     """Ask for ``path``, read the head and one body byte, then read nothing more."""
     host, port = url.split('//')[1].strip('/').split(':')
-    s = socket.create_connection((host, int(port)), timeout=30)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)   # before connecting: a small window
+    s.settimeout(30)
+    s.connect((host, int(port)))
     s.sendall(f'GET /{path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n'.encode())
     head = b''
     while b'\r\n\r\n' not in head:
@@ -228,45 +230,53 @@ def test_slow_clients_cannot_lock_others_out(server):
 def test_a_second_server_on_the_same_folder_exits_and_deletes_nothing(server, model, tmp_path):
     kept = sorted(os.listdir(os.path.join(server.work, 'uploads')))
     assert kept
-    second = subprocess.run(
-        [sys.executable, '-m', 'ppgan_ext.cli', 'serve', '--sr-model', model, '--port', '0',
-         '--work-dir', server.work], cwd=str(tmp_path), env=env(), capture_output=True,
-        text=True, timeout=120)
-    assert second.returncode == 2
-    assert error_lines(second.stderr) == [
+    fresh = tmp_path / 'fresh'
+    # a second server on the same folder, and one on a new folder whose port is taken (its
+    # start fails after the folder was named): both at once
+    runs = [subprocess.Popen(
+        [sys.executable, '-m', 'ppgan_ext.cli', 'serve', '--sr-model', model] + args,
+        cwd=str(tmp_path), env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True) for args in (['--port', '0', '--work-dir', server.work],
+                                ['--port', str(server.port), '--work-dir', str(fresh)])]
+    (out2, err2), (out3, err3) = [p.communicate(timeout=120) for p in runs]
+    assert runs[0].returncode == 2, err2
+    assert error_lines(err2) == [
         f"error: --work-dir {server.work}: another `paddlegan serve` is running on this "
         f"folder (pid {server.proc.pid}); stop it or give another folder"]
     assert sorted(os.listdir(os.path.join(server.work, 'uploads'))) == kept
     assert server.call('api/info')[0] == 200
-    # a failed start (the port is taken) leaves no folder behind
-    fresh = tmp_path / 'fresh'
-    third = subprocess.run(
-        [sys.executable, '-m', 'ppgan_ext.cli', 'serve', '--sr-model', model, '--port',
-         str(server.port), '--work-dir', str(fresh)], cwd=str(tmp_path), env=env(),
-        capture_output=True, text=True, timeout=120)
-    assert third.returncode == 2
-    lines = error_lines(third.stderr)
-    assert len(lines) == 1 and f'--port {server.port}: cannot listen' in lines[0], third.stderr
-    assert not fresh.exists()
+    assert runs[1].returncode == 2, err3
+    lines = error_lines(err3)
+    assert len(lines) == 1 and f'--port {server.port}: cannot listen' in lines[0], err3
+    assert not fresh.exists()       # a failed start leaves nothing behind
 
 
-@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT], ids=['SIGTERM', 'SIGINT'])
-def test_signals_stop_the_server_cleanly_and_remove_the_temporary_folder(model, tmp_path, sig):
-    # --host 0.0.0.0 prints an address a browser opens (only 127.0.0.1 is contacted here)
-    host = ['--host', '0.0.0.0'] if sig == signal.SIGINT else []
-    srv = Server(['--sr-model', model] + host + MODEL_ARGS, tmp_path)
-    assert srv.url.startswith('http://127.0.0.1:'), srv.line
-    photo = srv.upload(write_photo(str(tmp_path / 'mine.png'), 'astronaut', (300, 300)))
-    job = srv.restore(photo['id'])
-    assert os.listdir(os.path.join(srv.work, 'uploads'))
-    end = time.time() + 30   # stop it while the job runs, when that can be seen
-    while json.loads(srv.call(f"api/jobs/{job['id']}")[2])['state'] == 'queued' and \
-            time.time() < end:
-        time.sleep(0.02)
-    rc, stderr = srv.stop(sig)
-    assert rc == 0, stderr
-    for text in ('FatalError', 'C++ Traceback', 'Traceback', 'Termination signal'):
-        assert text not in stderr, stderr
-    assert not os.path.exists(srv.work)        # the user's photos are not left behind
-    if host:
-        assert 'warning: --host 0.0.0.0: the app is reachable from other computers' in stderr
+def test_sigterm_and_sigint_stop_the_server_cleanly_and_remove_the_temporary_folder(
+        model, tmp_path):
+    # two servers at once, each with a job running: SIGTERM to one, SIGINT to the other.
+    # --host 0.0.0.0 (the SIGINT one) prints an address a browser opens; only 127.0.0.1 is
+    # contacted here
+    servers = {signal.SIGTERM: Server(['--sr-model', model] + MODEL_ARGS, tmp_path),
+               signal.SIGINT: Server(['--sr-model', model, '--host', '0.0.0.0'] + MODEL_ARGS,
+                                     tmp_path)}
+    jobs = {}
+    for sig, srv in servers.items():
+        assert srv.url.startswith('http://127.0.0.1:'), srv.line
+        photo = srv.upload(write_photo(str(tmp_path / 'mine.png'), 'astronaut', (300, 300)))
+        jobs[sig] = srv.restore(photo['id'])['id']
+        assert os.listdir(os.path.join(srv.work, 'uploads'))
+    for sig, srv in servers.items():
+        end = time.time() + 30   # stop it while the job runs, when that can be seen
+        while json.loads(srv.call(f'api/jobs/{jobs[sig]}')[2])['state'] == 'queued' and \
+                time.time() < end:
+            time.sleep(0.02)
+        srv.proc.send_signal(sig)
+    stderr = {}
+    for sig, srv in servers.items():
+        rc, stderr[sig] = srv.stop(sig)
+        assert rc == 0, stderr[sig]
+        for text in ('FatalError', 'C++ Traceback', 'Traceback', 'Termination signal'):
+            assert text not in stderr[sig], (sig, stderr[sig])
+        assert not os.path.exists(srv.work)        # the user's photos are not left behind
+    assert 'warning: --host 0.0.0.0: the app is reachable from other computers' in \
+        stderr[signal.SIGINT]
