@@ -44,7 +44,7 @@ def _wait(predicate, timeout=60, what='condition'):
 
 
 def test_uploads_are_checked_and_only_the_newest_are_kept(tmp_path):
-    store = JobStore(str(tmp_path / 'work'), max_pixels=40 * 40, keep=2)
+    store = JobStore(str(tmp_path / 'work'), max_pixels=40 * 40, keep=2, grace=0)
     with pytest.raises(ValueError, match=r'^notes\.txt: not an image'):
         store.add_upload(b'hello world', 'notes.txt')
     good = _png_bytes(30, 40)
@@ -67,9 +67,20 @@ def test_uploads_are_checked_and_only_the_newest_are_kept(tmp_path):
         store.upload('../' + second.id)
 
 
+def test_recent_uploads_stay_for_a_grace_period_up_to_twice_keep(tmp_path):
+    store = JobStore(str(tmp_path / 'work'), max_pixels=100, keep=2, grace=3600)
+    uploads = [store.add_upload(_png_bytes(5, 5, i), f'{i}.png') for i in range(5)]
+    # 5 recent uploads: all kept up to 2 * keep = 4, the oldest goes
+    assert list(store.uploads) == [u.id for u in uploads[1:]]
+    uploads[1].created = uploads[2].created = time.time() - 7200   # two of them grow old
+    store.add_upload(_png_bytes(5, 5, 9), '9.png')
+    assert list(store.uploads)[:2] == [uploads[3].id, uploads[4].id]
+    assert len(os.listdir(store.upload_dir)) == 3
+
+
 def test_a_job_holds_its_uploads_until_it_ends(tmp_path):
     """8 jobs queued, then 33 newer uploads (keep=32): none of the 8 loses its photo."""
-    store = JobStore(str(tmp_path / 'work'), max_pixels=10 ** 6, max_queue=8, keep=32)
+    store = JobStore(str(tmp_path / 'work'), max_pixels=10 ** 6, max_queue=8, keep=32, grace=0)
     gate = threading.Event()
 
     def copy(job, result, progress):
@@ -193,7 +204,8 @@ def server(tmp_path_factory):
     models = PhotoModels(PhotoModelOptions(sr_model=sr, tile=16, overlap=4, threads=1))
     work = WorkDir(str(root / 'work')).claim()
     store = JobStore(work.path, max_pixels=10 ** 6)
-    settings = ServerSettings(max_upload=50_000, header_timeout=1.0, body_timeout=1.0)
+    settings = ServerSettings(max_upload=50_000, header_timeout=1.0, body_timeout=1.0,
+                              max_connections=30)
     srv = build_server(models, store, settings, token=TOKEN)
     sock = bind('127.0.0.1', 0)
     thread = threading.Thread(target=srv.run, kwargs={'sockets': [sock]}, daemon=True)
@@ -315,6 +327,34 @@ def test_malformed_requests_get_json_errors(server):
         assert head.split(b' ')[1] == status, answer[:300]
         assert b'content-type: application/json' in head.lower(), head
         assert json.loads(body)['error'], body
+
+
+def test_a_stalled_upload_ends_with_408_and_leaves_no_file(server):
+    url, root, _ = server
+    answer = _raw(url, b'POST /api/uploads?name=slow.png HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+                       b'X-Ppgan-Token: ' + TOKEN.encode() + b'\r\nContent-Length: 1000\r\n\r\n'
+                       + b'\x89PNG' + b'0' * 100)
+    head, _, body = answer.partition(b'\r\n\r\n')
+    assert head.startswith(b'HTTP/1.1 408'), answer[:200]
+    assert json.loads(body)['error'] == 'the body did not arrive (no data for 1 s)'
+    assert not [f for f in os.listdir(root / 'work' / 'uploads') if f.startswith('.partial')]
+
+
+def test_connections_beyond_the_cap_get_a_json_busy_answer(server):
+    import socket
+
+    url = server[0]
+    host, port = url.split('//')[1].strip('/').split(':')
+    idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(30)]
+    try:
+        answer = _raw(url, b'GET /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+    finally:
+        for s in idle:
+            s.close()
+    head, _, body = answer.partition(b'\r\n\r\n')
+    assert head.startswith(b'HTTP/1.1 503'), answer[:200]
+    assert json.loads(body)['error'].startswith('busy: more than 30 connections at once')
+    _wait(lambda: _call(url + 'api/info')[0] == 200, 10, 'served again')
 
 
 def test_host_and_origin_are_checked(server):

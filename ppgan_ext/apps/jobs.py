@@ -7,7 +7,9 @@ Everything is written under the work folder given to :class:`JobStore`::
 
 Only the newest ``keep`` uploads and ``keep`` finished jobs are kept (older
 files are deleted), except that an upload stays while a job that uses it
-waits or runs: a job accepted is never failed by newer uploads. At most
+waits or runs (a job accepted is never failed by newer uploads), and a
+recent upload stays for a grace period, up to ``2 * keep`` uploads (a photo
+refused as busy can be queued a moment later). At most
 ``max_queue`` jobs wait or run at once and at most ``max_receiving`` uploads
 are received at once (a request beyond either is refused with a "busy"
 message), and one worker thread runs the models, so memory and disk stay
@@ -84,6 +86,7 @@ class Upload:
     height: int
     width: int
     holds: int = 0
+    created: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -131,10 +134,13 @@ class JobStore:
         keep (int): Uploads and finished jobs kept on disk (uploads that a
             waiting or running job uses are kept in addition). Default: 32.
         max_receiving (int): Uploads received at once. Default: 16.
+        grace (float): Seconds an upload is kept even beyond ``keep`` (so
+            that a photo uploaded while the queue is full can still be
+            queued), as long as at most ``2 * keep`` are kept. Default: 300.
     """
 
     def __init__(self, work_dir: str, max_pixels: int, max_queue: int = 8, keep: int = 32,
-                 max_receiving: int = 16):
+                 max_receiving: int = 16, grace: float = 300.0):
         for key, value in (('max_pixels', max_pixels), ('max_queue', max_queue), ('keep', keep),
                            ('max_receiving', max_receiving)):
             if value < 1:
@@ -149,6 +155,7 @@ class JobStore:
         self.max_queue = max_queue
         self.keep = keep
         self.max_receiving = max_receiving
+        self.grace = grace
         self.uploads: 'collections.OrderedDict[str, Upload]' = collections.OrderedDict()
         self.jobs: 'collections.OrderedDict[str, Job]' = collections.OrderedDict()
         self._lock = threading.Lock()
@@ -240,11 +247,19 @@ class JobStore:
         return found
 
     def _trim_uploads(self) -> None:
-        """Delete the oldest uploads that no pending job holds beyond the newest ``keep``."""
-        free = [u for u in self.uploads.values() if u.holds == 0]
-        for old in free[:max(0, len(free) - self.keep)]:
+        """Delete the oldest uploads that no pending job holds beyond the newest ``keep``.
+
+        Uploads younger than ``grace`` seconds stay while at most ``2 * keep``
+        unheld uploads are kept.
+        """
+        free = [u for u in self.uploads.values() if u.holds == 0]   # oldest first
+        count, now = len(free), time.time()
+        for old in free:
+            if count <= self.keep or (count <= 2 * self.keep and now - old.created < self.grace):
+                break
             del self.uploads[old.id]
             _remove(old.path)
+            count -= 1
 
     # ------------------------------------------------------------ jobs
     def submit(self, mode: str, upload_ids: Sequence[str], run: Run) -> Job:
