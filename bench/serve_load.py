@@ -12,7 +12,7 @@ and time, while a sampler asks ``GET /api/info`` every 50 ms:
    ``--trickle`` (5) seconds, for ``--slow-seconds`` (12) seconds: the
    server cuts each at its header deadline (10 s) while ``/api/info`` stays
    answered. Goal: its p99 latency under 200 ms during this phase.
-3. One ~100 MB result (a 2048x2048 noise photo restored x4), then
+3. One ~100 MB result (a 1600x1600 noise photo restored x4), then
    ``--stalled`` (20) downloads of it that read the head and then nothing
    for ``--stall-seconds`` (10) seconds; afterwards each is read to the end.
    Goal: server RSS growth under 100 MB while they stall (results are
@@ -62,8 +62,9 @@ def parse_args(argv=None):
     p.add_argument('--stalled', type=int, default=20, help='stalled downloads (default 20)')
     p.add_argument('--stall-seconds', type=float, default=10.0,
                    help='how long the downloads stall (default 10)')
-    p.add_argument('--big-side', type=int, default=2048,
-                   help='side of the photo restored x4 for the large result (default 2048)')
+    p.add_argument('--big-side', type=int, default=1600,
+                   help='side of the noise photo restored x4 for the large result '
+                        '(default 1600: a ~100 MB PNG)')
     p.add_argument('--max-queue', type=int, default=8, help="server's --max-queue (default 8)")
     p.add_argument('--work', default=None, help='folder for the model (default: a temp folder)')
     return p.parse_args(argv)
@@ -87,8 +88,8 @@ def machine() -> str:
 def export_tiny_x4(work: str) -> str:
     """A tiny random TransposeSRResNet x4 (8 features, 1 block), exported; its folder.
 
-    Its random output of a noise photo compresses poorly, so that a 2048x2048 restore
-    gives a result PNG of about 100 MB.
+    Its random output of a noise photo compresses poorly, so that a 1600x1600 restore
+    gives a result PNG of about 100 MB (1600x1600 -> 6400x6400).
     """
     import paddle
     import yaml
