@@ -197,7 +197,7 @@ class PhotoModels:
         size, _ = style_sizes(self.levels)
         # resized for the pyramid's semantics, as `paddlegan stylize` does
         style_batch = to_batch(resize_style(style, size,
-                                             getattr(self.stylizer, 'semantics', 'ppgan')))
+                                            getattr(self.stylizer, 'semantics', 'ppgan')))
         h, w = read_rgb(src).shape[:2]
         work = self.options.max_side if max(h, w) > self.options.max_side else 0
         progress(0.05, 'stylizing')

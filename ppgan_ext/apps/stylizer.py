@@ -6,12 +6,11 @@
 writes PNGs atomically. ``paddlegan stylize`` and ``paddlegan serve`` both
 call these, so their outputs have the same pixels.
 """
-from typing import Callable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
-# (1, 3, H, W) content, (1, 3, H', W') style, float32 in [0, 1] -> (1, 3, H, W) in [0, 1]
-Stylizer = Callable[[np.ndarray, np.ndarray], np.ndarray]
+from ..upscale import Stylizer  # (1, 3, H, W) content, (1, 3, H', W') style -> (1, 3, H, W)
 
 
 def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:

@@ -25,8 +25,8 @@ PNGs are written atomically; outputs that already exist are kept unless
 """
 import os
 
-from ..apps.stylizer import (Stylizer, build_dygraph_stylizer,  # noqa: F401
-                              build_predictor_stylizer, resize_style, stylize_files)
+from ..apps.stylizer import (build_dygraph_stylizer, build_predictor_stylizer,
+                             resize_style, stylize_files)
 from ..apps.stylizer import to_batch as _to_batch
 from .upscale_flags import add_upscale_arguments, apply_upscale
 
