@@ -20,7 +20,8 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt setup.py
 	$(PY) -m pip install -q $(PADDLE)
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps $(PPGAN)
-	$(PY) -m pip install -q --no-deps -e .[serve]
+	# with its dependencies: the `serve` extra's packages (setup.py); the rest is installed above
+	$(PY) -m pip install -q -e .[serve]
 	$(PY) -c "import ppgan_ext, ppgan.engine.trainer; print('ppgan-ext', ppgan_ext.__version__, 'ready')"
 	touch $@
 

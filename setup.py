@@ -29,10 +29,9 @@ setup(
     packages=find_packages(include=['ppgan_ext', 'ppgan_ext.*']),
     python_requires='>=3.8',
     install_requires=requirements(),
-    # `paddlegan serve` (ppgan_ext.serve) is built on the standard library's http.server and
-    # a static page, so the extra adds no package; it names the feature for
-    # `pip install ppgan-ext[serve]` and keeps a place for serving-only dependencies.
-    extras_require={'serve': []},
+    # `paddlegan serve` (ppgan_ext.serve): Starlette on uvicorn (its h11 protocol), pinned to
+    # the releases the web app's tests and bench/serve_load.py were run with.
+    extras_require={'serve': ['starlette==1.10.0', 'uvicorn==0.55.0', 'h11>=0.16']},
     package_data={'ppgan_ext.serve': ['static/*']},
     entry_points={'console_scripts': ['paddlegan = ppgan_ext.cli:main']},
     license='Apache License 2.0',

@@ -260,6 +260,14 @@ def test_restore_and_stylize_in_the_page_give_the_command_lines_pixels(app):
     app.driver.set_window_size(1360, 980)
 
 
+def _page_token(app):
+    """The per-page token the server wrote into the page (what app.js sends with each POST)."""
+    from selenium.webdriver.common.by import By
+
+    return app.driver.find_element(By.CSS_SELECTOR, 'meta[name="ppgan-token"]').get_attribute(
+        'content')
+
+
 def _card_error(app, before):
     [card] = _finished_cards(app, 1, before)
     assert card.get_attribute('data-state') == 'error', card.text
@@ -298,9 +306,11 @@ def test_bad_uploads_and_a_burst_get_messages_and_the_server_keeps_serving(app):
                        what='style message')
     assert 'tiny_style' in message and '20x20' in message and 'at least 32' in message
 
-    # the server refuses the same things without the page's help
+    # the server refuses the same things without the page's help (a script with the page's
+    # token: without it, or with the Origin of another site, nothing is accepted)
+    token = {'X-Ppgan-Token': _page_token(app)}
     req = urllib.request.Request(app.url + 'api/uploads?name=huge.bmp', data=huge.read_bytes(),
-                                 method='POST')
+                                 method='POST', headers=token)
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, timeout=30)
     assert err.value.code == 413 and 'over the limit' in json.load(err.value)['error']
@@ -316,14 +326,16 @@ def test_bad_uploads_and_a_burst_get_messages_and_the_server_keeps_serving(app):
 
     # 20 raw requests at once: every one gets an answer with a message
     upload = json.load(urllib.request.urlopen(urllib.request.Request(
-        app.url + 'api/uploads?name=coffee.png', data=data, method='POST'), timeout=30))
+        app.url + 'api/uploads?name=coffee.png', data=data, method='POST', headers=token),
+        timeout=30))
     answers = []
 
     def submit():
         body = json.dumps({'mode': 'restore', 'photo': upload['id']}).encode()
         try:
             with urllib.request.urlopen(urllib.request.Request(
-                    app.url + 'api/jobs', data=body, method='POST'), timeout=60) as r:
+                    app.url + 'api/jobs', data=body, method='POST', headers=token),
+                    timeout=60) as r:
                 answers.append((r.status, json.load(r)))
         except urllib.error.HTTPError as e:
             answers.append((e.code, json.load(e)))

@@ -8,13 +8,11 @@ then open the printed address in a browser. Restore runs the SR model folder
 like ``paddlegan infer --tile``; stylize runs the LapStyle model (weights or
 an exported folder) like ``paddlegan stylize``, optionally upscaled. It
 listens on 127.0.0.1 unless ``--host`` says otherwise, writes only under
-``--work-dir`` and loads nothing from other hosts.
+``--work-dir`` and loads nothing from other hosts. The server is
+:mod:`ppgan_ext.serve` (Starlette on uvicorn); what it guarantees is in
+docs/serve.md.
 """
 import argparse
-import os
-import shutil
-import sys
-import tempfile
 
 from ..upscale import DEFAULT_OVERLAP, DEFAULT_TILE
 
@@ -31,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              '(default: --sr-model)')
     parser.add_argument('--host', default='127.0.0.1',
                         help='address to listen on (default: 127.0.0.1, this computer only)')
+    parser.add_argument('--allowed-host', action='append', default=[], metavar='NAME',
+                        help='a host name the app is reached by (e.g. behind a proxy); '
+                             'repeatable; "*" accepts any (default: the --host address and '
+                             'localhost)')
     parser.add_argument('--port', type=int, default=8765,
                         help='port (default: 8765; 0 picks a free one)')
     parser.add_argument('--work-dir', default=None, metavar='DIR',
@@ -53,48 +55,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help=f'tile overlap (default: {DEFAULT_OVERLAP})')
     parser.add_argument('--threads', type=int, default=None, metavar='N',
                         help='CPU threads of Paddle Inference (default: all cores)')
+    parser.add_argument('--header-timeout', type=float, default=10.0, metavar='S',
+                        help='seconds a client has to send a request line and headers '
+                             '(default: 10)')
+    parser.add_argument('--body-timeout', type=float, default=10.0, metavar='S',
+                        help='longest pause while a client sends a body (default: 10)')
+    parser.add_argument('--max-connections', type=int, default=1000, metavar='N',
+                        help='open connections at once; more are answered busy (default: 1000)')
     parser.add_argument('--verbose', action='store_true', help='log every request')
     return parser
 
 
 def run(args) -> int:
+    from ..apps.photo_models import PhotoModelOptions
     from ..image_io import max_image_pixels
-    from ..serve import Engine, EngineOptions, JobStore, make_server
+    from ..serve import ServerSettings, serve
 
     for flag, value, least in (('--max-pixels', args.max_pixels, 1),
                                ('--max-queue', args.max_queue, 1),
-                               ('--max-side', args.max_side, 16)):
+                               ('--max-side', args.max_side, 16),
+                               ('--max-connections', args.max_connections, 1)):
         if value < least:
             raise ValueError(f"{flag} must be >= {least}, got {value}")
+    for flag, value in (('--header-timeout', args.header_timeout),
+                        ('--body-timeout', args.body_timeout)):
+        if not 0 < value <= 3600:
+            raise ValueError(f"{flag} must be in (0, 3600] seconds, got {value}")
     if not 0 < args.max_upload_mb <= 1024:
         raise ValueError(f"--max-upload-mb must be in (0, 1024], got {args.max_upload_mb}")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
-    engine = Engine(EngineOptions(
+    models = PhotoModelOptions(
         sr_model=args.sr_model, lapstyle=args.lapstyle, upscale_model=args.upscale_model,
         tile=args.tile, overlap=args.tile_overlap, max_side=args.max_side,
-        threads=args.threads))
-    work_dir = args.work_dir or tempfile.mkdtemp(prefix='ppgan-ext-serve-')
-    store = JobStore(work_dir, min(args.max_pixels, max_image_pixels()), args.max_queue)
-    try:
-        server = make_server(engine, store, args.host, args.port,
-                             int(args.max_upload_mb * 2 ** 20), quiet=not args.verbose)
-    except OSError as e:
-        raise ValueError(f"--host {args.host} --port {args.port}: cannot listen "
-                         f"({e.strerror or e})") from None
-    host, port = server.server_address[:2]
-    shown = f'[{host}]' if ':' in host else host
-    print(f'serving on http://{shown}:{port}/ (work folder {os.path.abspath(work_dir)}); '
-          f'Ctrl+C stops', flush=True)
-    if args.host not in ('127.0.0.1', 'localhost', '::1'):
-        print(f'warning: --host {args.host}: the app is reachable from other computers',
-              file=sys.stderr)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        if args.work_dir is None:   # the temporary folder made above
-            shutil.rmtree(work_dir, ignore_errors=True)
-    return 0
+        threads=args.threads)
+    return serve(models, ServerSettings(
+        host=args.host, port=args.port, work_dir=args.work_dir,
+        allowed_hosts=args.allowed_host, max_upload=int(args.max_upload_mb * 2 ** 20),
+        max_pixels=min(args.max_pixels, max_image_pixels()), max_queue=args.max_queue,
+        header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+        max_connections=args.max_connections, verbose=args.verbose))

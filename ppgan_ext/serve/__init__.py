@@ -1,10 +1,10 @@
 """``paddlegan serve``: a local web app to restore and stylize photos.
 
-Standard library only (``http.server``) with one static page: nothing is
-fetched from or reported to any other host. See :mod:`.server` (HTTP and
-JSON API), :mod:`.jobs` (uploads, bounded queue, work folder) and
-:mod:`.engine` (the models, run as the command line runs them).
+Starlette on uvicorn with one static page: nothing is fetched from or
+reported to any other host. The app's own logic (models, uploads, the job
+queue, the work folder) is in :mod:`ppgan_ext.apps`; here are only the HTTP
+routes (:mod:`.server`), the Host/Origin checks (:mod:`.guard`), the
+connection limits (:mod:`.protocol`) and start/stop (:mod:`.run`).
 """
-from .engine import Engine, EngineOptions, InputError  # noqa: F401
-from .jobs import JobStore  # noqa: F401
-from .server import make_server  # noqa: F401
+from .run import ServerSettings, serve  # noqa: F401
+from .server import ServeOptions, create_app  # noqa: F401

@@ -1,353 +1,342 @@
-"""The HTTP side of the web app: a static page and a small JSON API (standard library only).
+"""The HTTP side of the web app: a Starlette application over the app layer.
 
 Routes::
 
     GET  /                         the page (static/index.html, app.js, app.css)
-    GET  /api/info                 what the loaded models offer, the limits
+    GET  /api/info                 the loaded models, what they offer, the limits
     GET  /api/textures/NAME.png    preview of a bundled texture
-    POST /api/uploads?name=FILE    raw image bytes -> {id, width, height} (checked here)
+    POST /api/uploads?name=FILE    raw image bytes -> {id, name, width, height} (checked)
     POST /api/jobs                 {mode, photo, style|texture, upscale} -> job (queued)
     GET  /api/jobs/ID              job state and progress
-    GET  /api/jobs/ID/result       the finished PNG (download)
+    GET  /api/jobs/ID/result       the finished PNG, streamed from disk (download)
 
 Every failure is a JSON ``{"error": "..."}`` with a 4xx/5xx status that the
-page shows next to the photo. The page loads nothing from other hosts (no
-fonts, scripts or analytics from a CDN), and the server sends a
-``Content-Security-Policy`` that forbids the browser to load from anywhere
-but this server.
+page shows next to the photo, naming the user's file, never a server path.
+Jobs, uploads and models live in :mod:`ppgan_ext.apps`; this module only
+parses requests and answers. Host/Origin checks and the security headers
+are :mod:`.guard`'s, connection-level limits :mod:`.protocol`'s.
 """
+import asyncio
 import json
 import os
-import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional, Tuple
-from urllib.parse import parse_qs, urlparse
+import re
+from dataclasses import dataclass
+from typing import Optional
+from urllib.parse import quote
 
-from .engine import Engine, InputError
-from .jobs import BusyError, Job, JobStore
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from ..apps.jobs import BusyError, Job, JobStore, safe_name
+from ..apps.photo_models import InputError, PhotoModels
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'static')
 STATIC_FILES = {'index.html': 'text/html; charset=utf-8',
                 'app.js': 'text/javascript; charset=utf-8',
                 'app.css': 'text/css; charset=utf-8'}
-CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
-       "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-       "form-action 'self'")
-MAX_JSON_BYTES = 4096
-MAX_DRAIN_BYTES = 256 * 2 ** 20   # too-large uploads up to this size are read and dropped
-REQUEST_TIMEOUT = 10.0   # seconds a client may take to send a request (or stay idle)
+TOKEN_PLACEHOLDER = b'__PPGAN_EXT_TOKEN__'
+MAX_DRAIN_BYTES = 256 * 2 ** 20   # a too-large body up to this size is read and dropped
 
 
-class AppServer(ThreadingHTTPServer):
-    """A threading HTTP server that serves at most ``max_connections`` requests at once.
+@dataclass
+class ServeOptions:
+    """Limits of the HTTP side.
 
-    A request beyond that is answered at once with 503 from the accepting thread.
+    Attributes:
+        max_upload (int): Largest upload body in bytes. Default: 20 MiB.
+        max_json (int): Largest JSON request body in bytes. Default: 4096.
+        body_timeout (float): Seconds a client may pause while sending a
+            body. Default: 10.
+        token (str): The per-page token the page sends with every POST
+            (``X-Ppgan-Token``); see :mod:`.guard`.
     """
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128   # listen backlog: a burst of connections waits, not reset
+    max_upload: int = 20 * 2 ** 20
+    max_json: int = 4096
+    body_timeout: float = 10.0
+    token: str = ''
 
-    def __init__(self, address: Tuple[str, int], engine: Engine, store: JobStore,
-                 max_upload: int, max_connections: int = 64, quiet: bool = True):
-        self.engine = engine
-        self.store = store
-        self.max_upload = max_upload
-        self.quiet = quiet
-        self._slots = threading.BoundedSemaphore(max_connections)
-        super().__init__(address, AppHandler)
 
-    def process_request(self, request, client_address):
-        if not self._slots.acquire(blocking=False):
-            _refuse_busy(request)
-            self.shutdown_request(request)
-            return
-        super().process_request(request, client_address)
+def error(status: int, message: str, close: bool = False) -> JSONResponse:
+    """A JSON error answer; ``close`` ends the connection after it (an unread body)."""
+    return JSONResponse({'error': message}, status,
+                        headers={'Connection': 'close'} if close else None)
 
-    def process_request_thread(self, request, client_address):
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII ``filename`` and the full name as RFC 5987 ``filename*``."""
+    fallback = re.sub(r'_+', '_', re.sub(r'[^A-Za-z0-9._-]', '_', name)).lstrip('_.') or 'result'
+
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+class _Refused(Exception):
+    """A request answered with an error before it could be handled."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _content_length(request: Request) -> Optional[int]:
+    value = request.headers.get('content-length')
+    if value is None:
+        return None
+    if not value.isascii() or not value.isdigit():
+        raise _Refused(error(400, f'bad Content-Length header: {value[:40]!r}', close=True))
+    return int(value)
+
+
+def _over_limit(request: Request, length: int, limit: int, label: str) -> _Refused:
+    """413 for a declared body over ``limit``, without reading it when the client waits.
+
+    A client that sent ``Expect: 100-continue`` gets the 413 instead of
+    "100 Continue" and the connection closes; a body of another client up
+    to :data:`MAX_DRAIN_BYTES` is dropped by the server so that the client
+    reads the answer rather than a reset connection.
+    """
+    waits = request.headers.get('expect', '').lower() == '100-continue'
+    return _Refused(error(413, f"{label}upload of {length} bytes is over the limit of {limit} "
+                               f"bytes ({limit / 2 ** 20:.0f} MiB)",
+                          close=waits or length > MAX_DRAIN_BYTES))
+
+
+async def _chunks(request: Request, timeout: float):
+    """The body's chunks; a pause longer than ``timeout`` seconds ends the request with 408."""
+    while True:
         try:
-            super().process_request_thread(request, client_address)
-        finally:
-            self._slots.release()
+            message = await asyncio.wait_for(request.receive(), timeout)
+        except asyncio.TimeoutError:
+            raise _Refused(error(408, f'the body did not arrive (no data for {timeout:g} s)',
+                                 close=True)) from None
+        if message['type'] == 'http.disconnect':
+            raise ClientDisconnect()
+        body = message.get('body', b'')
+        if body:
+            yield body
+        if not message.get('more_body', False):
+            return
 
 
-def _refuse_busy(sock) -> None:
-    """Answer 503 on a connection beyond the limit, without a handler thread.
+class WebApp:
+    """The routes over loaded models and a job store.
 
-    What the client already sent (a small request) is read first, so that
-    closing the socket does not reset the connection before the answer arrives.
+    Args:
+        models (PhotoModels): What restore/stylize run.
+        store (JobStore): Uploads and jobs.
+        options (ServeOptions): Limits.
     """
-    body = json.dumps({'error': 'busy: too many connections at once; try again in a '
-                                'moment'}).encode()
-    try:
-        sock.settimeout(0.5)
-        received = 0
-        while received < 65536:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            received += len(chunk)
-            if len(chunk) < 65536:
-                break
-        sock.sendall(b'HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json'
-                     b'\r\nConnection: close\r\nContent-Length: ' + str(len(body)).encode()
-                     + b'\r\n\r\n' + body)
-    except OSError:
-        pass
 
+    def __init__(self, models: PhotoModels, store: JobStore, options: ServeOptions):
+        self.models = models
+        self.store = store
+        self.options = options
+        self._textures = {}
+        with open(os.path.join(STATIC_DIR, 'index.html'), 'rb') as f:
+            page = f.read()
+        if TOKEN_PLACEHOLDER not in page:
+            raise ValueError(f'{STATIC_DIR}/index.html has no {TOKEN_PLACEHOLDER.decode()}')
+        self.page = page.replace(TOKEN_PLACEHOLDER, options.token.encode('ascii'))
 
-class AppHandler(BaseHTTPRequestHandler):
-    server: AppServer
-    server_version = 'ppgan-ext-serve'
-    sys_version = ''
-    timeout = REQUEST_TIMEOUT
-    protocol_version = 'HTTP/1.1'
-
-    # ------------------------------------------------------------ plumbing
-    def log_message(self, format, *args):  # noqa: A002  (BaseHTTPRequestHandler's name)
-        if not self.server.quiet:
-            super().log_message(format, *args)
-
-    def _send(self, status: int, body: bytes, content_type: str,
-              headers: Optional[dict] = None) -> None:
-        self.send_response(status)
-        self.send_header('Content-Type', content_type)
-        self.send_header('Content-Length', str(len(body)))
-        self.send_header('Cache-Control', 'no-store')
-        self.send_header('X-Content-Type-Options', 'nosniff')
-        self.send_header('Content-Security-Policy', CSP)
-        self.send_header('Referrer-Policy', 'no-referrer')
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        if self.close_connection:
-            self.send_header('Connection', 'close')
-        self.end_headers()
-        if self.command != 'HEAD':
-            self.wfile.write(body)
-
-    def _json(self, status: int, data: dict) -> None:
-        self._send(status, json.dumps(data).encode('utf-8'), 'application/json')
-
-    def _error(self, status: int, message: str) -> None:
-        self._json(status, {'error': message})
-
-    def _check_length(self, limit: int) -> Optional[int]:
-        """The body's Content-Length, or None after answering 411/413."""
-        length = self.headers.get('Content-Length')
-        if length is None or not length.isdigit():
-            self.close_connection = True
-            self._error(HTTPStatus.LENGTH_REQUIRED, 'a Content-Length header is required')
-            return None
-        if int(length) > limit:
-            # read and drop a body of moderate size, so the client gets the answer instead of
-            # a reset connection; a larger one is answered at once and the connection closed
-            if int(length) <= MAX_DRAIN_BYTES:
-                left = int(length)
-                while left > 0:
-                    chunk = self.rfile.read(min(left, 1 << 16))
-                    if not chunk:
-                        break
-                    left -= len(chunk)
-            else:
-                self.close_connection = True
-            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                        f"upload of {int(length)} bytes is over the limit of {limit} bytes "
-                        f"({limit / 2 ** 20:.0f} MiB)")
-            return None
-        return int(length)
-
-    def _body(self, limit: int) -> Optional[bytes]:
-        """A small request body in memory, or None after answering 4xx."""
-        length = self._check_length(limit)
-        if length is None:
-            return None
-        data = self.rfile.read(length)
-        if len(data) != length:
-            self.close_connection = True
-            self._error(HTTPStatus.BAD_REQUEST, 'the request was cut off')
-            return None
-        return data
+    def starlette(self) -> Starlette:
+        routes = [
+            Route('/', self.index),
+            Route('/static/{name}', self.static),
+            Route('/favicon.ico', lambda request: Response(status_code=204)),
+            Route('/api/info', self.info),
+            Route('/api/textures/{name}', self.texture),
+            Route('/api/uploads', self.upload, methods=['POST']),
+            Route('/api/jobs', self.submit, methods=['POST']),
+            Route('/api/jobs/{job_id}', self.job),
+            Route('/api/jobs/{job_id}/result', self.result),
+        ]
+        return Starlette(routes=routes, exception_handlers={
+            HTTPException: _http_error, _Refused: _refused, ClientDisconnect: _gone,
+            Exception: _internal_error})
 
     # ------------------------------------------------------------ GET
-    def do_GET(self):  # noqa: N802  (BaseHTTPRequestHandler's name)
-        url = urlparse(self.path)
-        parts = [p for p in url.path.split('/') if p]
-        try:
-            if not parts:
-                return self._static('index.html')
-            if parts[0] == 'static' and len(parts) == 2:
-                return self._static(parts[1])
-            if parts == ['favicon.ico']:
-                return self._send(HTTPStatus.NO_CONTENT, b'', 'image/x-icon')
-            if parts == ['api', 'info']:
-                return self._json(HTTPStatus.OK, {
-                    **self.server.engine.info(), 'max_upload': self.server.max_upload,
-                    'max_pixels': self.server.store.max_pixels,
-                    'max_queue': self.server.store.max_queue})
-            if len(parts) == 3 and parts[:2] == ['api', 'textures']:
-                return self._texture(parts[2])
-            if len(parts) in (3, 4) and parts[:2] == ['api', 'jobs']:
-                job = self.server.store.job(parts[2])
-                if job is None:
-                    return self._error(HTTPStatus.NOT_FOUND, 'no such job (finished jobs are '
-                                       'kept for a while only)')
-                if len(parts) == 3:
-                    return self._json(HTTPStatus.OK, job.public())
-                if parts[3] == 'result':
-                    return self._result(job)
-            self._error(HTTPStatus.NOT_FOUND, f'no such page: {url.path}')
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+    async def index(self, request: Request) -> Response:
+        return Response(self.page, media_type=STATIC_FILES['index.html'])
 
-    do_HEAD = do_GET
+    async def static(self, request: Request) -> Response:
+        name = request.path_params['name']
+        if name not in STATIC_FILES or name == 'index.html':
+            return error(404, f'no such file: {safe_name(name)}')
+        return FileResponse(os.path.join(STATIC_DIR, name), media_type=STATIC_FILES[name])
 
-    def _static(self, name: str) -> None:
-        if name not in STATIC_FILES:
-            return self._error(HTTPStatus.NOT_FOUND, f'no such file: {name}')
-        with open(os.path.join(STATIC_DIR, name), 'rb') as f:
-            self._send(HTTPStatus.OK, f.read(), STATIC_FILES[name])
+    async def info(self, request: Request) -> Response:
+        return JSONResponse({**self.models.info(), 'max_upload': self.options.max_upload,
+                             'max_pixels': self.store.max_pixels,
+                             'max_queue': self.store.max_queue})
 
-    def _texture(self, file_name: str) -> None:
-        import cv2
-
+    async def texture(self, request: Request) -> Response:
+        file_name = request.path_params['name']
         name = file_name[:-4] if file_name.endswith('.png') else file_name
         try:
-            rgb = self.server.engine.texture(name)
+            if name not in self._textures:
+                self._textures[name] = await run_in_threadpool(self._thumbnail, name)
         except InputError as e:
-            return self._error(HTTPStatus.NOT_FOUND, str(e))
-        thumb = cv2.resize(rgb, (96, 96), interpolation=cv2.INTER_AREA)[:, :, ::-1]
-        ok, png = cv2.imencode('.png', thumb)
-        self._send(HTTPStatus.OK, png.tobytes(), 'image/png',
-                   {'Cache-Control': 'max-age=3600'})
+            return error(404, str(e))
+        return Response(self._textures[name], media_type='image/png',
+                        headers={'Cache-Control': 'max-age=3600'})
 
-    def _result(self, job: Job) -> None:
+    def _thumbnail(self, name: str) -> bytes:
+        import cv2
+
+        rgb = self.models.texture(name)
+        thumb = cv2.resize(rgb, (96, 96), interpolation=cv2.INTER_AREA)[:, :, ::-1]
+        return cv2.imencode('.png', thumb)[1].tobytes()
+
+    def _job(self, request: Request) -> Job:
+        job = self.store.job(request.path_params['job_id'])
+        if job is None:
+            raise _Refused(error(404, 'no such job (finished jobs are kept for a while only)'))
+        return job
+
+    async def job(self, request: Request) -> Response:
+        return JSONResponse(self._job(request).public())
+
+    async def result(self, request: Request) -> Response:
+        job = self._job(request)
         if job.state != 'done' or not job.result or not os.path.isfile(job.result):
-            return self._error(HTTPStatus.CONFLICT, f'job {job.id} has no result '
-                               f'({job.state}{": " + job.message if job.message else ""})')
-        with open(job.result, 'rb') as f:
-            data = f.read()
-        name = job.public()['download']
-        self._send(HTTPStatus.OK, data, 'image/png',
-                   {'Content-Disposition': f'attachment; filename="{name}"'})
+            return error(409, f'job {job.id} has no result '
+                              f'({job.state}{": " + job.message if job.message else ""})')
+        # streamed from disk in chunks; a download may take as long as the client needs
+        return FileResponse(job.result, media_type='image/png',
+                            headers={'Content-Disposition': content_disposition(job.download)})
 
     # ------------------------------------------------------------ POST
-    def do_POST(self):  # noqa: N802
-        url = urlparse(self.path)
-        try:
-            if url.path == '/api/uploads':
-                return self._upload(parse_qs(url.query).get('name', ['image'])[0])
-            if url.path == '/api/jobs':
-                return self._submit()
-            self.close_connection = True
-            self._error(HTTPStatus.NOT_FOUND, f'no such endpoint: {url.path}')
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _upload(self, name: str) -> None:
+    async def upload(self, request: Request) -> Response:
         """Receive an image body into the upload folder in chunks (never all in memory)."""
-        length = self._check_length(self.server.max_upload)
-        if length is None:
-            return
-        store = self.server.store
-        partial = store.partial_path()
-        left = length
+        name = request.query_params.get('name', 'image')
+        label = safe_name(name)
+        limit = self.options.max_upload
+        length = _content_length(request)
+        if length is not None and length > limit:
+            raise _over_limit(request, length, limit, f'{label}: ')
         try:
-            with open(partial, 'wb') as f:
-                while left > 0:
-                    chunk = self.rfile.read(min(left, 1 << 16))
-                    if not chunk:
-                        break
-                    f.write(chunk)
-                    left -= len(chunk)
-        except BaseException:   # a timeout or a dropped connection: nothing is kept
-            os.remove(partial)
-            raise
-        if left:
-            os.remove(partial)
-            self.close_connection = True
-            return self._error(HTTPStatus.BAD_REQUEST, 'the upload was cut off')
-        try:
-            upload = store.add_upload_file(partial, name)
+            with self.store.receiving() as partial:
+                received = 0
+                with open(partial, 'wb') as f:
+                    async for chunk in _chunks(request, self.options.body_timeout):
+                        received += len(chunk)
+                        if received > limit:
+                            return error(413, f'{label}: upload is over the limit of {limit} '
+                                              f'bytes ({limit / 2 ** 20:.0f} MiB)', close=True)
+                        f.write(chunk)
+                upload = await run_in_threadpool(self.store.add_upload_file, partial, name)
+        except BusyError as e:
+            return error(503, str(e), close=True)
         except ValueError as e:
-            return self._error(HTTPStatus.BAD_REQUEST, str(e))
-        self._json(HTTPStatus.OK, {'id': upload.id, 'name': upload.name,
-                                   'width': upload.width, 'height': upload.height})
+            return error(400, str(e))
+        return JSONResponse({'id': upload.id, 'name': upload.name,
+                             'width': upload.width, 'height': upload.height})
 
-    def _submit(self) -> None:
-        raw = self._body(MAX_JSON_BYTES)
-        if raw is None:
-            return
+    async def _json_body(self, request: Request) -> dict:
+        limit = self.options.max_json
+        length = _content_length(request)
+        if length is not None and length > limit:
+            raise _Refused(error(413, f'request body of {length} bytes is over the limit of '
+                                      f'{limit} bytes', close=True))
+        raw = b''
+        async for chunk in _chunks(request, self.options.body_timeout):
+            raw += chunk
+            if len(raw) > limit:
+                raise _Refused(error(413, f'request body is over the limit of {limit} bytes',
+                                     close=True))
         try:
-            request = json.loads(raw.decode('utf-8'))
-            if not isinstance(request, dict):
-                raise ValueError('expected a JSON object')
-        except ValueError as e:
-            return self._error(HTTPStatus.BAD_REQUEST, f'bad request: {e}')
-        engine, store = self.server.engine, self.server.store
-        mode = request.get('mode')
+            data = json.loads(raw.decode('utf-8'))
+        except (ValueError, RecursionError) as e:
+            reason = 'nested too deeply' if isinstance(e, RecursionError) else str(e)[:200]
+            raise _Refused(error(400, f'bad request: not JSON ({reason})')) from None
+        if not isinstance(data, dict):
+            raise _Refused(error(400, 'bad request: expected a JSON object'))
+        return data
+
+    async def submit(self, request: Request) -> Response:
+        data = await self._json_body(request)
+        models, store = self.models, self.store
+        mode = data.get('mode')
         try:
             if mode not in ('restore', 'stylize'):
-                raise InputError(f"mode must be 'restore' or 'stylize', got {mode!r}")
-            photo = store.upload(str(request.get('photo', '')))
+                raise InputError(f"mode must be 'restore' or 'stylize', got {str(mode)[:40]!r}")
+            photo = store.upload(str(data.get('photo', '')))
             if mode == 'restore':
-                if engine.restorer is None:
+                if models.restorer is None:
                     raise InputError('restore is not available: the app was started '
                                      'without --sr-model')
 
-                def run(job: Job, result: str) -> None:
-                    job.height, job.width = engine.restore(photo.path, result,
-                                                           _progress(job))
+                def run(job: Job, result: str, progress) -> None:
+                    job.height, job.width = models.restore(photo.path, result, progress)
+                job = store.submit(mode, [photo.id], run)
             else:
-                run = self._stylize_run(request, photo)
-            job = store.submit(mode, photo.name, run)
+                job = self._submit_stylize(data, photo)
         except InputError as e:
-            return self._error(HTTPStatus.BAD_REQUEST, str(e))
+            return error(400, str(e))
         except KeyError as e:   # an upload id that is unknown or gone
-            return self._error(HTTPStatus.BAD_REQUEST, str(e.args[0]))
+            return error(400, str(e.args[0]))
         except BusyError as e:
-            return self._error(HTTPStatus.SERVICE_UNAVAILABLE, str(e))
-        self._json(HTTPStatus.ACCEPTED, job.public())
+            return error(503, str(e))
+        return JSONResponse(job.public(), 202)
 
-    def _stylize_run(self, request: dict, photo):
+    def _submit_stylize(self, data: dict, photo) -> Job:
         from ..datasets.lapstyle_dataset import read_rgb
 
-        engine, store = self.server.engine, self.server.store
-        if engine.stylizer is None:
+        models, store = self.models, self.store
+        if models.stylizer is None:
             raise InputError('stylize is not available: the app was started without --lapstyle')
-        upscale = bool(request.get('upscale'))
-        if upscale and engine.upscaler is None:
+        upscale = bool(data.get('upscale'))
+        if upscale and models.upscaler is None:
             raise InputError('upscale is not available: the app was started without an SR '
                              'model')
-        texture = request.get('texture')
+        texture = data.get('texture')
+        uploads = [photo.id]
         if texture:
-            engine.texture(str(texture))   # checks the name
-            style_path, label = None, str(texture)
+            texture = str(texture)
+            models.texture(texture)   # checks the name
+            style = None
         else:
-            if not request.get('style'):
+            if not data.get('style'):
                 raise InputError('choose a style: a bundled texture or an uploaded image')
-            style = store.upload(str(request['style']))
-            least = engine.info()['style_min_side']
+            style = store.upload(str(data['style']))
+            least = models.info()['style_min_side']
             if min(style.height, style.width) < least:
-                raise InputError(f"style image {style.name} is {style.width}x{style.height}; "
+                raise InputError(f"style image {style.label} is {style.width}x{style.height}; "
                                  f"the style model needs sides of at least {least} pixels")
-            style_path, label = style.path, style.name
+            uploads.append(style.id)
 
-        def run(job: Job, result: str) -> None:
-            style_rgb = engine.texture(texture) if style_path is None else read_rgb(style_path)
-            engine.check_style(style_rgb, label)
-            job.height, job.width = engine.stylize(photo.path, style_rgb, result, upscale,
-                                                   _progress(job))
-        return run
-
-
-def _progress(job: Job):
-    def update(fraction: float, stage: str) -> None:
-        job.progress, job.stage = max(0.0, min(1.0, fraction)), stage
-    return update
+        def run(job: Job, result: str, progress) -> None:
+            style_rgb = models.texture(texture) if style is None else read_rgb(style.path)
+            models.check_style(style_rgb, texture if style is None else style.label)
+            job.height, job.width = models.stylize(photo.path, style_rgb, result, upscale,
+                                                   progress)
+        return store.submit('stylize', uploads, run)
 
 
-def make_server(engine: Engine, store: JobStore, host: str = '127.0.0.1', port: int = 8765,
-                max_upload: int = 20 * 2 ** 20, max_connections: int = 64,
-                quiet: bool = True) -> AppServer:
-    """Bind the app's HTTP server (call ``serve_forever()`` on it)."""
-    return AppServer((host, port), engine, store, max_upload, max_connections, quiet)
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        what = 'page' if request.method in ('GET', 'HEAD') else 'endpoint'
+        return error(404, f'no such {what}: {request.url.path[:200]}')
+    if exc.status_code == 405:
+        return error(405, f'method {request.method} is not allowed on {request.url.path[:200]}')
+    return error(exc.status_code, str(exc.detail))
+
+
+async def _refused(request: Request, exc: _Refused) -> Response:
+    return exc.response
+
+
+async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+    return error(400, 'the request was cut off', close=True)
+
+
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    return error(500, f'internal error: {type(exc).__name__}')
+
+
+def create_app(models: PhotoModels, store: JobStore, options: ServeOptions) -> Starlette:
+    """The ASGI application of the web app (wrap it with :func:`.guard.guarded`)."""
+    return WebApp(models, store, options).starlette()

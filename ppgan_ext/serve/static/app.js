@@ -4,6 +4,9 @@
 
 const state = { info: null, texture: null };
 const $ = (id) => document.getElementById(id);
+// the page's token: sent with every request that changes something (the server checks it
+// or the Origin header, so that pages of other sites cannot upload or start jobs)
+const TOKEN = document.querySelector('meta[name="ppgan-token"]').content;
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -23,7 +26,9 @@ function showMessage(text) {
 async function api(method, url, body, type) {
   let response;
   try {
-    response = await fetch(url, { method, body, headers: type ? { 'Content-Type': type } : {} });
+    const headers = type ? { 'Content-Type': type } : {};
+    if (method !== 'GET') headers['X-Ppgan-Token'] = TOKEN;
+    response = await fetch(url, { method, body, headers });
   } catch (err) {
     return { ok: false, data: { error: 'the server cannot be reached (' + err.message + ')' } };
   }
@@ -174,6 +179,8 @@ async function init() {
   $('mode-restore').addEventListener('change', update);
   $('mode-stylize').addEventListener('change', update);
   update();
+  $('models').textContent = 'Models: ' + info.models.map((m) => m.task + ' '
+    + (m.scale ? '×' + m.scale + ' ' : '') + '(' + m.name + ')').join(', ') + '.';
   $('limits').textContent = 'Limits: ' + Math.round(info.max_upload / 1048576) + ' MiB per upload, '
     + (info.max_pixels / 1e6).toFixed(1) + ' megapixels per image, ' + info.max_queue
     + ' jobs at a time.';

@@ -1,4 +1,4 @@
-"""The models behind the web app: restore (an SR model folder) and stylize (a LapStyle model).
+"""The models of the web app: restore (an SR model folder) and stylize (a LapStyle model).
 
 Both run exactly the code of the command line, so a result downloaded from
 the app has the pixels of
@@ -10,11 +10,13 @@ the app has the pixels of
   ``--work-size`` does).
 
 The models are loaded once and run by one worker thread at a time
-(:mod:`ppgan_ext.serve.jobs`).
+(:mod:`ppgan_ext.apps.jobs`). :meth:`PhotoModels.models` lists what is
+loaded (the page shows the list); a new way to choose a model adds a field to
+:class:`PhotoModelOptions` and a row to that list.
 """
 import os
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -31,7 +33,7 @@ class InputError(ValueError):
 
 
 @dataclass
-class EngineOptions:
+class PhotoModelOptions:
     """What the app serves.
 
     Attributes:
@@ -62,7 +64,7 @@ def load_stylizer(path: str, device: str = 'cpu'):
     The pyramid is a black box ``(content, style) -> stylized`` built by
     ``paddlegan stylize``'s own loaders.
     """
-    from ..cli.stylize import build_dygraph_stylizer, build_predictor_stylizer
+    from ..apps.stylizer import build_dygraph_stylizer, build_predictor_stylizer
 
     if os.path.isdir(path):
         return build_predictor_stylizer(path, None, device)
@@ -83,17 +85,17 @@ def style_sizes(levels: int) -> Tuple[int, int]:
     return top_level_size(levels), min_style_side(levels)
 
 
-class Engine:
+class PhotoModels:
     """Loaded models and the two operations of the app.
 
     Args:
-        options (EngineOptions): Model paths and tiling.
+        options (PhotoModelOptions): Model paths and tiling.
 
     Raises:
         ValueError / FileNotFoundError: a model cannot be loaded (names the flag).
     """
 
-    def __init__(self, options: EngineOptions):
+    def __init__(self, options: PhotoModelOptions):
         self.options = options
         self.restorer: Optional[Upscaler] = None
         self.upscaler: Optional[Upscaler] = None
@@ -120,10 +122,24 @@ class Engine:
         except ValueError as e:
             raise ValueError(str(e).replace('--upscale', flag, 1)) from None
 
+    def models(self) -> List[dict]:
+        """The loaded models, one row each (JSON-ready): task, file or folder name, scale."""
+        rows = []
+        for task, model, path in (('restore', self.restorer, self.options.sr_model),
+                                  ('stylize', self.stylizer, self.options.lapstyle),
+                                  ('upscale', self.upscaler,
+                                   self.options.upscale_model or self.options.sr_model)):
+            if model is not None:
+                rows.append({'task': task, 'name': os.path.basename(os.path.normpath(path)),
+                             'scale': getattr(model, 'scale', None),
+                             'levels': self.levels if task == 'stylize' else None})
+        return rows
+
     def info(self) -> dict:
         """What the page may offer (JSON-ready)."""
         size, least = style_sizes(self.levels)
         return {
+            'models': self.models(),
             'restore': self.restorer is not None,
             'restore_scale': self.restorer.scale if self.restorer else None,
             'stylize': self.stylizer is not None,
@@ -170,7 +186,7 @@ class Engine:
         Returns:
             (H, W) of the result.
         """
-        from ..cli.stylize import _to_batch, resize_style, stylize_files
+        from ..apps.stylizer import resize_style, stylize_files, to_batch
         from ..datasets.lapstyle_dataset import read_rgb
 
         if self.stylizer is None:
@@ -180,8 +196,8 @@ class Engine:
                              'model (--sr-model or --upscale-model)')
         size, _ = style_sizes(self.levels)
         # resized for the pyramid's semantics, as `paddlegan stylize` does
-        style_batch = _to_batch(resize_style(style, size,
-                                             getattr(self.stylizer, 'semantics', 'ppgan')))
+        style_batch = to_batch(resize_style(style, size,
+                                            getattr(self.stylizer, 'semantics', 'ppgan')))
         h, w = read_rgb(src).shape[:2]
         work = self.options.max_side if max(h, w) > self.options.max_side else 0
         progress(0.05, 'stylizing')
