@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/lapstyle.py
 	$(PY) bench/fusion.py
 	$(PY) bench/train_procs.py
+	$(PY) bench/packaged.py
 
 clean:
 	rm -rf output_dir demo_output inference_model .pytest_cache
