@@ -47,7 +47,10 @@ def _dequantized(node, inits, path) -> np.ndarray:
     return ((x - zero) * scale).astype(np.float32)
 
 
-def _read(path: str) -> Tuple[Dict[str, Tuple[np.ndarray, np.ndarray]], Dict[str, Tuple[float, float]]]:
+Convs = Dict[str, Tuple[np.ndarray, np.ndarray]]
+
+
+def _read(path: str) -> Tuple[Convs, Dict[str, Tuple[float, float]]]:
     """``({conv prefix: (weight, bias)}, {quantized tensor: (scale, zero point)})``."""
     graph, inits = _graph(path)
     dq = {n.output[0]: n for n in graph.node if n.op_type == 'DequantizeLinear'
