@@ -94,7 +94,8 @@ def _init_worker(queue, threads: int) -> None:
 
 
 def _processor(spec, threads: Optional[int]):
-    key = json.dumps(spec.describe(), sort_keys=True)
+    key = f'{type(spec).__module__}.{type(spec).__qualname__}:' + \
+        json.dumps(spec.describe(), sort_keys=True)
     if key not in _BUILT:
         _BUILT.clear()
         _BUILT[key] = spec.build(threads)

@@ -55,11 +55,17 @@ def _grid(h: int, w: int) -> Tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
 
 
-def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``img`` sampled at ``x + flow(x)`` (bilinear, borders replicated); same dtype as ``img``."""
+def warp(img: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """``img`` sampled at ``x + flow(x)`` (borders replicated); same dtype as ``img``.
+
+    Args:
+        img (ndarray): ``(H, W, C)`` or ``(H, W)`` image.
+        flow (ndarray): ``(H, W, 2)`` float32 displacement.
+        interpolation (int): OpenCV interpolation. Default: bilinear.
+    """
     h, w = flow.shape[:2]
     gx, gy = _grid(h, w)
-    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], interpolation,
                      borderMode=cv2.BORDER_REPLICATE)
 
 
@@ -118,13 +124,17 @@ class TemporalBlender:
             reliable pixels, in [0, 1). Default: 0.75.
         feather (int): Box-blur radius (pixels) softening the mask's edges.
             Default: 2.
+        keep_contrast (bool): Rescale the blend to the fresh result's
+            per-channel mean and standard deviation, so averaging does not
+            weaken the style's contrast. Default: True.
     """
 
-    def __init__(self, weight: float = 0.75, feather: int = 2):
+    def __init__(self, weight: float = 0.75, feather: int = 2, keep_contrast: bool = True):
         if not 0.0 <= weight < 1.0:
             raise ValueError(f"temporal blend weight must be in [0, 1), got {weight}")
         self.weight = weight
         self.feather = feather
+        self.keep_contrast = keep_contrast
         self.reset()
 
     def reset(self) -> None:
@@ -154,8 +164,12 @@ class TemporalBlender:
             back = back.astype(np.float32)
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
         a = (self.weight * mask)[..., None]
-        warped = warp(prev_out, back).astype(np.float32)
-        out = a * warped + (1.0 - a) * result.astype(np.float32)
+        warped = warp(prev_out, back, cv2.INTER_CUBIC).astype(np.float32)
+        fresh = result.astype(np.float32)
+        out = a * warped + (1.0 - a) * fresh
+        if self.keep_contrast:   # averaging lowers contrast: give back the fresh result's
+            mean, std = out.mean((0, 1)), out.std((0, 1)) + 1e-6
+            out = (out - mean) * (fresh.std((0, 1)) / std) + fresh.mean((0, 1))
         out = np.clip(np.rint(out), 0, 255).astype(np.uint8)
         self._prev_out = out
         return out
