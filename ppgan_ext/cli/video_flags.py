@@ -48,6 +48,11 @@ def run_video_job(args, source: str, spec, suffix: str) -> int:
     from ..apps.video import run_video, video_output_path
 
     output = video_output_path(source, args.output, suffix)
+    if getattr(args, 'gt', None):
+        raise ValueError("--gt scores images; it does not apply to a video input")
+    if os.path.isfile(output) and not (args.overwrite or args.resume):
+        print(f'kept existing {output} (use --overwrite to redo)')
+        return 0
     result = run_video(source, output, spec, chunk=args.chunk, workers=args.workers,
                        resume=args.resume, codec=args.codec, crf=args.crf, preset=args.preset,
                        threads=getattr(args, 'threads', None))
