@@ -163,6 +163,8 @@ def probe(path: str) -> VideoInfo:
                 if packet.stream is audio:
                     info.audio_packets += 1
                     continue
+                if packet.is_discard:   # trimmed by an edit list: never shown
+                    continue
                 if packet.is_corrupt:
                     raise VideoError(f"{path}: corrupt video packet at "
                                      f"{float((packet.pts or 0) * info.time_base):.3f} s")
