@@ -26,6 +26,7 @@ def clips(tmp_path_factory):
             'vfr': write_clip(str(root / 'vfr.mp4'), frames=40, vfr=True, seed=3),
             'mkv': write_clip(str(root / 'cfr.mkv'), frames=40, photo='coffee'),
             'rot': write_clip(str(root / 'rot.mp4'), frames=20, rotation=90),
+            'rot270': write_clip(str(root / 'rot270.mp4'), frames=8, rotation=270),
             'tone': write_tone(str(root / 'tone.mp4'), 1.0)}
     return made
 
@@ -132,10 +133,11 @@ def test_timestamps_audio_and_pixels_kept(kind, clips, sr_model, tmp_path):
         assert psnr(model(x), y) > 38, i
 
 
-def test_rotation_is_applied_to_the_pixels(clips, sr_model, tmp_path):
-    src = clips['rot']
+@pytest.mark.parametrize('kind,degrees', [('rot', 90), ('rot270', 270)])
+def test_rotation_is_applied_to_the_pixels(kind, degrees, clips, sr_model, tmp_path):
+    src = clips[kind]
     info = io.probe(src)
-    assert info.rotation == 90 and (info.width, info.height) == (96, 64)
+    assert info.rotation == degrees and (info.width, info.height) == (96, 64)
     first = frames_of(src, 0, 1)[0]
     assert first.shape == (96, 64, 3)   # upright: portrait
     photo = cv2.cvtColor(sample_image('astronaut'), cv2.COLOR_BGR2RGB)
