@@ -143,7 +143,7 @@ def test_rotation_is_applied_to_the_pixels(kind, degrees, clips, sr_model, tmp_p
     photo = cv2.cvtColor(sample_image('astronaut'), cv2.COLOR_BGR2RGB)
     expected = scene_frame(photo, 0.0, 64, 96)
     assert psnr(first, expected) > 25, psnr(first, expected)
-    assert psnr(np.ascontiguousarray(first[::-1, ::-1]), expected) < 15, psnr(first[::-1, ::-1], expected)
+    assert psnr(np.ascontiguousarray(first[::-1, ::-1]), expected) < 15   # not turned twice
     out = str(tmp_path / 'rot_x2.mp4')
     run_video(src, out, SRFrames(sr_model), progress=False)
     o = io.probe(out)

@@ -2,7 +2,8 @@
 
     from ppgan_ext.apps.video import SRFrames, StylizeFrames, run_video
     run_video('clip.mp4', 'clip_x4.mp4', SRFrames('inference_model/demo_x4'), workers=2)
-    run_video('clip.mp4', 'clip_starry.mp4', StylizeFrames('starry.png', weights='lapstyle.pdparams'))
+    run_video('clip.mp4', 'clip_starry.mp4',
+              StylizeFrames('starry.png', weights='lapstyle.pdparams'))
 
 A processor spec names a model and its options; it is small and picklable so
 that worker processes build the model themselves (see
