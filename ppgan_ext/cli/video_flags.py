@@ -51,6 +51,8 @@ def run_video_job(args, source: str, spec, suffix: str) -> int:
     if getattr(args, 'gt', None):
         raise ValueError("--gt scores images; it does not apply to a video input")
     if os.path.isfile(output) and not (args.overwrite or args.resume):
+        from ..video.io import probe
+        probe(source)   # a bad input is still reported
         print(f'kept existing {output} (use --overwrite to redo)')
         return 0
     result = run_video(source, output, spec, chunk=args.chunk, workers=args.workers,
