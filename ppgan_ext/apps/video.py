@@ -155,6 +155,9 @@ class StylizeFrames:
         weights (str, optional): LapStyle weight/checkpoint file (dynamic
             graph; the style is encoded once). Give this or ``model_dir``.
         model_dir (str, optional): Pyramid exported with ``paddlegan export``.
+        model (str, optional): A registered stylize model whose weights ship in
+            a package (``'magenta-arbitrary'``), instead of ``weights`` /
+            ``model_dir``; its style vector is computed once.
         levels (int, optional): Revision levels used from ``weights``.
             Default: all.
         style_size (int, optional): Style resize (0: keep). Default: the top
@@ -168,6 +171,7 @@ class StylizeFrames:
     style: str
     weights: Optional[str] = None
     model_dir: Optional[str] = None
+    model: Optional[str] = None
     levels: Optional[int] = None
     style_size: Optional[int] = None
     temporal: float = 0.75
@@ -177,14 +181,15 @@ class StylizeFrames:
 
     def describe(self) -> dict:
         d = {'kind': 'stylize', **asdict(self)}
-        for key in ('style', 'weights', 'model_dir'):
+        for key in ('style', 'weights', 'model_dir'):   # 'model' is a name
             if d[key]:
                 d[key] = os.path.abspath(d[key])
         return d
 
     def check(self) -> None:
-        if (self.weights is None) == (self.model_dir is None):
-            raise ValueError("give --weights CKPT or --model_dir DIR (exactly one)")
+        given = [x for x in (self.weights, self.model_dir, self.model) if x is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of --weights CKPT, --model_dir DIR, --model NAME")
         if not 0.0 <= self.temporal < 1.0:
             raise ValueError(f"--temporal must be in [0, 1), got {self.temporal}")
         if not os.path.isfile(self.style):
@@ -223,11 +228,54 @@ class StylizeFrames:
 
         return stylize, net.levels, net.semantics
 
+    def _package_stylizer(self):
+        """A registered package model (Magenta's arbitrary net): style vector computed once."""
+        import cv2
+        import paddle
+        from PIL import Image
+
+        from ..image_io import read_image
+        from ..zoo.packaged import build
+        from ..zoo.registry import get
+
+        entry = get(self.model)
+        if entry.task != 'stylize':
+            raise ValueError(f"--model {self.model}: a {entry.task!r} model, not 'stylize'")
+        paddle.set_device(self.device)
+        net = build(self.model)
+        img = read_image(self.style)
+        h, w = img.shape[:2]
+        side = min(h, w)   # centre square, resized as the model's reference does
+        img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
+        size = int(entry.extra.get('style_size', 256))
+        img = np.asarray(Image.fromarray(img).resize((size, size), Image.LANCZOS))
+        multiple = max(1, int(entry.pad_multiple))
+        with paddle.no_grad():
+            vector = net.predictor(paddle.to_tensor(_chw(img)[None]))
+
+        def stylize(content: np.ndarray, _style) -> np.ndarray:
+            hh, ww = content.shape[2:]
+            ph, pw = (-hh) % multiple, (-ww) % multiple
+            if ph or pw:
+                padded = cv2.copyMakeBorder(content[0].transpose(1, 2, 0), 0, ph, 0, pw,
+                                            cv2.BORDER_REFLECT_101)
+                content = np.ascontiguousarray(padded.transpose(2, 0, 1)[None])
+            with paddle.no_grad():
+                out = net.transformer(paddle.to_tensor(content), vector).numpy()
+            return out[:, :, :hh, :ww]
+
+        return stylize
+
     def build(self, threads: Optional[int] = None) -> _StylizeProcessor:
         from ..image_io import read_image
         from ..pyramid import min_style_side, top_level_size
 
         self.check()
+        if self.model is not None:
+            blender = TemporalBlender(self.temporal) if self.temporal > 0 else None
+            processor = _StylizeProcessor(self._package_stylizer(), None, blender)
+            processor.levels = 0
+            return processor
         stylize, levels, semantics = self._stylizer(threads)
         size = top_level_size(levels) if self.style_size is None else self.style_size
         style = _resize_style(read_image(self.style), size, semantics)
