@@ -2,6 +2,7 @@
 
     python bench/video_flicker.py                      # writes docs/img/video_flicker.png
     python bench/video_flicker.py --weights LAPSTYLE.pdparams --style starry.png
+    python bench/video_flicker.py --model magenta-arbitrary --figure /tmp/magenta.png
 
 Flicker is the warping error between consecutive output frames with the
 motion taken from the input frames (OpenCV DIS flow, forward-backward
@@ -36,6 +37,8 @@ from ppgan_ext.video.temporal import flicker_curve  # noqa: E402
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--weights', default=None, help='LapStyle weights (default: random)')
+    parser.add_argument('--model', default=None,
+                        help='a registered package stylize model (magenta-arbitrary) instead')
     parser.add_argument('--style', default=None, help='style image (default: skimage chelsea)')
     parser.add_argument('--frames', type=int, default=40)
     parser.add_argument('--size', default='256x192', help='frame WxH (default: 256x192)')
@@ -56,8 +59,11 @@ def main(argv=None) -> int:
     frames = [f for _, f in io.read_frames(io.probe(clip))]
     outs = {}
     for weight in (0.0, args.temporal):
-        proc = StylizeFrames(style, weights=weights, temporal=weight,
-                             style_size=None if args.weights else 256).build()
+        if args.model:
+            proc = StylizeFrames(style, model=args.model, temporal=weight).build()
+        else:
+            proc = StylizeFrames(style, weights=weights, temporal=weight,
+                                 style_size=None if args.weights else 256).build()
         outs[weight] = [proc(f) for f in frames]
     source, plain, steady = flicker_curve(frames, frames, outs[0.0], outs[args.temporal])
     ratio = np.mean(steady) / np.mean(plain)
@@ -65,21 +71,23 @@ def main(argv=None) -> int:
     b = np.stack(outs[args.temporal]).astype(np.float64)
     dmean = np.abs(a.mean((1, 2)) - b.mean((1, 2))).max()
     dstd = np.abs(a.std((1, 2)) - b.std((1, 2))).max()
-    print(f'clip: {args.frames} frames {width}x{height}; pyramid: '
-          f'{"random weights" if args.weights is None else args.weights}')
+    net = args.model or ('LapStyle pyramid, random weights' if args.weights is None
+                         else args.weights)
+    print(f'clip: {args.frames} frames {width}x{height}; stylizer: {net}')
     print(f'flicker (grey levels, mean over frames): input {np.mean(source):.2f}, '
           f'frame by frame {np.mean(plain):.2f}, blended (w={args.temporal}) '
           f'{np.mean(steady):.2f} -> {1 / ratio:.2f}x lower')
     print(f'colour statistics, largest per-frame difference: mean {dmean:.3f}, std {dstd:.3f} '
           f'grey levels')
     figure(frames, outs[0.0], outs[args.temporal], source, plain, steady, args.temporal,
-           args.figure, args.weights is None)
+           args.figure, args.model or ('LapStyle pyramid with random weights'
+                                       if args.weights is None else 'LapStyle'))
     print(f'figure: {args.figure}')
     return 0
 
 
 def figure(frames, plain_out, steady_out, source, plain, steady, weight, path,
-           random_weights) -> None:
+           net: str) -> None:
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -110,9 +118,8 @@ def figure(frames, plain_out, steady_out, source, plain, steady, weight, path,
     ax.set_ylabel('warping error (grey levels)')
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    note = ' (LapStyle pyramid with random weights)' if random_weights else ''
     fig.suptitle(f'Flicker: warping error between consecutive outputs, motion from the input'
-                 f'{note}', fontsize=10)
+                 f' ({net})', fontsize=10)
     fig.tight_layout()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=90)
