@@ -21,6 +21,8 @@ import argparse
 import os
 import sys
 
+from .video_flags import add_video_arguments, is_video, run_video_job
+
 HELP = 'super-resolve images with an exported model (tiled, PSNR/SSIM against --gt)'
 
 
@@ -55,10 +57,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help='PSNR/SSIM on the Y channel of YCbCr')
     parser.add_argument('--no-onednn', action='store_true',
                         help='Paddle Inference on CPU without oneDNN (implies --backend paddle)')
+    add_video_arguments(parser)
     return parser
 
 
 def run(args) -> int:
+    if is_video(args.input):   # a video file: frames through the model, sound kept
+        from ..apps.video import SRFrames
+        return run_video_job(args, args.input, SRFrames(
+            args.model_dir, backend=args.backend, precision=args.precision, tile=args.tile,
+            overlap=args.tile_overlap, device=args.device), suffix='_out')
+
     from tqdm import tqdm
 
     from ..deploy.folder_job import infer, summarize

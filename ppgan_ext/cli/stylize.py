@@ -29,6 +29,7 @@ from ..apps.stylizer import (build_dygraph_stylizer, build_predictor_stylizer,
                              resize_style, stylize_files)
 from ..apps.stylizer import to_batch as _to_batch
 from .upscale_flags import add_upscale_arguments, apply_upscale
+from .video_flags import add_video_arguments, is_video, run_video_job
 
 HELP = 'stylize an image or a folder with a trained LapStyle pyramid (full resolution)'
 
@@ -63,9 +64,26 @@ def add_arguments(parser):
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
     add_upscale_arguments(parser)
+    add_video_arguments(parser, stylize=True)
+
+
+def _device() -> str:
+    import paddle
+    return 'gpu' if paddle.is_compiled_with_cuda() else 'cpu'
 
 
 def run(args) -> int:
+    if is_video(args.content):   # a video: stylized frame by frame, steadied along the motion
+        from ..apps.video import StylizeFrames
+        if args.upscale is not None:
+            raise ValueError("--upscale works on images; for a video run `paddlegan infer` on "
+                             "the stylized clip")
+        return run_video_job(args, args.content, StylizeFrames(
+            args.style, weights=args.weights, model_dir=args.model_dir, levels=args.levels,
+            style_size=args.style_size, temporal=args.temporal, backend=args.backend,
+            precision=args.precision, device='cpu' if args.no_cuda else _device()),
+            suffix='_stylized')
+
     import paddle
 
     from ..datasets.lapstyle_dataset import read_rgb

