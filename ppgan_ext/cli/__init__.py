@@ -58,6 +58,20 @@ def _message(error: BaseException) -> str:
     return ' '.join(lines[:2]) if lines else type(error).__name__
 
 
+class _NotLoaded(Exception):
+    """Stands for an error class whose module was never imported (so nothing raised it)."""
+
+
+def _loaded_class(module: str, name: str) -> type:
+    """``ppgan_ext.<module>.<name>`` if that module is imported, else :class:`_NotLoaded`.
+
+    Classifying an error must not import Paddle or ppgan (the modules that
+    define these errors do): an error of a module never imported cannot occur.
+    """
+    loaded = sys.modules.get(f'ppgan_ext.{module}')
+    return getattr(loaded, name, _NotLoaded) if loaded is not None else _NotLoaded
+
+
 def report(error: BaseException) -> int:
     """Print ``error`` for a user and return the exit status.
 
@@ -68,9 +82,10 @@ def report(error: BaseException) -> int:
       ours): ``error: <who> raised <Type>: <message>`` and the innermost
       frames as ``file:line in function``, exit 1.
     """
-    from ..compat import WeightsUnavailable
-    from ..config import ConfigError
-    from ..engine.trainer import TrainingDiverged, WeightsMismatch
+    WeightsUnavailable = _loaded_class('compat', 'WeightsUnavailable')
+    ConfigError = _loaded_class('config', 'ConfigError')
+    TrainingDiverged = _loaded_class('engine.trainer', 'TrainingDiverged')
+    WeightsMismatch = _loaded_class('engine.trainer', 'WeightsMismatch')
 
     cause = error
     while cause is not None and not isinstance(cause, WeightsUnavailable):
@@ -104,14 +119,12 @@ def _show_config_warnings() -> None:
     """Print ppgan-ext's config warnings as ``warning: ...`` lines (others unchanged)."""
     import warnings
 
-    from ..config import ConfigWarning
-
     original = warnings.showwarning
     if getattr(original, '_ppgan_ext', False):
         return
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, ConfigWarning):
+        if issubclass(category, _loaded_class('config', 'ConfigWarning')):
             print(f'warning: {message}', file=file or sys.stderr)
         else:
             original(message, category, filename, lineno, file, line)

@@ -104,7 +104,7 @@ def resize_style(img: np.ndarray, size: int, semantics: str) -> np.ndarray:
     ``LapStylePredictor`` (and its training data) does; ``'exact'``: the
     shorter side to ``size``, keeping the aspect ratio. ``size`` 0: unchanged.
     """
-    from ..datasets.lapstyle_dataset import resize_short_side
+    from ..image_io import resize_short_side
 
     if not size:
         return img
@@ -192,10 +192,9 @@ def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Styl
 
 
 def run(args) -> int:
-    import paddle
-
-    from ..datasets.lapstyle_dataset import read_rgb
-    from ..pyramid import min_style_side, top_level_size
+    from ..deploy.backends import paddle_cuda_build
+    from ..image_io import read_image as read_rgb
+    from ..pyramid_sizes import min_style_side, top_level_size
     from ..utils import plan_png_outputs, remove_stale_temp_files
 
     if args.levels is not None and args.levels < 0:
@@ -214,13 +213,15 @@ def run(args) -> int:
     if os.path.realpath(args.style) in {os.path.realpath(d) for _, d in pairs}:
         raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
     style_img = read_rgb(args.style)
-    device = 'gpu' if paddle.is_compiled_with_cuda() and not args.no_cuda else 'cpu'
+    device = 'gpu' if not args.no_cuda and paddle_cuda_build() else 'cpu'
     if args.model_dir is not None:
         stylize, levels = build_predictor_stylizer(args.model_dir, args.levels, device,
                                                    args.backend, args.precision)
         print(f'backend: {stylize.predictor.backend}, precision: '
               f'{stylize.predictor.precision}')
     else:
+        import paddle
+
         paddle.set_device(device)
         stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
     semantics = getattr(stylize, 'semantics', 'ppgan')   # how the pyramid wants its style

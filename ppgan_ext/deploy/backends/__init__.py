@@ -36,6 +36,7 @@ two). The README table has the numbers.
 """
 import importlib
 import importlib.util
+import sys
 from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -52,7 +53,7 @@ _FASTEST_FIRST = {'sr': ('openvino', 'onnxruntime', 'paddle'),
                   'stylize': ('onnxruntime', 'openvino', 'paddle')}
 
 __all__ = ['BACKENDS', 'PRECISIONS', 'BasePredictor', 'installed_backends', 'choose_backend',
-           'check_precision', 'create_predictor']
+           'check_precision', 'create_predictor', 'paddle_cuda_build']
 
 
 class BasePredictor:
@@ -96,6 +97,25 @@ def _is_installed(backend: str) -> bool:
     module = {'paddle': 'paddle.inference', 'onnxruntime': 'onnxruntime',
               'openvino': 'openvino'}[backend]
     return importlib.util.find_spec(module.split('.')[0]) is not None
+
+
+def paddle_cuda_build() -> bool:
+    """True when the installed Paddle is compiled with CUDA; Paddle is imported only to confirm.
+
+    A CPU-only machine (no ``paddlepaddle-gpu`` distribution installed, Paddle
+    not yet imported) is answered from the package metadata, so the ONNX
+    paths of the commands never import Paddle to learn that there is no GPU.
+    """
+    from importlib import metadata
+
+    if 'paddle' not in sys.modules:
+        try:
+            metadata.distribution('paddlepaddle-gpu')
+        except metadata.PackageNotFoundError:
+            return False
+    import paddle
+
+    return bool(paddle.is_compiled_with_cuda())
 
 
 def installed_backends() -> List[str]:
