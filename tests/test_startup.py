@@ -1,4 +1,4 @@
-"""Startup: the ONNX paths and every ``--help`` never import Paddle or ppgan; registration still works.
+"""Startup: the ONNX paths and every ``--help`` load neither Paddle nor ppgan; registration works.
 
 Each command runs in its own interpreter, wrapped so that the names in
 ``sys.modules`` are written to a file when the process exits (after the
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from _export_helpers import env, sr_config
+from _export_helpers import env, save_weights, sr_config
 from _fusion_helpers import write_lapstyle_weights, write_photo
 from ppgan_ext.cli import COMMANDS, main
 
@@ -105,13 +105,54 @@ def exported(tmp_path_factory):
     root = tmp_path_factory.mktemp('startup')
     sr_dir, lap_dir = str(root / 'sr'), str(root / 'lapstyle')
     config = sr_config(str(root / 'sr.yaml'))
-    assert main(['export', '-c', config, '--output_dir', sr_dir, '--no-parity']) == 0
+    weights = str(root / 'sr_weight.pdparams')
+    save_weights(config, weights, seed=0)
+    assert main(['export', '-c', config, '--load', weights, '--output_dir', sr_dir,
+                 '--no-parity']) == 0
     weights = write_lapstyle_weights(str(root / 'lap_weight.pdparams'), levels=1)
     assert main(['export', '-c', TINY_LAPSTYLE, '--load', weights, '--output_dir', lap_dir,
                  '--no-parity', '-o', 'model.stage=revision', 'model.levels=1']) == 0
     photo = write_photo(str(root / 'photo.png'), 'coffee', size=(64, 64))
     style = write_photo(str(root / 'style.png'), 'astronaut', size=(64, 64))
     return root, sr_dir, lap_dir, photo, style
+
+
+def test_openvino_caches_the_compiled_model_and_a_reexport_invalidates_it(exported, monkeypatch):
+    from ppgan_ext.deploy.backends import create_predictor
+    from ppgan_ext.deploy.backends.openvino import CACHE_DIR_NAME, CACHE_ENV
+
+    root, _, _, _, _ = exported
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    config = str(root / 'sr.yaml')
+    model_dir = str(root / 'sr_cached')
+    x = np.random.default_rng(0).random((1, 3, 24, 20), dtype=np.float32)
+
+    def export(seed):
+        weights = str(root / f'cache_weight_{seed}.pdparams')
+        save_weights(config, weights, seed=seed)
+        assert main(['export', '-c', config, '--load', weights, '--output_dir', model_dir,
+                     '--no-parity']) == 0
+
+    def run_both():
+        ov = create_predictor(model_dir, 'openvino', threads=1)
+        expected = create_predictor(model_dir, 'onnxruntime', threads=1)(x)
+        np.testing.assert_allclose(ov(x), expected, atol=1e-4)
+        return ov, expected
+
+    export(seed=1)
+    first, out1 = run_both()
+    assert first.cache_dir == os.path.join(model_dir, CACHE_DIR_NAME)
+    assert not first.loaded_from_cache
+    blobs = [n for n in os.listdir(first.cache_dir) if n.endswith('.blob')]
+    assert len(blobs) == 1
+    second, _ = run_both()
+    assert second.loaded_from_cache   # OpenVINO's LOADED_FROM_CACHE: nothing compiled
+    export(seed=2)                     # same file name and size, other weights
+    third, out3 = run_both()           # (run_both checks that the new graph ran)
+    assert not third.loaded_from_cache
+    assert np.abs(out3 - out1).max() > 1e-3
+    monkeypatch.setenv(CACHE_ENV, 'off')
+    assert create_predictor(model_dir, 'openvino', threads=1).cache_dir is None
 
 
 @pytest.mark.e2e

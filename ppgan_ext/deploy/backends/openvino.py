@@ -8,7 +8,18 @@ OpenVINO would otherwise pick bf16 by itself, so ``fp32`` is ``f32`` and
 ``bf16`` is ``bf16``. bf16 needs AMX or AVX-512 BF16
 (:func:`ppgan_ext.deploy.cpu.native_bf16`) and OpenVINO's CPU plugin
 reporting ``BF16`` in ``OPTIMIZATION_CAPABILITIES``.
+
+Compiled-model cache: compiling a graph for the CPU costs more than running
+it once on a small photo, so the compiled blob is kept (OpenVINO's
+``CACHE_DIR``) in ``MODEL_DIR/openvino_cache/``, or, when the model folder
+is not writable, in ``~/.cache/ppgan_ext/openvino/<folder hash>/``. A later
+run with the same graph, precision and threads loads the blob instead of
+compiling (``predictor.loaded_from_cache``); OpenVINO checks the graph file
+and compiles again when it changed (a re-export). ``PPGAN_EXT_OPENVINO_CACHE``
+names another cache folder, or ``off`` disables the cache.
 """
+import hashlib
+import os
 from typing import Optional, Union
 
 import numpy as np
@@ -17,9 +28,28 @@ from ..cpu import default_threads
 from ..model_dir import ModelInfo, read_model_dir
 from . import BasePredictor, no_onnx_error
 
-__all__ = ['OpenVINOPredictor', 'PREDICTOR', 'cpu_capabilities']
+__all__ = ['OpenVINOPredictor', 'PREDICTOR', 'cpu_capabilities', 'cache_dir_for',
+           'CACHE_DIR_NAME', 'CACHE_ENV']
 
 _HINTS = {'fp32': 'f32', 'bf16': 'bf16'}
+CACHE_DIR_NAME = 'openvino_cache'
+CACHE_ENV = 'PPGAN_EXT_OPENVINO_CACHE'
+
+
+def cache_dir_for(model_dir: str) -> Optional[str]:
+    """The compiled-blob cache folder of a model folder (None: caching off).
+
+    ``$PPGAN_EXT_OPENVINO_CACHE`` if set (``off``/``0``/empty: None); else
+    ``MODEL_DIR/openvino_cache`` when the model folder is writable; else a
+    folder per model under ``~/.cache/ppgan_ext/openvino``.
+    """
+    env = os.environ.get(CACHE_ENV)
+    if env is not None:
+        return None if env.strip().lower() in ('', '0', 'off', 'none') else env
+    if os.access(model_dir, os.W_OK):
+        return os.path.join(model_dir, CACHE_DIR_NAME)
+    key = hashlib.sha1(os.path.realpath(model_dir).encode('utf-8')).hexdigest()[:16]
+    return os.path.join(os.path.expanduser('~'), '.cache', 'ppgan_ext', 'openvino', key)
 
 
 def _openvino():
@@ -56,6 +86,13 @@ class OpenVINOPredictor(BasePredictor):
         threads (int, optional): Inference threads. Default:
             :func:`ppgan_ext.deploy.cpu.default_threads`.
 
+    Attributes:
+        cache_dir (str or None): Compiled-blob cache folder
+            (:func:`cache_dir_for`); None when caching is off or the folder
+            cannot be created.
+        loaded_from_cache (bool): The compiled model came from the cache
+            (nothing was compiled).
+
     Raises:
         ValueError: no ONNX graph, an unknown precision, or bf16 that the
             CPU plugin does not offer.
@@ -79,13 +116,21 @@ class OpenVINOPredictor(BasePredictor):
         self.precision = precision
         config = {'INFERENCE_PRECISION_HINT': _HINTS[precision], 'PERFORMANCE_HINT': 'LATENCY',
                   'NUM_STREAMS': '1', 'INFERENCE_NUM_THREADS': str(threads or default_threads())}
-        try:
-            model = core.read_model(self.info.onnx_file)
-            self._compiled = core.compile_model(model, 'CPU', config)
+        self.cache_dir = cache_dir_for(self.info.model_dir)
+        if self.cache_dir is not None:
+            try:
+                os.makedirs(self.cache_dir, exist_ok=True)
+                config['CACHE_DIR'] = self.cache_dir
+            except OSError:   # read-only home or model folder: compile every time
+                self.cache_dir = None
+        try:   # a file path lets OpenVINO skip reading the graph on a cache hit
+            self._compiled = core.compile_model(self.info.onnx_file, 'CPU', config)
         except Exception as e:  # OpenVINO raises RuntimeError with multi-line text
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise ValueError(f"--model_dir {self.info.model_dir}: OpenVINO cannot load "
                              f"{self.info.onnx_file}: {first}") from None
+        self.loaded_from_cache = bool(self.cache_dir) and bool(
+            self._compiled.get_property('LOADED_FROM_CACHE'))
         self._request = self._compiled.create_infer_request()
         names = [port.get_any_name() for port in self._compiled.inputs]
         wanted = [i.get('name') for i in self.info.inputs]
