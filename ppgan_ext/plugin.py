@@ -22,16 +22,22 @@ while ``import ppgan_ext.cli`` or ``ppgan_ext.deploy`` costs milliseconds.
 """
 import importlib
 import importlib.abc
+import os
 import sys
 import warnings
 
 # The packages whose modules register components, in import order.
 COMPONENT_PACKAGES = ('ppgan_ext.metrics', 'ppgan_ext.datasets', 'ppgan_ext.models')
 
+# third-party warnings that tell a user nothing actionable (message prefixes)
+QUIET_WARNINGS = ('No ccache found', 'To copy construct from a tensor',
+                  'When training, we now always track global mean and variance')
+
 _REGISTERED = False
 _REGISTERING = False
 
-__all__ = ['COMPONENT_PACKAGES', 'install', 'register', 'quiet_third_party_warnings']
+__all__ = ['COMPONENT_PACKAGES', 'QUIET_WARNINGS', 'install', 'register',
+           'quiet_third_party_warnings', 'quiet_paddle_logs']
 
 
 def quiet_third_party_warnings() -> None:
@@ -39,12 +45,26 @@ def quiet_third_party_warnings() -> None:
 
     * Paddle warns about a missing compiler cache on every import (it only
       matters when building custom C++ operators);
-    * ppgan's models call ``paddle.to_tensor`` on tensors every iteration.
+    * ppgan's models call ``paddle.to_tensor`` on tensors every iteration;
+    * Paddle's ``BatchNorm`` says on every training step that it tracks
+      running statistics (it always has).
 
     Message-specific filters: every other warning is shown as before.
     """
-    warnings.filterwarnings('ignore', message='No ccache found')
-    warnings.filterwarnings('ignore', message='To copy construct from a tensor')
+    for message in QUIET_WARNINGS:
+        warnings.filterwarnings('ignore', message=message)
+
+
+def quiet_paddle_logs() -> None:
+    """Keep Paddle's C++ INFO/WARNING log lines (glog) out of a command's output.
+
+    Called by the command-line entry points only (``paddlegan``,
+    ``tools/*.py``), never on import, and only before Paddle is loaded (glog
+    reads the variable once). A ``GLOG_minloglevel`` set by the user wins;
+    Paddle's errors still print.
+    """
+    if 'paddle' not in sys.modules:
+        os.environ.setdefault('GLOG_minloglevel', '2')
 
 
 def register() -> None:

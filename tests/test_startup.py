@@ -175,3 +175,30 @@ def test_onnx_paths_run_without_paddle_or_ppgan(exported, backend):
     assert heavy(names) == []
     img = cv2.imread(str(out / 'stylized' / 'photo.png'))
     assert img.shape == (256, 256, 3) and np.std(img) > 1.0
+
+
+@pytest.mark.e2e
+def test_export_and_infer_print_no_third_party_warnings(exported, tmp_path):
+    root, sr_dir, _, photo, _ = exported
+    out = str(tmp_path / 'model')
+    proc, _ = paddlegan(['export', '-c', str(root / 'sr.yaml'), '--output_dir', out], tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # ours only: no Paddle ccache / PIR 'place' warnings, no glog "W1203 ..." lines
+    assert proc.stderr.splitlines() == [
+        'warning: no --load given; exporting the weights the model is built with']
+    proc, _ = paddlegan(['infer', '--model_dir', out, '--input', photo, '--output',
+                         str(tmp_path / 'sr')], tmp_path)
+    assert proc.returncode == 0 and proc.stderr == '', proc.stderr[-2000:]
+
+
+@pytest.mark.e2e
+def test_batchnorm_training_steps_do_not_warn_once_ppgan_ext_is_imported(tmp_path):
+    code = ("import ppgan_ext, paddle\n"
+            "bn = paddle.nn.BatchNorm2D(3)\n"
+            "bn.train()\n"
+            "for _ in range(3):\n"
+            "    bn(paddle.rand([2, 3, 4, 4]))\n"
+            "print(float(bn._mean.abs().sum()) > 0)\n")
+    proc, _ = run_python([code], tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == 'True', proc.stderr[-2000:]
+    assert 'track global mean' not in proc.stderr and 'ccache' not in proc.stderr

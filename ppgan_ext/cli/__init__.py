@@ -136,8 +136,12 @@ def _show_config_warnings() -> None:
 def guarded(func: Callable, args) -> int:
     """Run ``func(args)``; report failures as :func:`report` says.
 
-    Set ``PPGAN_EXT_DEBUG=1`` to get the full traceback instead.
+    Set ``PPGAN_EXT_DEBUG=1`` to get the full traceback instead. Paddle's
+    C++ log lines below errors are kept out (:func:`ppgan_ext.plugin.quiet_paddle_logs`).
     """
+    from ..plugin import quiet_paddle_logs
+
+    quiet_paddle_logs()
     _show_config_warnings()
     try:
         return func(args) or 0

@@ -46,6 +46,7 @@ or ppgan-ext's mapping form::
 import os
 import shutil
 import tempfile
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -330,7 +331,9 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
     try:
         # resizes and leaky_relu of nets we do not own, traced so that they convert
         rewrite = onnx_convertible_ops() if 'onnx' in formats else nullcontext()
-        with rewrite:
+        with rewrite, warnings.catch_warnings():
+            # Paddle's own ops read Tensor.place while tracing (None in a PIR graph: harmless)
+            warnings.filterwarnings('ignore', message="Tensor do not have 'place' interface")
             static = paddle.jit.to_static(spec.layer, input_spec=spec.input_specs,
                                           full_graph=spec.full_graph)
             paddle.jit.save(static, os.path.join(tmp_dir, spec.name))
