@@ -18,6 +18,7 @@ COMMANDS = {
     'stylize': 'stylize',
     'export': 'export',
     'infer': 'infer',
+    'quantize': 'quantize',
     'serve': 'serve',
 }
 

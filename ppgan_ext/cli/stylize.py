@@ -49,9 +49,9 @@ def add_arguments(parser):
     parser.add_argument('--backend', default='auto',
                         choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
                         help='runtime of --model_dir (default auto: the fastest installed)')
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'),
-                        help='precision of --model_dir: fp32 (default) or bf16 (openvino, '
-                             'CPUs with AMX/AVX-512 BF16)')
+    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
+                        help='precision of --model_dir: fp32 (default), bf16 (openvino, '
+                             'CPUs with AMX/AVX-512 BF16) or int8 (`paddlegan quantize`)')
     parser.add_argument('--levels', type=int, default=None, metavar='K',
                         help='revision levels to use with --weights (default: all in the '
                              'weights; 0 = drafting net only); --model_dir runs the exported ones')

@@ -240,12 +240,14 @@ def _check_output_dir(output_dir: str, name: str) -> List[str]:
         try:
             old = read_model_dir(output_dir)
             ours = {os.path.basename(f) for f in (old.model_file, old.params_file,
-                                                  old.onnx_file) if f}
+                                                  old.onnx_file, old.int8_file) if f}
         except (ValueError, FileNotFoundError):
             ours = set()
     stale = []
     for graph in graph_candidates(output_dir) + onnx_candidates(output_dir):
         stem = os.path.splitext(graph)[0]
+        if stem == name + '.int8':   # paddlegan quantize's graph of the previous export
+            stem = name
         if stem == name or graph in ours:
             stale += [graph, stem + PARAMS_SUFFIX, stem + PARAMS_SUFFIX + '.info']
         else:
