@@ -8,7 +8,9 @@ share the machine's load. Rows:
 * ``paddlegan infer`` on one 256x256 photo (x4: a 1024x1024 PNG) with
   ``--backend openvino`` and ``--backend onnxruntime``: first run (OpenVINO's
   compiled-model cache emptied before each of these runs) and second run
-  (cache filled);
+  (cache filled); OpenVINO with ``--precision bf16`` (CPUs with native bf16)
+  and ``int8`` (when the folder holds ``paddlegan quantize``'s graph), second
+  run;
 * ``paddlegan --help`` and ``paddlegan COMMAND --help`` for every command;
 * for scale: ``python -c pass``, ``import ppgan_ext``, ``import onnxruntime``,
   ``import openvino``, ``import paddle``, ``import ppgan_ext`` + ppgan's
@@ -91,10 +93,16 @@ def main(argv=None) -> int:
     cli = py + ['-m', 'ppgan_ext.cli']
     cache = cache_dir_for(model_dir)
 
-    def infer(backend):
+    def infer(backend, precision='fp32'):
         return cli + ['infer', '--model_dir', model_dir, '--input', photo, '--output',
                       os.path.join(work, f'out_{backend}'), '--backend', backend, '--overwrite',
-                      '--threads', str(args.threads)]
+                      '--threads', str(args.threads), '--precision', precision]
+
+    from ppgan_ext.deploy.cpu import native_bf16
+    from ppgan_ext.deploy.model_dir import read_model_dir
+
+    extra = (['bf16'] if native_bf16() else []) + \
+        (['int8'] if read_model_dir(model_dir).int8_file else [])
 
     rows = {}
     for _ in range(args.repeat):
@@ -103,6 +111,10 @@ def main(argv=None) -> int:
                 shutil.rmtree(cache)
             rows.setdefault(f'infer {backend}, first run', []).append(wall(infer(backend), env))
             rows.setdefault(f'infer {backend}, second run', []).append(wall(infer(backend), env))
+        for precision in extra:   # OpenVINO, compiled-model cache filled by a first run
+            wall(infer('openvino', precision), env)
+            rows.setdefault(f'infer openvino {precision}, second run', []).append(
+                wall(infer('openvino', precision), env))
         for command in [None] + list(COMMANDS):
             label = f"paddlegan {command + ' ' if command else ''}--help"
             rows.setdefault(label, []).append(

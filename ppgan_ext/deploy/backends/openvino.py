@@ -14,9 +14,12 @@ it once on a small photo, so the compiled blob is kept (OpenVINO's
 ``CACHE_DIR``) in ``MODEL_DIR/openvino_cache/``, or, when the model folder
 is not writable, in ``~/.cache/ppgan_ext/openvino/<folder hash>/``. A later
 run with the same graph, precision and threads loads the blob instead of
-compiling (``predictor.loaded_from_cache``); OpenVINO checks the graph file
-and compiles again when it changed (a re-export). ``PPGAN_EXT_OPENVINO_CACHE``
-names another cache folder, or ``off`` disables the cache.
+compiling (``predictor.loaded_from_cache``). Blobs live in one subfolder per
+graph file version (its size, modification time and inode: ``paddlegan
+export`` replaces files by rename, so a re-export always gets a new
+subfolder and compiles again); subfolders of versions no longer in the
+folder are removed. ``PPGAN_EXT_OPENVINO_CACHE`` names another cache folder,
+or ``off`` disables the cache.
 """
 import hashlib
 import os
@@ -28,7 +31,7 @@ from ..cpu import default_threads
 from ..model_dir import ModelInfo, read_model_dir
 from . import BasePredictor, no_onnx_error
 
-__all__ = ['OpenVINOPredictor', 'PREDICTOR', 'cpu_capabilities', 'cache_dir_for',
+__all__ = ['OpenVINOPredictor', 'PREDICTOR', 'cpu_capabilities', 'cache_dir_for', 'graph_version',
            'CACHE_DIR_NAME', 'CACHE_ENV']
 
 # int8: the quantized graph's int8 ops run in int8, the rest in f32 (bf16 for the rest
@@ -36,6 +39,24 @@ __all__ = ['OpenVINOPredictor', 'PREDICTOR', 'cpu_capabilities', 'cache_dir_for'
 _HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
 CACHE_DIR_NAME = 'openvino_cache'
 CACHE_ENV = 'PPGAN_EXT_OPENVINO_CACHE'
+
+
+def graph_version(path: str) -> str:
+    """A short key that changes whenever ``path`` is rewritten or replaced."""
+    st = os.stat(path)
+    return hashlib.sha1(f'{st.st_size}-{st.st_mtime_ns}-{st.st_ino}'.encode()).hexdigest()[:16]
+
+
+def _versioned_cache(base: str, graph: str, keep) -> str:
+    """``base/<version of graph>``; other versions' subfolders not in ``keep`` are removed."""
+    import shutil
+
+    version = graph_version(graph)
+    if os.path.isdir(base):
+        for name in os.listdir(base):
+            if name not in keep and name != version and len(name) == 16:
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    return os.path.join(base, version)
 
 
 def cache_dir_for(model_dir: str) -> Optional[str]:
@@ -92,9 +113,9 @@ class OpenVINOPredictor(BasePredictor):
             folder's (used to check a graph before it is installed).
 
     Attributes:
-        cache_dir (str or None): Compiled-blob cache folder
-            (:func:`cache_dir_for`); None when caching is off or the folder
-            cannot be created.
+        cache_dir (str or None): Compiled-blob cache folder of this graph
+            version (under :func:`cache_dir_for`); None when caching is off or
+            the folder cannot be created.
         loaded_from_cache (bool): The compiled model came from the cache
             (nothing was compiled).
 
@@ -128,6 +149,9 @@ class OpenVINOPredictor(BasePredictor):
         self.cache_dir = None if graph_file else cache_dir_for(self.info.model_dir)
         if self.cache_dir is not None:
             try:
+                current = {graph_version(f) for f in (self.info.onnx_file, self.info.int8_file)
+                           if f}
+                self.cache_dir = _versioned_cache(self.cache_dir, graph, current)
                 os.makedirs(self.cache_dir, exist_ok=True)
                 config['CACHE_DIR'] = self.cache_dir
             except OSError:   # read-only home or model folder: compile every time
