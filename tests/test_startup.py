@@ -153,6 +153,8 @@ def test_openvino_caches_the_compiled_model_and_a_reexport_invalidates_it(export
     assert np.abs(out3 - out1).max() > 1e-3
     # one version's blobs are kept: the first export's went with the re-export
     assert os.listdir(os.path.dirname(third.cache_dir)) == [os.path.basename(third.cache_dir)]
+    export(seed=3)   # a re-export removes the compiled blobs of the graph it replaces
+    assert not os.path.exists(os.path.dirname(third.cache_dir))
     monkeypatch.setenv(CACHE_ENV, 'off')
     assert create_predictor(model_dir, 'openvino', threads=1).cache_dir is None
 
