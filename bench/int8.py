@@ -1,4 +1,4 @@
-"""Benchmark: int8 (``paddlegan quantize``) against bf16 and fp32, side by side in one run, OpenVINO.
+"""Benchmark: int8 (`paddlegan quantize`) vs bf16 and fp32 with OpenVINO, side by side in one run.
 
 Graphs (those of ``bench/infer.py``, exported the same way):
 

@@ -1,4 +1,4 @@
-"""Benchmark: time to result from the shell — one photo through ``paddlegan infer``, every ``--help``.
+"""Benchmark: time to result from the shell: one photo through `paddlegan infer`, every `--help`.
 
 Each row is the wall time of a fresh process started from the shell (as a
 user or a script calling the command per file would), the median of
