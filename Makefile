@@ -43,6 +43,8 @@ bench: install
 	$(PY) bench/fusion.py
 	$(PY) bench/train_procs.py
 	$(PY) bench/packaged.py
+	$(PY) bench/startup.py
+	$(PY) bench/int8.py
 
 clean:
 	rm -rf output_dir demo_output inference_model .pytest_cache

@@ -422,3 +422,22 @@ def _cv_reason(e: 'cv2.error') -> str:
 def _one_line(e: BaseException) -> str:
     text = ' '.join(str(e).split())
     return text or type(e).__name__
+
+
+def resize_short_side(img: np.ndarray, size: int) -> np.ndarray:
+    """Resize (area/bilinear) so the shorter side is ``size``, keeping the aspect ratio.
+
+    Args:
+        img (ndarray): (H, W, C) uint8.
+        size (int): Target shorter side.
+
+    Returns:
+        ndarray: (H', W', C) with ``min(H', W') == size``.
+    """
+    h, w = img.shape[:2]
+    scale = size / min(h, w)
+    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
+    if (new_h, new_w) == (h, w):
+        return img
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(img, (new_w, new_h), interpolation=interp)

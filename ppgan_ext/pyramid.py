@@ -1,4 +1,4 @@
-"""Laplacian pyramids of image batches in two semantics, and the LapStyle size rules.
+"""Laplacian pyramids of image batches in two semantics (size rules: :mod:`.pyramid_sizes`).
 
 Used by the LapStyle model ("Drafting and Revision: Laplacian Pyramid Network
 for Fast High-Quality Artistic Style Transfer", Lin et al., CVPR 2021): the
@@ -52,6 +52,9 @@ from typing import List, Sequence, Tuple, Union
 import numpy as np
 import paddle
 import paddle.nn.functional as F
+
+from .pyramid_sizes import (content_multiple, min_content_side, min_style_side,  # noqa: F401
+                            min_train_side, top_level_size)
 
 __all__ = ['SEMANTICS', 'check_semantics', 'pyr_down', 'pyr_up', 'resample',
            'upsample_nearest2x', 'half_size', 'downsample', 'laplacian_pyramid', 'fold_pyramid',
@@ -167,36 +170,6 @@ def check_semantics(value: str, key: str = 'semantics') -> str:
     if value not in SEMANTICS:
         raise ValueError(f"{key} must be one of {', '.join(SEMANTICS)}; got {value!r}")
     return value
-
-
-# ------------------------------------------------------------------ size rules
-def content_multiple(levels: int) -> int:
-    """Sides of the content a K-level pyramid works on are multiples of ``2 ** (K + 3)``.
-
-    K halvings to the drafting level, then three stride-2 VGG stages down to
-    relu4_1 whose nearest 2x upsamplings must land back on the same sizes.
-    """
-    return 2 ** (levels + 3)
-
-
-def min_content_side(levels: int) -> int:
-    """Padded content sides are at least ``2 ** (K + 4)`` (relu4_1 at least 2x2)."""
-    return 2 * content_multiple(levels)
-
-
-def min_style_side(levels: int) -> int:
-    """Style sides must be at least ``2 ** (K + 4)`` (drafting-level relu4_1 at least 2x2)."""
-    return 2 ** (levels + 4)
-
-
-def min_train_side(levels: int) -> int:
-    """Training crops of a K-level stage: sides at least ``max(32, 16 * 2 ** K)``."""
-    return max(32, 16 * 2 ** levels)
-
-
-def top_level_size(levels: int) -> int:
-    """Resolution the top level of a K-level pyramid is trained at: ``128 * 2 ** K``."""
-    return 128 * 2 ** levels
 
 
 # ------------------------------------------------------- ppgan's resize steps

@@ -44,7 +44,7 @@ def test_bf16_is_refused_in_one_line_where_it_is_not_native():
         check_precision('paddle', 'bf16', flags={'amx_bf16'})
     with pytest.raises(ValueError, match='ONNX Runtime.*no bf16'):
         check_precision('onnxruntime', 'bf16', flags={'amx_bf16'})
-    with pytest.raises(ValueError, match="--precision must be one of fp32, bf16, got 'fp16'"):
+    with pytest.raises(ValueError, match="--precision must be one of fp32, bf16, int8, got 'fp16'"):
         check_precision('openvino', 'fp16')
 
 

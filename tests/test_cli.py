@@ -9,7 +9,8 @@ import pytest
 
 from ppgan_ext.cli import COMMANDS, main
 
-EXPECTED = {'train', 'eval', 'export', 'infer', 'stylize', 'degrade', 'list', 'serve'}
+EXPECTED = {'train', 'eval', 'export', 'infer', 'stylize', 'degrade', 'list', 'serve',
+            'quantize'}
 
 
 def test_console_script_points_at_our_main():

@@ -98,7 +98,9 @@ def train(config: str, overrides, procs: int = 1) -> str:
            '--log_dir', os.path.join(runs, 'launch_log'),
            os.path.join(ROOT, 'tools', 'main.py'), '-c', config, '--no-cuda', '--seed', '0',
            '-o', *overrides, f'dataset.train.batch_size={batch // procs}']
-    code = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS='1')).returncode
+    # the launcher imports Paddle before any of our code: keep its warnings out here
+    quiet = dict(PYTHONWARNINGS='ignore:No ccache found', GLOG_minloglevel='2')
+    code = subprocess.run(cmd, env=dict(quiet, **os.environ, OMP_NUM_THREADS='1')).returncode
     if code:
         raise RuntimeError(f'training in {procs} processes failed (exit code {code}); the '
                            f"workers' logs are in {os.path.join(runs, 'launch_log')}")

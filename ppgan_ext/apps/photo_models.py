@@ -187,7 +187,7 @@ class PhotoModels:
             (H, W) of the result.
         """
         from ..apps.stylizer import resize_style, stylize_files, to_batch
-        from ..datasets.lapstyle_dataset import read_rgb
+        from ..image_io import read_image as read_rgb
 
         if self.stylizer is None:
             raise InputError('stylize is not available: the app was started without --lapstyle')

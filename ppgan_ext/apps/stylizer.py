@@ -49,7 +49,7 @@ def resize_style(img: np.ndarray, size: int, semantics: str) -> np.ndarray:
     ``LapStylePredictor`` (and its training data) does; ``'exact'``: the
     shorter side to ``size``, keeping the aspect ratio. ``size`` 0: unchanged.
     """
-    from ..datasets.lapstyle_dataset import resize_short_side
+    from ..image_io import resize_short_side
 
     if not size:
         return img

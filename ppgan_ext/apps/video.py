@@ -116,7 +116,7 @@ class SRFrames:
 
 def _resize_style(img: np.ndarray, size: int, semantics: str) -> np.ndarray:
     """The style as the pyramid is fed (``size x size`` for ppgan's semantics, else short side)."""
-    from ..datasets.lapstyle_dataset import resize_short_side
+    from ..image_io import resize_short_side
 
     if not size:
         return img

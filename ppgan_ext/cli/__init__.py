@@ -18,6 +18,7 @@ COMMANDS = {
     'stylize': 'stylize',
     'export': 'export',
     'infer': 'infer',
+    'quantize': 'quantize',
     'serve': 'serve',
 }
 
@@ -58,6 +59,20 @@ def _message(error: BaseException) -> str:
     return ' '.join(lines[:2]) if lines else type(error).__name__
 
 
+class _NotLoaded(Exception):
+    """Stands for an error class whose module was never imported (so nothing raised it)."""
+
+
+def _loaded_class(module: str, name: str) -> type:
+    """``ppgan_ext.<module>.<name>`` if that module is imported, else :class:`_NotLoaded`.
+
+    Classifying an error must not import Paddle or ppgan (the modules that
+    define these errors do): an error of a module never imported cannot occur.
+    """
+    loaded = sys.modules.get(f'ppgan_ext.{module}')
+    return getattr(loaded, name, _NotLoaded) if loaded is not None else _NotLoaded
+
+
 def report(error: BaseException) -> int:
     """Print ``error`` for a user and return the exit status.
 
@@ -68,9 +83,10 @@ def report(error: BaseException) -> int:
       ours): ``error: <who> raised <Type>: <message>`` and the innermost
       frames as ``file:line in function``, exit 1.
     """
-    from ..compat import WeightsUnavailable
-    from ..config import ConfigError
-    from ..engine.trainer import TrainingDiverged, WeightsMismatch
+    WeightsUnavailable = _loaded_class('compat', 'WeightsUnavailable')
+    ConfigError = _loaded_class('config', 'ConfigError')
+    TrainingDiverged = _loaded_class('engine.trainer', 'TrainingDiverged')
+    WeightsMismatch = _loaded_class('engine.trainer', 'WeightsMismatch')
 
     cause = error
     while cause is not None and not isinstance(cause, WeightsUnavailable):
@@ -104,14 +120,12 @@ def _show_config_warnings() -> None:
     """Print ppgan-ext's config warnings as ``warning: ...`` lines (others unchanged)."""
     import warnings
 
-    from ..config import ConfigWarning
-
     original = warnings.showwarning
     if getattr(original, '_ppgan_ext', False):
         return
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, ConfigWarning):
+        if issubclass(category, _loaded_class('config', 'ConfigWarning')):
             print(f'warning: {message}', file=file or sys.stderr)
         else:
             original(message, category, filename, lineno, file, line)
@@ -123,8 +137,12 @@ def _show_config_warnings() -> None:
 def guarded(func: Callable, args) -> int:
     """Run ``func(args)``; report failures as :func:`report` says.
 
-    Set ``PPGAN_EXT_DEBUG=1`` to get the full traceback instead.
+    Set ``PPGAN_EXT_DEBUG=1`` to get the full traceback instead. Paddle's
+    C++ log lines below errors are kept out (:func:`ppgan_ext.plugin.quiet_paddle_logs`).
     """
+    from ..plugin import quiet_paddle_logs
+
+    quiet_paddle_logs()
     _show_config_warnings()
     try:
         return func(args) or 0

@@ -45,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--backend', default='auto',
                         choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
                         help='runtime (default auto: the fastest installed for the folder)')
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'),
-                        help='fp32 (default) or bf16 (openvino, CPUs with AMX/AVX-512 BF16)')
+    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
+                        help='fp32 (default), bf16 (openvino, CPUs with AMX/AVX-512 BF16) or '
+                             'int8 (openvino, a folder quantized by `paddlegan quantize`)')
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
     parser.add_argument('--threads', type=int, default=None, metavar='N',

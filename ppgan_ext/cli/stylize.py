@@ -47,9 +47,9 @@ def add_arguments(parser):
     parser.add_argument('--backend', default='auto',
                         choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
                         help='runtime of --model_dir (default auto: the fastest installed)')
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'),
-                        help='precision of --model_dir: fp32 (default) or bf16 (openvino, '
-                             'CPUs with AMX/AVX-512 BF16)')
+    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
+                        help='precision of --model_dir: fp32 (default), bf16 (openvino, '
+                             'CPUs with AMX/AVX-512 BF16) or int8 (`paddlegan quantize`)')
     parser.add_argument('--levels', type=int, default=None, metavar='K',
                         help='revision levels to use with --weights (default: all in the '
                              'weights; 0 = drafting net only); --model_dir runs the exported ones')
@@ -68,8 +68,9 @@ def add_arguments(parser):
 
 
 def _device() -> str:
-    import paddle
-    return 'gpu' if paddle.is_compiled_with_cuda() else 'cpu'
+    from ..deploy.backends import paddle_cuda_build
+
+    return 'gpu' if paddle_cuda_build() else 'cpu'
 
 
 def run(args) -> int:
@@ -84,10 +85,8 @@ def run(args) -> int:
             precision=args.precision, device='cpu' if args.no_cuda else _device()),
             suffix='_stylized')
 
-    import paddle
-
-    from ..datasets.lapstyle_dataset import read_rgb
-    from ..pyramid import min_style_side, top_level_size
+    from ..image_io import read_image as read_rgb
+    from ..pyramid_sizes import min_style_side, top_level_size
     from ..utils import plan_png_outputs, remove_stale_temp_files
 
     if args.levels is not None and args.levels < 0:
@@ -106,13 +105,15 @@ def run(args) -> int:
     if os.path.realpath(args.style) in {os.path.realpath(d) for _, d in pairs}:
         raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
     style_img = read_rgb(args.style)
-    device = 'gpu' if paddle.is_compiled_with_cuda() and not args.no_cuda else 'cpu'
+    device = 'cpu' if args.no_cuda else _device()
     if args.model_dir is not None:
         stylize, levels = build_predictor_stylizer(args.model_dir, args.levels, device,
                                                    args.backend, args.precision)
         print(f'backend: {stylize.predictor.backend}, precision: '
               f'{stylize.predictor.precision}')
     else:
+        import paddle
+
         paddle.set_device(device)
         stylize, levels = build_dygraph_stylizer(args.weights, args.levels)
     semantics = getattr(stylize, 'semantics', 'ppgan')   # how the pyramid wants its style

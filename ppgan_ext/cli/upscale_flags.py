@@ -30,9 +30,9 @@ def add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
                        choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
                        help='backend of an exported --upscale folder (default: the fastest '
                             'installed)')
-    group.add_argument('--upscale-precision', default='fp32', choices=('fp32', 'bf16'),
+    group.add_argument('--upscale-precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
                        help='precision of an exported --upscale folder (bf16: OpenVINO on CPUs '
-                            'with native bf16)')
+                            'with native bf16; int8: a folder quantized by `paddlegan quantize`)')
     group.add_argument('--work-size', type=int, default=0, metavar='N',
                        help='with --upscale: shrink the content so its longer side is at '
                             'most N before stylizing (default: 0, its own size)')

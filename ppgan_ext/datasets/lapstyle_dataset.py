@@ -14,7 +14,8 @@ from paddle.io import Dataset
 
 from ppgan.datasets.builder import DATASETS
 
-from ..image_io import bad_files_listing, check_image_file, read_image, write_png
+from ..image_io import (bad_files_listing, check_image_file, read_image,  # noqa: F401
+                        resize_short_side, write_png)
 from ..utils import is_image_file, missing_path_message, scan_images
 
 __all__ = ['LapStyleContentStyleDataset', 'read_rgb', 'resize_short_side', 'crop',
@@ -27,25 +28,6 @@ _LISTED = 5    # bad files named in a message before "and N more"
 def read_rgb(path: str) -> np.ndarray:
     """Read an image file as uint8 RGB (H, W, 3), upright: :func:`ppgan_ext.image_io.read_image`."""
     return read_image(path)
-
-
-def resize_short_side(img: np.ndarray, size: int) -> np.ndarray:
-    """Resize (area/bilinear) so the shorter side is ``size``, keeping the aspect ratio.
-
-    Args:
-        img (ndarray): (H, W, C) uint8.
-        size (int): Target shorter side.
-
-    Returns:
-        ndarray: (H', W', C) with ``min(H', W') == size``.
-    """
-    h, w = img.shape[:2]
-    scale = size / min(h, w)
-    new_h, new_w = max(size, round(h * scale)), max(size, round(w * scale))
-    if (new_h, new_w) == (h, w):
-        return img
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(img, (new_w, new_h), interpolation=interp)
 
 
 def crop(img: np.ndarray, size: int, rng: Optional[np.random.Generator] = None) -> np.ndarray:

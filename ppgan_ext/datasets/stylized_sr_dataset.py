@@ -31,7 +31,8 @@ from paddle.io import Dataset
 from ppgan.datasets.builder import DATASETS
 
 from ..utils import IMG_EXTENSIONS, scan_images
-from .lapstyle_dataset import read_rgb, resize_short_side
+from ..image_io import read_image as read_rgb
+from ..image_io import resize_short_side
 
 __all__ = ['StylizedSRDataset']
 

@@ -46,6 +46,7 @@ or ppgan-ext's mapping form::
 import os
 import shutil
 import tempfile
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -239,12 +240,14 @@ def _check_output_dir(output_dir: str, name: str) -> List[str]:
         try:
             old = read_model_dir(output_dir)
             ours = {os.path.basename(f) for f in (old.model_file, old.params_file,
-                                                  old.onnx_file) if f}
+                                                  old.onnx_file, old.int8_file) if f}
         except (ValueError, FileNotFoundError):
             ours = set()
     stale = []
     for graph in graph_candidates(output_dir) + onnx_candidates(output_dir):
         stem = os.path.splitext(graph)[0]
+        if stem == name + '.int8':   # paddlegan quantize's graph of the previous export
+            stem = name
         if stem == name or graph in ours:
             stale += [graph, stem + PARAMS_SUFFIX, stem + PARAMS_SUFFIX + '.info']
         else:
@@ -330,7 +333,9 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
     try:
         # resizes and leaky_relu of nets we do not own, traced so that they convert
         rewrite = onnx_convertible_ops() if 'onnx' in formats else nullcontext()
-        with rewrite:
+        with rewrite, warnings.catch_warnings():
+            # Paddle's own ops read Tensor.place while tracing (None in a PIR graph: harmless)
+            warnings.filterwarnings('ignore', message="Tensor do not have 'place' interface")
             static = paddle.jit.to_static(spec.layer, input_spec=spec.input_specs,
                                           full_graph=spec.full_graph)
             paddle.jit.save(static, os.path.join(tmp_dir, spec.name))
@@ -370,6 +375,9 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
                 os.remove(os.path.join(output_dir, name))
         os.replace(sidecar_path, os.path.join(output_dir, SIDECAR_NAME))
         installed = True
+        # OpenVINO's compiled blobs of the replaced graphs
+        from .backends.openvino import CACHE_DIR_NAME
+        shutil.rmtree(os.path.join(output_dir, CACHE_DIR_NAME), ignore_errors=True)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         if created and not installed and not os.listdir(output_dir):

@@ -20,7 +20,12 @@ ONNX existed still read)::
      "inputs": [{"name": "lq", "shape": [-1, 3, -1, -1]}],
      "scale": 4, "in_channels": 3, "out_channels": 3,
      "channel_order": "RGB", "value_range": [0.0, 1.0],
-     "parity": {...}, "onnx_parity": {...}, ...}
+     "parity": {...}, "onnx_parity": {...},
+     "int8": {"onnx_file": "basesrmodel_generator.int8.onnx", "quantizer": ...,
+              "psnr_fp32_db": ..., "psnr_int8_db": ..., ...}, ...}
+
+``int8`` is written by ``paddlegan quantize`` (:mod:`ppgan_ext.deploy.quantize`)
+and dropped by a re-export.
 
 ``model_file`` / ``params_file`` are null in an ONNX-only folder. Folders
 exported by PaddleGAN itself (no sidecar, one single-input image-to-image
@@ -66,6 +71,8 @@ class ModelInfo:
         value_range (tuple[float, float]): Pixel range of the tensors.
         sidecar (dict): The sidecar as read (empty without one).
         onnx_file (str or None): The ONNX graph, when exported.
+        int8_file (str or None): The int8 ONNX graph written by
+            ``paddlegan quantize`` (sidecar key ``int8``), if any.
     """
     model_dir: str
     model_file: Optional[str]
@@ -79,6 +86,7 @@ class ModelInfo:
     value_range: Tuple[float, float] = (0.0, 1.0)
     sidecar: dict = field(default_factory=dict)
     onnx_file: Optional[str] = None
+    int8_file: Optional[str] = None
 
     @property
     def formats(self) -> List[str]:
@@ -167,6 +175,10 @@ def read_model_dir(model_dir: str) -> ModelInfo:
     model_file = _named_file(model_dir, meta, 'model_file')
     params_file = _named_file(model_dir, meta, 'params_file')
     onnx_file = _named_file(model_dir, meta, 'onnx_file')
+    int8 = meta.get('int8')
+    if int8 is not None and not (isinstance(int8, dict) and int8.get('onnx_file')):
+        raise ValueError(f"{sidecar_path}: 'int8' must be a record with an 'onnx_file'")
+    int8_file = _named_file(model_dir, int8, 'onnx_file') if int8 else None
     if (model_file is None) != (params_file is None):
         raise ValueError(f"{sidecar_path}: 'model_file' and 'params_file' must both be set "
                          f"or both be null")
@@ -186,7 +198,7 @@ def read_model_dir(model_dir: str) -> ModelInfo:
                      in_channels=int(meta.get('in_channels', shape[1] if shape[1] > 0 else 3)),
                      out_channels=meta.get('out_channels'), channel_order=order,
                      value_range=tuple(meta.get('value_range', (0.0, 1.0))), sidecar=meta,
-                     onnx_file=onnx_file)
+                     onnx_file=onnx_file, int8_file=int8_file)
 
 
 def write_json(path: str, data: dict) -> None:

@@ -20,9 +20,6 @@ import warnings
 from typing import Sequence
 
 import numpy as np
-import paddle
-
-from ..config import load_config, validate_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -161,6 +158,8 @@ def setup(args, cfg) -> None:
     logger = _log_to(cfg.output_dir)
     logger.info('Configs: {}'.format(cfg))
 
+    import paddle
+
     use_gpu = paddle.is_compiled_with_cuda() and not args.no_cuda
     paddle.set_device('gpu' if use_gpu else 'cpu')
     if args.seed is not None:
@@ -217,7 +216,7 @@ def build_trainer(args):
     created is removed again (it holds only the log).
     """
     from ..compat import drop_newer_config_keys, harden_ppgan_image_io, patch_ppgan
-    from ..config import ConfigWarning
+    from ..config import ConfigWarning, load_config, validate_config
     from .trainer import Trainer
 
     patch_ppgan()             # ppgan 2.1.0 on Paddle 3 / NumPy 2, offline weights

@@ -35,7 +35,7 @@ from ppgan.models.generators.builder import GENERATORS, build_generator
 from ppgan.modules.init import init_weights
 from ppgan.solver import build_optimizer
 
-from ..metrics.style_loss_metric import StyleTransferLoss
+from ..metrics import style_loss_metric  # the module: registration may start inside it
 from ..pyramid import check_semantics, min_train_side
 from ..weight_files import (load_net_state, read_state_file,
                             resolve_weights_path, sub_state)
@@ -456,7 +456,7 @@ class LapStylePyramidModel(BaseModel):
             self.visual_items['panel'] = paddle.concat([self.ci, self.si, shown], axis=3)
             del self.visual_items['content'], self.visual_items['style']
         for metric in (metrics or {}).values():
-            if isinstance(metric, StyleTransferLoss):
+            if isinstance(metric, style_loss_metric.StyleTransferLoss):
                 metric.update(self.val_losses)
             else:
                 metric.update(shown, self.ci)

@@ -283,7 +283,7 @@ class WebApp:
         return JSONResponse(job.public(), 202)
 
     def _submit_stylize(self, data: dict, photo) -> Job:
-        from ..datasets.lapstyle_dataset import read_rgb
+        from ..image_io import read_image as read_rgb
 
         models, store = self.models, self.store
         if models.stylizer is None:

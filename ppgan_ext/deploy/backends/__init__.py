@@ -5,7 +5,8 @@ backend         runs                         precisions   module
 =============== ============================ ============ =========================
 ``paddle``      ``NAME.json`` / ``.pdmodel`` fp32         :mod:`.paddle`
 ``onnxruntime`` ``NAME.onnx``                fp32         :mod:`.onnxruntime`
-``openvino``    ``NAME.onnx``                fp32, bf16   :mod:`.openvino`
+``openvino``    ``NAME.onnx``                fp32, bf16,  :mod:`.openvino`
+                (int8: ``NAME.int8.onnx``)   int8
 =============== ============================ ============ =========================
 
 Every predictor is called as ``predictor(*arrays)`` with float32 NCHW arrays
@@ -18,6 +19,11 @@ bf16 runs only on CPUs that compute in bf16 natively (AMX or AVX-512 BF16,
 Inference's oneDNN bf16 mode made the 64x16 SR net slower (0.86x) and left
 the LapStyle pyramid unchanged, and ONNX Runtime's CPU provider has no bf16
 convolution kernels. Any other bf16 request is refused with one line.
+
+int8 runs the graph ``paddlegan quantize`` wrote beside the fp32 one
+(:mod:`ppgan_ext.deploy.quantize`), with OpenVINO only: ONNX Runtime ran the
+same QDQ graphs slower than its own fp32 (``bench/int8.py``). A folder without
+an int8 graph is refused with the command that makes one.
 
 The default backend (:func:`choose_backend`) is the fastest one installed for
 the folder's model kind, in the order ``bench/infer.py`` measured side by side
@@ -36,6 +42,7 @@ two). The README table has the numbers.
 """
 import importlib
 import importlib.util
+import sys
 from typing import Callable, List, Optional, Sequence, Union
 
 import numpy as np
@@ -43,7 +50,7 @@ import numpy as np
 from ..model_dir import ModelInfo, read_model_dir
 
 BACKENDS = ('paddle', 'onnxruntime', 'openvino')
-PRECISIONS = ('fp32', 'bf16')
+PRECISIONS = ('fp32', 'bf16', 'int8')
 # backend -> (module under this package, the pip package it needs)
 _MODULES = {'paddle': ('paddle', 'paddlepaddle'), 'onnxruntime': ('onnxruntime', 'onnxruntime'),
             'openvino': ('openvino', 'openvino')}
@@ -52,7 +59,7 @@ _FASTEST_FIRST = {'sr': ('openvino', 'onnxruntime', 'paddle'),
                   'stylize': ('onnxruntime', 'openvino', 'paddle')}
 
 __all__ = ['BACKENDS', 'PRECISIONS', 'BasePredictor', 'installed_backends', 'choose_backend',
-           'check_precision', 'create_predictor']
+           'check_precision', 'create_predictor', 'paddle_cuda_build']
 
 
 class BasePredictor:
@@ -98,6 +105,25 @@ def _is_installed(backend: str) -> bool:
     return importlib.util.find_spec(module.split('.')[0]) is not None
 
 
+def paddle_cuda_build() -> bool:
+    """True when the installed Paddle is compiled with CUDA; Paddle is imported only to confirm.
+
+    A CPU-only machine (no ``paddlepaddle-gpu`` distribution installed, Paddle
+    not yet imported) is answered from the package metadata, so the ONNX
+    paths of the commands never import Paddle to learn that there is no GPU.
+    """
+    from importlib import metadata
+
+    if 'paddle' not in sys.modules:
+        try:
+            metadata.distribution('paddlepaddle-gpu')
+        except metadata.PackageNotFoundError:
+            return False
+    import paddle
+
+    return bool(paddle.is_compiled_with_cuda())
+
+
 def installed_backends() -> List[str]:
     """The backends whose Python package is installed, in :data:`BACKENDS` order."""
     return [b for b in BACKENDS if _is_installed(b)]
@@ -122,8 +148,8 @@ def choose_backend(info: ModelInfo, device: str = 'cpu', precision: str = 'fp32'
         if backend in installed and needs in info.formats \
                 and (precision == 'fp32' or backend == 'openvino'):
             return backend
-    if precision == 'bf16':
-        raise ValueError(f"--precision bf16: needs the openvino backend and an ONNX graph "
+    if precision in ('bf16', 'int8'):
+        raise ValueError(f"--precision {precision}: needs the openvino backend and an ONNX graph "
                          f"(folder {info.model_dir} has formats: {', '.join(info.formats)}; "
                          f"installed backends: {', '.join(installed) or 'none'})")
     raise ValueError(f"--model_dir {info.model_dir}: no installed backend runs formats "
@@ -147,6 +173,9 @@ def check_precision(backend: str, precision: str, flags=None) -> None:
 
     if precision not in PRECISIONS:
         raise ValueError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if precision == 'int8' and backend != 'openvino':
+        raise ValueError(f"--precision int8: runs with --backend openvino (the {backend} "
+                         f"backend has no int8 path that is faster than its fp32)")
     if precision != 'bf16':
         return
     if backend == 'paddle':
@@ -179,7 +208,8 @@ def create_predictor(model_dir: Union[str, ModelInfo], backend: Optional[str] = 
         model_dir (str or ModelInfo): Folder written by ``paddlegan export``.
         backend (str, optional): One of :data:`BACKENDS`; None or ``'auto'``:
             :func:`choose_backend`. Default: None.
-        precision (str): ``'fp32'`` or ``'bf16'`` (see module). Default: 'fp32'.
+        precision (str): ``'fp32'``, ``'bf16'`` or ``'int8'`` (see module).
+            Default: 'fp32'.
         device (str): ``'cpu'`` or ``'gpu'`` (Paddle backend only). Default: 'cpu'.
         threads (int, optional): CPU threads. Default:
             :func:`ppgan_ext.deploy.cpu.default_threads`.
@@ -204,6 +234,9 @@ def create_predictor(model_dir: Union[str, ModelInfo], backend: Optional[str] = 
         raise ValueError(f"--device gpu: runs with --backend paddle only (got {backend}); for "
                          f"ONNX on a GPU see the README's GPU section")
     check_precision(backend, precision)
+    if precision == 'int8' and info.int8_file is None:
+        raise ValueError(f"--precision int8: {info.model_dir} holds no int8 graph; make one with "
+                         f"`paddlegan quantize --model_dir {info.model_dir}`")
     cls: Callable[..., BasePredictor] = _backend_module(backend).PREDICTOR
     if backend == 'paddle':
         return cls(info, device=device, threads=threads, **options)

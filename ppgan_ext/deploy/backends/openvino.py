@@ -8,7 +8,21 @@ OpenVINO would otherwise pick bf16 by itself, so ``fp32`` is ``f32`` and
 ``bf16`` is ``bf16``. bf16 needs AMX or AVX-512 BF16
 (:func:`ppgan_ext.deploy.cpu.native_bf16`) and OpenVINO's CPU plugin
 reporting ``BF16`` in ``OPTIMIZATION_CAPABILITIES``.
+
+Compiled-model cache: compiling a graph for the CPU costs more than running
+it once on a small photo, so the compiled blob is kept (OpenVINO's
+``CACHE_DIR``) in ``MODEL_DIR/openvino_cache/``, or, when the model folder
+is not writable, in ``~/.cache/ppgan_ext/openvino/<folder hash>/``. A later
+run with the same graph, precision and threads loads the blob instead of
+compiling (``predictor.loaded_from_cache``). Blobs live in one subfolder per
+graph file version (its size, modification time and inode: ``paddlegan
+export`` replaces files by rename, so a re-export always gets a new
+subfolder and compiles again); subfolders of versions no longer in the
+folder are removed. ``PPGAN_EXT_OPENVINO_CACHE`` names another cache folder,
+or ``off`` disables the cache.
 """
+import hashlib
+import os
 from typing import Optional, Union
 
 import numpy as np
@@ -17,9 +31,48 @@ from ..cpu import default_threads
 from ..model_dir import ModelInfo, read_model_dir
 from . import BasePredictor, no_onnx_error
 
-__all__ = ['OpenVINOPredictor', 'PREDICTOR', 'cpu_capabilities']
+__all__ = ['OpenVINOPredictor', 'PREDICTOR', 'cpu_capabilities', 'cache_dir_for', 'graph_version',
+           'CACHE_DIR_NAME', 'CACHE_ENV']
 
-_HINTS = {'fp32': 'f32', 'bf16': 'bf16'}
+# int8: the quantized graph's int8 ops run in int8, the rest in f32 (bf16 for the rest
+# measured no faster on the AMX Xeon)
+_HINTS = {'fp32': 'f32', 'bf16': 'bf16', 'int8': 'f32'}
+CACHE_DIR_NAME = 'openvino_cache'
+CACHE_ENV = 'PPGAN_EXT_OPENVINO_CACHE'
+
+
+def graph_version(path: str) -> str:
+    """A short key that changes whenever ``path`` is rewritten or replaced."""
+    st = os.stat(path)
+    return hashlib.sha1(f'{st.st_size}-{st.st_mtime_ns}-{st.st_ino}'.encode()).hexdigest()[:16]
+
+
+def _versioned_cache(base: str, graph: str, keep) -> str:
+    """``base/<version of graph>``; other versions' subfolders not in ``keep`` are removed."""
+    import shutil
+
+    version = graph_version(graph)
+    if os.path.isdir(base):
+        for name in os.listdir(base):
+            if name not in keep and name != version and len(name) == 16:
+                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+    return os.path.join(base, version)
+
+
+def cache_dir_for(model_dir: str) -> Optional[str]:
+    """The compiled-blob cache folder of a model folder (None: caching off).
+
+    ``$PPGAN_EXT_OPENVINO_CACHE`` if set (``off``/``0``/empty: None); else
+    ``MODEL_DIR/openvino_cache`` when the model folder is writable; else a
+    folder per model under ``~/.cache/ppgan_ext/openvino``.
+    """
+    env = os.environ.get(CACHE_ENV)
+    if env is not None:
+        return None if env.strip().lower() in ('', '0', 'off', 'none') else env
+    if os.access(model_dir, os.W_OK):
+        return os.path.join(model_dir, CACHE_DIR_NAME)
+    key = hashlib.sha1(os.path.realpath(model_dir).encode('utf-8')).hexdigest()[:16]
+    return os.path.join(os.path.expanduser('~'), '.cache', 'ppgan_ext', 'openvino', key)
 
 
 def _openvino():
@@ -52,9 +105,19 @@ class OpenVINOPredictor(BasePredictor):
 
     Args:
         model_dir (str or ModelInfo): Folder with an ONNX graph.
-        precision (str): ``'fp32'`` or ``'bf16'``. Default: 'fp32'.
+        precision (str): ``'fp32'``, ``'bf16'`` or ``'int8'`` (the folder's
+            ``NAME.int8.onnx``). Default: 'fp32'.
         threads (int, optional): Inference threads. Default:
             :func:`ppgan_ext.deploy.cpu.default_threads`.
+        graph_file (str, optional): Run this ONNX file instead of the
+            folder's (used to check a graph before it is installed).
+
+    Attributes:
+        cache_dir (str or None): Compiled-blob cache folder of this graph
+            version (under :func:`cache_dir_for`); None when caching is off or
+            the folder cannot be created.
+        loaded_from_cache (bool): The compiled model came from the cache
+            (nothing was compiled).
 
     Raises:
         ValueError: no ONNX graph, an unknown precision, or bf16 that the
@@ -63,7 +126,7 @@ class OpenVINOPredictor(BasePredictor):
     backend = 'openvino'
 
     def __init__(self, model_dir: Union[str, ModelInfo], precision: str = 'fp32',
-                 threads: Optional[int] = None):
+                 threads: Optional[int] = None, graph_file: Optional[str] = None):
         ov = _openvino()
 
         if precision not in _HINTS:
@@ -71,6 +134,10 @@ class OpenVINOPredictor(BasePredictor):
         self.info = model_dir if isinstance(model_dir, ModelInfo) else read_model_dir(model_dir)
         if self.info.onnx_file is None:
             raise no_onnx_error(self.info, self.backend)
+        graph = graph_file or (self.info.int8_file if precision == 'int8' else self.info.onnx_file)
+        if graph is None:
+            raise ValueError(f"--precision int8: {self.info.model_dir} holds no int8 graph "
+                             f"(paddlegan quantize)")
         core = ov.Core()
         if precision == 'bf16' and 'BF16' not in core.get_property(
                 'CPU', 'OPTIMIZATION_CAPABILITIES'):
@@ -79,13 +146,24 @@ class OpenVINOPredictor(BasePredictor):
         self.precision = precision
         config = {'INFERENCE_PRECISION_HINT': _HINTS[precision], 'PERFORMANCE_HINT': 'LATENCY',
                   'NUM_STREAMS': '1', 'INFERENCE_NUM_THREADS': str(threads or default_threads())}
-        try:
-            model = core.read_model(self.info.onnx_file)
-            self._compiled = core.compile_model(model, 'CPU', config)
+        self.cache_dir = None if graph_file else cache_dir_for(self.info.model_dir)
+        if self.cache_dir is not None:
+            try:
+                current = {graph_version(f) for f in (self.info.onnx_file, self.info.int8_file)
+                           if f}
+                self.cache_dir = _versioned_cache(self.cache_dir, graph, current)
+                os.makedirs(self.cache_dir, exist_ok=True)
+                config['CACHE_DIR'] = self.cache_dir
+            except OSError:   # read-only home or model folder: compile every time
+                self.cache_dir = None
+        try:   # a file path lets OpenVINO skip reading the graph on a cache hit
+            self._compiled = core.compile_model(graph, 'CPU', config)
         except Exception as e:  # OpenVINO raises RuntimeError with multi-line text
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
             raise ValueError(f"--model_dir {self.info.model_dir}: OpenVINO cannot load "
-                             f"{self.info.onnx_file}: {first}") from None
+                             f"{graph}: {first}") from None
+        self.loaded_from_cache = bool(self.cache_dir) and bool(
+            self._compiled.get_property('LOADED_FROM_CACHE'))
         self._request = self._compiled.create_infer_request()
         names = [port.get_any_name() for port in self._compiled.inputs]
         wanted = [i.get('name') for i in self.info.inputs]

@@ -1,0 +1,188 @@
+"""Benchmark: int8 (`paddlegan quantize`) vs bf16 and fp32 with OpenVINO, side by side in one run.
+
+Graphs (those of ``bench/infer.py``, exported the same way):
+
+* ``TransposeSRResNet`` 64 features x 16 blocks x4 (BatchNorm) at 256x256;
+* the demo generator (32 x 4, global bilinear residual) at 256x256: ``make
+  demo``'s trained model when ``--demo-dir`` holds one (then the quality row
+  is the real guard: PSNR against the ground truth of the held-out photos),
+  else the config's initial weights;
+* the LapStyle 2-level pyramid at 512x512 content and style.
+
+Each graph is quantized with :func:`ppgan_ext.deploy.quantize.nncf_quantize`
+on :func:`ppgan_ext.deploy.quantize.calibration_inputs` (training photos),
+then fp32, bf16 and int8 predictors (OpenVINO, ``--threads``) are timed in
+interleaved rounds (the median of ``--repeat``, after a warm-up), so they see
+the same machine load. Printed: ms per image, int8's speed-up over bf16 and
+fp32, and int8 output against fp32 output (PSNR, peak 1) on the timed input.
+The CPU line names the native bf16 / int8 flags: int8 runs fast with AMX-INT8
+or AVX-512 VNNI; without native bf16 the bf16 column is skipped and int8 is
+compared with fp32.
+
+Goal: int8 >= 1.5x bf16 on CPUs with AMX (>= 1.5x the best other precision
+elsewhere).
+
+    python bench/int8.py [--threads 2] [--repeat 5] [--demo-dir demo_output]
+"""
+import argparse
+import importlib.util
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GOAL = 1.5
+
+
+def _parse(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--threads', type=int, default=2, help='CPU threads (default 2)')
+    p.add_argument('--repeat', type=int, default=5, help='timed rounds (default 5)')
+    p.add_argument('--lapstyle-repeat', type=int, default=3,
+                   help='timed rounds of the LapStyle pyramid (default 3)')
+    p.add_argument('--demo-dir', default=os.path.join(ROOT, 'demo_output'),
+                   help="`make demo` output (its trained model and held-out photos)")
+    p.add_argument('--work-dir', default=None, help='keep exports here (default: temp folder)')
+    return p.parse_args(argv)
+
+
+ARGS = _parse() if __name__ == '__main__' else None
+if ARGS is not None:
+    for var in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        os.environ[var] = str(ARGS.threads)
+sys.path.insert(0, ROOT)
+
+import numpy as np  # noqa: E402
+
+from ppgan_ext.plugin import quiet_paddle_logs  # noqa: E402
+
+quiet_paddle_logs()   # before Paddle loads (the graph builders import it)
+
+
+def _bench_infer():
+    """``bench/infer.py`` as a module (its graph builders)."""
+    spec = importlib.util.spec_from_file_location('bench_infer', os.path.join(ROOT, 'bench',
+                                                                              'infer.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def interleaved(fns: dict, inputs, repeat: int) -> dict:
+    """Median ms per callable, one run of each per round (after one warm-up run each)."""
+    for fn in fns.values():
+        fn(*inputs)
+    times = {k: [] for k in fns}
+    for _ in range(repeat):
+        for k, fn in fns.items():
+            start = time.perf_counter()
+            fn(*inputs)
+            times[k].append(time.perf_counter() - start)
+    return {k: 1000.0 * statistics.median(v) for k, v in times.items()}
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((np.clip(a, 0, 1).astype(np.float64) - np.clip(b, 0, 1)) ** 2))
+    return float('inf') if mse == 0 else 10.0 * np.log10(1.0 / mse)
+
+
+def run_case(name: str, model_dir: str, inputs, repeat: int, threads: int, work: str,
+             bf16: bool) -> dict:
+    from ppgan_ext.deploy.backends.openvino import OpenVINOPredictor
+    from ppgan_ext.deploy.model_dir import read_model_dir
+    from ppgan_ext.deploy.quantize import calibration_inputs, nncf_quantize
+
+    info = read_model_dir(model_dir)
+    q_file = os.path.join(work, f"{name.split()[0]}.int8.onnx")
+    start = time.perf_counter()
+    nncf_quantize(info.onnx_file, [i['name'] for i in info.inputs], calibration_inputs(info),
+                  q_file)
+    quant_s = time.perf_counter() - start
+    fns = {'fp32': OpenVINOPredictor(info, 'fp32', threads)}
+    if bf16:
+        fns['bf16'] = OpenVINOPredictor(info, 'bf16', threads)
+    fns['int8'] = OpenVINOPredictor(info, 'int8', threads, graph_file=q_file)
+    ms = interleaved(fns, inputs, repeat)
+    quality = psnr(fns['int8'](*inputs), fns['fp32'](*inputs))
+    return {'name': name, 'ms': ms, 'int8_vs_fp32_db': quality, 'quantize_s': quant_s}
+
+
+def demo_guard(demo_dir: str, work: str, threads: int) -> str:
+    """The real guard on make demo's trained model: held-out PSNR, fp32 vs int8."""
+    from ppgan_ext.deploy.quantize import QuantizationRefused, quantize_model_dir
+
+    src = os.path.join(demo_dir, 'inference_model')
+    lq, gt = os.path.join(demo_dir, 'heldout_lq'), os.path.join(demo_dir, 'heldout_gt')
+    if not (os.path.isdir(src) and os.path.isdir(lq) and os.path.isdir(gt)):
+        return 'demo guard: skipped (no trained demo model; run make demo)'
+    copy = os.path.join(work, 'demo_guard')
+    shutil.copytree(src, copy, dirs_exist_ok=True)
+    try:
+        report = quantize_model_dir(copy, heldout=lq, heldout_gt=gt, threads=threads)
+    except QuantizationRefused as e:
+        return f'demo guard: {e}'
+    r = report.record
+    return (f"demo guard (trained demo model, held-out photos vs ground truth): PSNR fp32 "
+            f"{r['psnr_fp32_db']:.4f} dB, int8 {r['psnr_int8_db']:.4f} dB, loss "
+            f"{r['loss_db']:.4f} dB (margin {r['margin_db']} dB): kept")
+
+
+def main() -> int:
+    from ppgan_ext.deploy.cpu import bf16_flags, cpu_name, int8_flags, native_bf16
+
+    args = ARGS or _parse([])
+    work = args.work_dir or tempfile.mkdtemp(prefix='bench-int8-')
+    os.makedirs(work, exist_ok=True)
+    bench = _bench_infer()
+    bf16 = native_bf16()
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical cores; native bf16: "
+          f"{', '.join(bf16_flags()) or 'none'}; native int8: "
+          f"{', '.join(int8_flags()) or 'none'}; threads {args.threads}")
+    cases = [bench.sr_case('TransposeSRResNet-64x16-x4',
+                           dict(name='TransposeSRResNet', num_feat=64, num_blocks=16, scale=4),
+                           256, work)]
+    demo_model = os.path.join(args.demo_dir, 'inference_model')
+    demo_trained = os.path.isfile(os.path.join(demo_model, 'ppgan_ext.json'))
+    if demo_trained:
+        x = np.random.default_rng(0).random((1, 3, 256, 256), dtype=np.float32)
+        cases.append(bench.Case('demo-generator-32x4-x4 (trained) 256x256', demo_model, [x],
+                                None))
+    else:
+        cases.append(bench.sr_case('demo-generator-32x4-x4',
+                                   dict(name='TransposeSRResNet', num_feat=32, num_blocks=4,
+                                        scale=4, norm='none', deconv_kernel=4,
+                                        global_residual=True), 256, work))
+    lapstyle = bench.lapstyle_case(work, 512, args.lapstyle_repeat)
+    rows = []
+    for case in cases + [lapstyle]:
+        repeat = case.repeat or args.repeat
+        rows.append(run_case(case.name, case.model_dir, case.inputs, repeat, args.threads, work,
+                             bf16))
+    load = os.getloadavg()
+    print(f'load average after the timings: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} '
+          f'(above {args.threads}: other processes shared the cores)\n')
+    head = f"{'graph':<44} {'fp32 ms':>9} {'bf16 ms':>9} {'int8 ms':>9} {'int8/bf16':>10} " \
+           f"{'int8/fp32':>10} {'int8 vs fp32':>13}"
+    print(head)
+    met = []
+    for r in rows:
+        ms = r['ms']
+        best_other = ms.get('bf16', ms['fp32'])
+        ratio = best_other / ms['int8']
+        met.append(ratio >= GOAL)
+        print(f"{r['name']:<44} {ms['fp32']:9.1f} {ms.get('bf16', float('nan')):9.1f} "
+              f"{ms['int8']:9.1f} {ratio:9.2f}x {ms['fp32'] / ms['int8']:9.2f}x "
+              f"{r['int8_vs_fp32_db']:10.2f} dB")
+    reference = 'bf16' if bf16 else 'fp32'
+    print(f"\ngoal int8 >= {GOAL}x {reference}: met for {sum(met)} of {len(met)} graphs")
+    print(demo_guard(args.demo_dir, work, args.threads))
+    if not args.work_dir:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
