@@ -68,12 +68,12 @@ def report(error: BaseException) -> int:
       ours): ``error: <who> raised <Type>: <message>`` and the innermost
       frames as ``file:line in function``, exit 1.
     """
-    from ..compat import WeightsUnavailable
     from ..config import ConfigError
     from ..engine.trainer import TrainingDiverged, WeightsMismatch
+    from ..zoo.download import WeightsCorrupt, WeightsUnavailable
 
     cause = error
-    while cause is not None and not isinstance(cause, WeightsUnavailable):
+    while cause is not None and not isinstance(cause, (WeightsUnavailable, WeightsCorrupt)):
         cause = cause.__cause__ or cause.__context__   # ppgan's builders re-raise as RuntimeError
     if cause is not None:
         error = cause
@@ -82,7 +82,7 @@ def report(error: BaseException) -> int:
     if isinstance(error, TrainingDiverged):
         print(f'error: {_message(error)}', file=sys.stderr)
         return 1
-    input_errors = (CommandError, ConfigError, WeightsMismatch, WeightsUnavailable,
+    input_errors = (CommandError, ConfigError, WeightsMismatch, WeightsUnavailable, WeightsCorrupt,
                     FileNotFoundError, NotADirectoryError)
     if isinstance(error, input_errors) or (isinstance(error, ValueError)
                                            and owner in ('ppgan-ext', None)):
