@@ -1,0 +1,213 @@
+"""PaddleGAN's published models by name: our output equals ppgan's own predictor's.
+
+For each model, random weights are written in the exact layout of the file
+ppgan publishes (a bare state dict; AnimeGAN's ``{'netG': ...}``), with the
+output layer rescaled so the images are image-like (not clipped flat).
+ppgan's predictor (``ppgan.apps.XPredictor(weight_path=...)``, called as its
+``run()`` is, writing into a tmp folder) is the reference; ours runs the
+same file through the dynamic graph, and through the exported graph on
+Paddle Inference, ONNX Runtime and OpenVINO (fp32). Agreement: >= 99.9 % of
+pixel values within one grey level, none more than 3 apart.
+
+The weight files are fetched by name from an HTTP server on 127.0.0.1.
+"""
+import http.server
+import os
+import threading
+
+import cv2
+import numpy as np
+import paddle
+import pytest
+
+from ppgan_ext.apps.pretrained import PretrainedRunner, export_pretrained, load_generator
+from ppgan_ext.sample_data import sample_image
+from ppgan_ext.zoo import download as dl
+from ppgan_ext.zoo import registry
+
+BACKENDS = ('dygraph', 'paddle', 'onnxruntime', 'openvino')
+
+
+def _calibrate(conv, out, std, mean=0.0):
+    """Rescale ``conv`` (whose current output is ``out``) to give per-channel ``mean``, ``std``."""
+    o = out.numpy()
+    k = std / (o.std(axis=(0, 2, 3)) + 1e-12)
+    shift = o.mean(axis=(0, 2, 3))
+    conv.weight.set_value((conv.weight.numpy() * k[:, None, None, None]).astype('float32'))
+    bias = -shift * k + mean
+    if conv.bias is not None:
+        conv.bias.set_value((conv.bias.numpy() * k + bias).astype('float32'))
+
+
+def _unit_convs(net, *inputs):
+    """Data-dependent init: rescale each conv, in execution order, so its output has std 1.
+
+    Random nets without normalisation layers (MPRNet) otherwise grow activations to
+    ~1e8, where float rounding decides the output and no two runtimes agree.
+    """
+    seen, hooks = set(), []
+
+    def hook(layer, args, out):
+        if id(layer) in seen:
+            return out
+        seen.add(id(layer))
+        k = 1.0 / (float(out.numpy().std()) + 1e-12)
+        layer.weight.set_value(layer.weight * k)
+        if layer.bias is not None:
+            layer.bias.set_value(layer.bias * k)
+        return out * k
+
+    for layer in net.sublayers():
+        if isinstance(layer, paddle.nn.Conv2D):
+            hooks.append(layer.register_forward_post_hook(hook))
+    with paddle.no_grad():
+        net(*inputs)
+    for h in hooks:
+        h.remove()
+
+
+def _photo(h, w):
+    rgb = sample_image('coffee')[:, :, ::-1]
+    return np.ascontiguousarray(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA))
+
+
+def _weights(name, path, probe):
+    """Random weights of model ``name`` in ppgan's file layout at ``path``."""
+    entry = registry.get(name)
+    paddle.seed(11)
+    from ppgan.models.generators.builder import build_generator
+
+    net = build_generator({k: v for k, v in entry.arch.items()})
+    net.eval()
+    x = paddle.to_tensor(probe.transpose(2, 0, 1)[None].astype('float32') / 255.0)
+    with paddle.no_grad():
+        if entry.arch['name'] == 'RRDBNet':
+            net.conv_last.weight.set_value(net.conv_last.weight * 0)
+            net.conv_last.bias.set_value(net.conv_last.bias * 0)
+            # conv_last sees HRconv's activation: scale it to an image around 0.5
+            hr = net.HRconv
+            feat = net.lrelu(hr(net.lrelu(net.upconv2(paddle.nn.functional.interpolate(
+                net.lrelu(net.upconv1(paddle.nn.functional.interpolate(
+                    net.conv_first(x) + net.trunk_conv(net.RRDB_trunk(net.conv_first(x))),
+                    scale_factor=2))), scale_factor=2)))))
+            net.conv_last.weight.set_value(paddle.randn(net.conv_last.weight.shape) * 0.05)
+            _calibrate(net.conv_last, net.conv_last(feat), 0.2, 0.5)
+        elif entry.arch['name'] == 'MPRNet':
+            # the residual added to the input: small, so the output stays inside [0, 1]
+            x = x[:, :, :x.shape[2] // 8 * 8, :x.shape[3] // 8 * 8]
+            _unit_convs(net, x)
+            out = net(x)[0] - x
+            tail = net.tail
+            o = out.numpy()
+            k = 0.04 / (o.std() + 1e-12)
+            tail.weight.set_value(tail.weight * k)
+        else:   # AnimeGenerator: tanh of the 1x1 conv
+            xa = x * 2 - 1
+            pre = net.out[0](net.E(net.D(net.C(net.B(net.A(xa))))))
+            k = 0.8 / (pre.numpy().std() + 1e-12)
+            net.out[0].weight.set_value(net.out[0].weight * k)
+    state = net.state_dict()
+    paddle.save({'netG': state} if entry.weights.state_key == 'netG' else state, str(path))
+    return path
+
+
+class _Files(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope='module')
+def served(tmp_path_factory):
+    """An HTTP server on 127.0.0.1 serving a folder: (folder, base URL)."""
+    root = tmp_path_factory.mktemp('www')
+    handler = lambda *a, **k: _Files(*a, directory=str(root), **k)   # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield root, f'http://127.0.0.1:{httpd.server_address[1]}'
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    from ppgan.utils import download as ppgan_download
+
+    monkeypatch.delenv(dl.OFFLINE_ENV, raising=False)
+    monkeypatch.setattr(ppgan_download, 'PPGAN_HOME', str(tmp_path / 'ppgan'))
+    monkeypatch.setenv('PPGAN_EXT_CACHE', str(tmp_path / 'ext'))
+    return tmp_path
+
+
+def _served_entry(name, served, monkeypatch, probe):
+    """Register ``name``'s entry under its published file name, served from 127.0.0.1."""
+    import dataclasses
+
+    root, base = served
+    entry = registry.get(name)
+    file = entry.weights.file
+    if not (root / file).exists():
+        _weights(name, root / file, probe)
+    local = dataclasses.replace(entry, weights=dataclasses.replace(
+        entry.weights, url=f'{base}/{file}'))
+    monkeypatch.setitem(registry._ENTRIES, name, local)
+    return local, str(root / file)
+
+
+def _agreement(ours, ref):
+    assert ours.shape == ref.shape, (ours.shape, ref.shape)
+    diff = np.abs(ours.astype(np.int16) - ref.astype(np.int16))
+    return float((diff <= 1).mean()), int(diff.max())
+
+
+def _ppgan_reference(name, weights, png, out_dir):
+    """ppgan's predictor on ``png``, as its run() is called: its output as RGB uint8."""
+    from ppgan import apps
+
+    entry = registry.get(name)
+    pipeline = entry.extra['pipeline']
+    if pipeline == 'realsr':
+        pred = apps.RealSRPredictor(output=out_dir, weight_path=weights)
+        _, path = pred.run(png)
+    elif pipeline == 'mprnet':
+        pred = apps.MPRPredictor(images_path=png, output_path=out_dir, weight_path=weights,
+                                 task=entry.extra['ppgan_task'])
+        pred.run()
+        stem = os.path.splitext(os.path.basename(png))[0]
+        path = os.path.join(out_dir, entry.extra['ppgan_task'], f'{stem}_restoration.png')
+    else:
+        apps.AnimeGANPredictor(output_path=out_dir, weight_path=weights).run(png)
+        path = os.path.join(out_dir, 'anime.png')
+    return cv2.imread(path)[:, :, ::-1]
+
+
+# (model, (H, W) of the photo, backends): every model on the dynamic graph; one model per
+# architecture also through the exported graph on every backend (MPRNet's three widths share it)
+CASES = [
+    ('realsr-df2k-jpeg', (22, 30), BACKENDS),
+    ('mprnet-deraining', (45, 62), BACKENDS),
+    ('mprnet-denoising', (37, 29), ('dygraph',)),
+    ('mprnet-deblurring', (37, 29), ('dygraph',)),
+    ('animeganv2-hayao', (70, 100), BACKENDS),
+]
+
+
+@pytest.mark.parametrize('name,size,backends', CASES, ids=[c[0] for c in CASES])
+def test_output_equals_ppgan_predictor(name, size, backends, served, cache, monkeypatch,
+                                       tmp_path):
+    photo = _photo(*size)
+    entry, weights = _served_entry(name, served, monkeypatch, photo)
+    png = str(tmp_path / 'photo.png')
+    cv2.imwrite(png, photo[:, :, ::-1])
+    ref = _ppgan_reference(name, weights, png, str(tmp_path / 'ppgan_out'))
+    assert 20 < ref.mean() < 235 and ref.std() > 10, (ref.mean(), ref.std())   # not flat
+    results = {}
+    for backend in backends:
+        runner = PretrainedRunner.create(name, backend=backend, progress=False)
+        within_one, worst = _agreement(runner.run(photo), ref)
+        results[backend] = (within_one, worst)
+    # the file came from the server into ppgan's cache, with its sha256 recorded
+    cached = cache / 'ppgan' / entry.weights.file
+    assert open(cached, 'rb').read() == open(weights, 'rb').read()
+    assert entry.weights.file in dl.read_sha256_records(str(cache / 'ppgan'))
+    for backend, (within_one, worst) in results.items():
+        assert within_one >= 0.999 and worst <= 3, (backend, results)
