@@ -14,8 +14,8 @@ from ..export_spec import ExportSpec, register_exporter
 __all__ = ['export_pretrained_generator']
 
 # pipeline -> (H, W) sizes of the parity check
-_PARITY_SIZES = {'realsr': [(24, 24), (21, 17)], 'mprnet': [(32, 32), (48, 40)],
-                 'animegan': [(64, 64), (96, 64)]}
+_PARITY_SIZES = {'realsr': [(21, 17)], 'mprnet': [(40, 32)],
+                 'animegan': [(96, 64)]}
 
 
 @register_exporter('PretrainedModel')
