@@ -128,14 +128,17 @@ def served(tmp_path_factory):
     httpd.server_close()
 
 
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
+@pytest.fixture(scope='module')
+def cache(tmp_path_factory):
+    """ppgan's download folder and the export cache, shared by this module's tests."""
     from ppgan.utils import download as ppgan_download
 
-    monkeypatch.delenv(dl.OFFLINE_ENV, raising=False)
-    monkeypatch.setattr(ppgan_download, 'PPGAN_HOME', str(tmp_path / 'ppgan'))
-    monkeypatch.setenv('PPGAN_EXT_CACHE', str(tmp_path / 'ext'))
-    return tmp_path
+    root = tmp_path_factory.mktemp('cache')
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv(dl.OFFLINE_ENV, raising=False)
+        mp.setattr(ppgan_download, 'PPGAN_HOME', str(root / 'ppgan'))
+        mp.setenv('PPGAN_EXT_CACHE', str(root / 'ext'))
+        yield root
 
 
 def _served_entry(name, served, monkeypatch, probe):
@@ -211,3 +214,67 @@ def test_output_equals_ppgan_predictor(name, size, backends, served, cache, monk
     assert entry.weights.file in dl.read_sha256_records(str(cache / 'ppgan'))
     for backend, (within_one, worst) in results.items():
         assert within_one >= 0.999 and worst <= 3, (backend, results)
+
+
+def test_commands_take_a_model_name(served, cache, monkeypatch, tmp_path, capsys):
+    """list --models, infer --model, export --model, --upscale NAME of the wrong task."""
+    from ppgan_ext.cli import main
+    from ppgan_ext.deploy.model_dir import read_model_dir
+    from ppgan_ext.image_io import read_uint8_rgb
+
+    photo = _photo(45, 62)
+    entry, _ = _served_entry('mprnet-deraining', served, monkeypatch, photo)
+    assert main(['list', '--models']) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:-1]}
+    assert set(rows) == set(registry.names())
+    for name in ('realsr-df2k-jpeg', 'mprnet-deblurring', 'animeganv2-hayao', 'lapstyle-stars'):
+        assert 'Apache-2.0' in rows[name] and 'https://paddlegan.bj.bcebos.com/' in rows[name]
+    photos = tmp_path / 'in'
+    photos.mkdir()
+    cv2.imwrite(str(photos / 'a.png'), photo[:, :, ::-1])
+    cv2.imwrite(str(photos / 'b.png'), _photo(33, 41)[:, :, ::-1])
+    out = tmp_path / 'out'
+    assert main(['infer', '--model', 'mprnet-deraining', '--input', str(photos),
+                 '--output', str(out), '--backend', 'onnxruntime']) == 0
+    said = capsys.readouterr().out
+    assert 'model: mprnet-deraining, backend: onnxruntime' in said and 'wrote 2 image(s)' in said
+    assert main(['list', '--models']) == 0
+    row = [r for r in capsys.readouterr().out.splitlines() if r.startswith('mprnet-deraining')]
+    assert row[0].rstrip().endswith('yes')
+    dygraph = PretrainedRunner.create('mprnet-deraining', backend='dygraph', progress=False)
+    for name, size in (('a', (45, 62)), ('b', (33, 41))):
+        within_one, worst = _agreement(read_uint8_rgb(out / f'{name}.png'),
+                                       dygraph.run(_photo(*size)))
+        assert within_one >= 0.999 and worst <= 3
+    # export --model: a folder `infer --model_dir` runs
+    model_dir = tmp_path / 'exported'
+    assert main(['export', '--model', 'mprnet-deraining', '--output_dir', str(model_dir),
+                 '--no-parity']) == 0   # (the cached export above was checked)
+    info = read_model_dir(str(model_dir))
+    assert info.sidecar['zoo_model'] == 'mprnet-deraining' and info.sidecar['pad_multiple'] == 8
+    assert info.formats == ['paddle', 'onnx']
+    # a name that is not a model, and a model of the wrong task for --upscale: one line each
+    assert main(['infer', '--model', 'mprnet-derain', '--input', str(photos),
+                 '--output', str(out)]) == 2
+    assert "did you mean mprnet-deraining" in capsys.readouterr().err
+    import argparse
+
+    from ppgan_ext.cli.upscale_flags import apply_upscale
+
+    flags = argparse.Namespace(upscale='mprnet-deraining', upscale_config=None, work_size=0,
+                               upscale_tile=128, upscale_tile_overlap=16,
+                               upscale_backend='auto', upscale_precision='fp32')
+    with pytest.raises(ValueError, match="--upscale mprnet-deraining: a 'restore' model"):
+        apply_upscale(flags, lambda c, s: c, 'cpu')
+
+
+def test_style_name_without_its_image_is_one_line(cache, tmp_path, capsys):
+    from ppgan_ext.cli import main
+
+    content = tmp_path / 'c.png'
+    cv2.imwrite(str(content), _photo(40, 40))
+    assert main(['stylize', '--content', str(content), '--style', 'starrynew',
+                 '--output', str(tmp_path / 'out')]) == 2
+    err = capsys.readouterr().err
+    where = os.path.join(str(cache / 'ppgan'), 'lapstyle_styles', 'starrynew.png')
+    assert err.count('\n') == 1 and where in err and "LapStyle 'starrynew'" in err

@@ -23,7 +23,8 @@ from ..zoo import registry
 from ..zoo.download import fetch_weights, verify
 
 __all__ = ['DYGRAPH', 'PretrainedModel', 'load_generator', 'ensure_weights', 'model_cache_dir',
-           'export_pretrained', 'PretrainedRunner', 'run_pipeline']
+           'export_pretrained', 'exported_model_dir', 'PretrainedRunner', 'run_pipeline',
+           'FolderResult', 'run_folder', 'lapstyle_config', 'style_image_for']
 
 DYGRAPH = 'dygraph'
 # (1, 3, h, w) float32 -> (1, 3, s*h, s*w) float32
@@ -113,13 +114,58 @@ def export_pretrained(entry: registry.ModelEntry, weights_path: str, output_dir:
     return export_model(cfg, None, output_dir, model=model, parity=parity, formats=formats)
 
 
+def lapstyle_config() -> str:
+    """The LapStyle pyramid config that exports PaddleGAN's released styles (2 revision levels)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.path.join(root, 'configs', 'lapstyle_rev2.yaml')
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{path}: missing; LapStyle models export with this config '
+                                f'of the ppgan-ext source tree')
+    return path
+
+
 def _cached_export(entry: registry.ModelEntry, weights_path: str) -> str:
     from ..deploy.model_dir import SIDECAR_NAME
 
     folder = model_cache_dir(entry, weights_path)
     if not os.path.isfile(os.path.join(folder, SIDECAR_NAME)):
-        export_pretrained(entry, weights_path, folder)
+        if entry.extra.get('pipeline') == 'lapstyle':
+            from ..config import load_config
+            from ..deploy.export import export_model
+
+            config = lapstyle_config()
+            export_model(load_config(config), weights_path, folder, config_path=config)
+        else:
+            export_pretrained(entry, weights_path, folder)
     return folder
+
+
+def exported_model_dir(name: str, progress: bool = True) -> str:
+    """Model ``name`` exported (Paddle + ONNX, checked) into its cache folder, once; the folder."""
+    entry = registry.get(name)
+    return _cached_export(entry, ensure_weights(entry, progress))
+
+
+def style_image_for(style: str) -> str:
+    """The style image of PaddleGAN's LapStyle style ``style``, where the user put it.
+
+    Looked for under ``<ppgan cache>/lapstyle_styles/`` by the names PaddleGAN
+    uses for it (e.g. ``starrynew.png``).
+
+    Raises:
+        FileNotFoundError: one line naming where to put it.
+    """
+    from ..zoo.download import ppgan_home
+
+    entry = registry.get(f'lapstyle-{style}')
+    folder = os.path.join(ppgan_home(), 'lapstyle_styles')
+    images = entry.extra['style_images']
+    for image in images:
+        if os.path.isfile(os.path.join(folder, image)):
+            return os.path.join(folder, image)
+    raise FileNotFoundError(f"--style {style}: the style image of PaddleGAN's LapStyle "
+                            f"{style!r} model is not on disk; put it ({' or '.join(images)}) "
+                            f"at {os.path.join(folder, images[0])}, or give --style IMAGE")
 
 
 # ------------------------------------------------------------------ pipelines
@@ -284,3 +330,41 @@ class PretrainedRunner:
     def run(self, rgb: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` uint8 RGB -> uint8 RGB (see :func:`run_pipeline`)."""
         return run_pipeline(self.entry, self.net, rgb, self.tile, self.overlap)
+
+
+class FolderResult:
+    """What :func:`run_folder` did: outputs written, kept, and inputs skipped."""
+
+    def __init__(self):
+        self.outputs, self.reused, self.skipped = [], [], []
+
+
+def run_folder(runner: PretrainedRunner, source: str, output: str, overwrite: bool = False,
+               progress: Optional[Callable] = None) -> FolderResult:
+    """Run ``runner`` on an image or a folder (recursive); PNGs keep the relative paths.
+
+    Outputs are written atomically; existing ones are kept unless
+    ``overwrite``; in a folder, unreadable images are skipped and named.
+    """
+    from ..image_io import read_uint8_rgb, write_png
+    from ..utils import plan_png_outputs, remove_stale_temp_files
+
+    plan = plan_png_outputs(source, output, '--input')
+    remove_stale_temp_files(output)
+    result = FolderResult()
+    for src, dst in (progress(plan) if progress else plan):
+        if os.path.isfile(dst) and not overwrite:
+            result.reused.append(dst)
+            continue
+        try:
+            rgb = read_uint8_rgb(src)
+            if rgb.shape[2] == 1:
+                rgb = np.repeat(rgb, 3, axis=2)
+            write_png(dst, runner.run(rgb))
+        except ValueError as e:
+            if len(plan) == 1:
+                raise
+            result.skipped.append(str(e).splitlines()[0])
+            continue
+        result.outputs.append(dst)
+    return result

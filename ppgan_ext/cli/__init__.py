@@ -71,6 +71,7 @@ def report(error: BaseException) -> int:
     from ..config import ConfigError
     from ..engine.trainer import TrainingDiverged, WeightsMismatch
     from ..zoo.download import WeightsCorrupt, WeightsUnavailable
+    from ..zoo.registry import UnknownModel
 
     cause = error
     while cause is not None and not isinstance(cause, (WeightsUnavailable, WeightsCorrupt)):
@@ -83,7 +84,7 @@ def report(error: BaseException) -> int:
         print(f'error: {_message(error)}', file=sys.stderr)
         return 1
     input_errors = (CommandError, ConfigError, WeightsMismatch, WeightsUnavailable, WeightsCorrupt,
-                    FileNotFoundError, NotADirectoryError)
+                    UnknownModel, FileNotFoundError, NotADirectoryError)
     if isinstance(error, input_errors) or (isinstance(error, ValueError)
                                            and owner in ('ppgan-ext', None)):
         print(f'error: {_message(error)}', file=sys.stderr)

@@ -17,8 +17,18 @@ is read from it unless ``--levels`` asks for fewer.
     paddlegan stylize --content photos/ --style starry.png \
         --model_dir inference_model/lapstyle --output stylized/ [--precision bf16]
 
+``--model NAME`` runs a named pretrained style (``paddlegan list --models``,
+e.g. PaddleGAN's ``lapstyle-starrynew``): its weights are fetched once into
+ppgan's cache and exported once into ``~/.cache/ppgan_ext/models/``, then run
+like ``--model_dir`` (``--backend dygraph``: like ``--weights``).
+``--style NAME`` with the name of one of PaddleGAN's LapStyle styles
+(``starrynew``, ``stars``, ``ocean``, ``circuit``) picks that style's model and
+its style image, which the user puts in ``~/.cache/ppgan/lapstyle_styles/``::
+
+    paddlegan stylize --content photos/ --style starrynew --output stylized/
+
 ``--upscale SR_MODEL`` super-resolves each stylized image x2/x4 (see
-:mod:`ppgan_ext.cli.upscale_flags`).
+:mod:`ppgan_ext.cli.upscale_flags`); ``SR_MODEL`` may be a named SR model.
 
 PNGs are written atomically; outputs that already exist are kept unless
 ``--overwrite``.
@@ -39,7 +49,12 @@ Stylizer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 def add_arguments(parser):
     parser.add_argument('--content', required=True, metavar='IMG_OR_DIR',
                         help='content image, or a folder of them (searched recursively)')
-    parser.add_argument('--style', required=True, metavar='IMG', help='style image')
+    parser.add_argument('--style', required=True, metavar='IMG',
+                        help="style image, or the name of one of PaddleGAN's LapStyle styles "
+                             '(starrynew, stars, ocean, circuit)')
+    parser.add_argument('--model', default=None, metavar='NAME',
+                        help='a named pretrained style model (`paddlegan list --models`); '
+                             'instead of --weights/--model_dir')
     parser.add_argument('--weights', default=None, metavar='CKPT',
                         help='LapStyle weight/checkpoint file (*.pdparams; a glob pattern '
                              'picks the newest match); or use --model_dir')
@@ -47,8 +62,9 @@ def add_arguments(parser):
                         help='a LapStyle pyramid exported with `paddlegan export` (run with '
                              '--backend); instead of --weights')
     parser.add_argument('--backend', default='auto',
-                        choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
-                        help='runtime of --model_dir (default auto: the fastest installed)')
+                        choices=('auto', 'paddle', 'onnxruntime', 'openvino', 'dygraph'),
+                        help='runtime of --model_dir/--model (default auto: the fastest '
+                             "installed; dygraph: --model on Paddle's dynamic graph)")
     parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16'),
                         help='precision of --model_dir: fp32 (default) or bf16 (openvino, '
                              'CPUs with AMX/AVX-512 BF16)')
@@ -191,6 +207,41 @@ def stylize_files(pairs: List[Tuple[str, str]], style: np.ndarray, stylize: Styl
     return skipped
 
 
+def resolve_named_model(args) -> None:
+    """``--model NAME`` / ``--style NAME``: fill ``args.weights`` or ``args.model_dir`` and the
+    style image from the named model (fetched and exported once)."""
+    from ..zoo import registry
+    from ..zoo.ppgan_models import LAPSTYLE_STYLES
+
+    style_name = args.style if (args.style in LAPSTYLE_STYLES
+                                and not os.path.isfile(args.style)) else None
+    if args.model is None and style_name is None:
+        if args.backend == 'dygraph':
+            raise ValueError("--backend dygraph runs a --model; --weights always runs the "
+                             "dynamic graph")
+        return
+    if args.model is None:
+        args.model = f'lapstyle-{style_name}'
+    if args.weights is not None or args.model_dir is not None:
+        raise ValueError("--model (or --style NAME) brings its own weights; drop "
+                         "--weights/--model_dir")
+    entry = registry.get(args.model)
+    if entry.task != 'stylize':
+        raise ValueError(f"--model {args.model}: a {entry.task!r} model; stylize takes "
+                         f"{', '.join(registry.names('stylize'))}")
+    from ..apps.pretrained import ensure_weights, exported_model_dir, style_image_for
+
+    if style_name is not None:
+        args.style = style_image_for(style_name)
+    if args.backend == 'dygraph':
+        if args.precision != 'fp32':
+            raise ValueError("--precision bf16: the dynamic graph runs fp32; choose "
+                             "--backend openvino")
+        args.weights, args.backend = ensure_weights(entry), 'auto'
+    else:
+        args.model_dir = exported_model_dir(args.model)
+
+
 def run(args) -> int:
     import paddle
 
@@ -200,6 +251,7 @@ def run(args) -> int:
 
     if args.levels is not None and args.levels < 0:
         raise ValueError(f"--levels must be >= 0, got {args.levels}")
+    resolve_named_model(args)
     if (args.weights is None) == (args.model_dir is None):
         raise ValueError("--weights and --model_dir are mutually exclusive; give exactly one "
                          "(a weight file, or a folder from `paddlegan export`)"

@@ -35,6 +35,9 @@ Not registered:
   with spectral-norm layers whose power iteration runs in ``forward``; the
   traced graph carries that state and did not export within this release.
 
+``size_bytes`` is the float32 size of each architecture's parameters (counted
+from the nets; the published files add a little pickle framing).
+
 This module imports neither Paddle nor ppgan.
 """
 from .registry import ModelEntry, UrlWeights, register
@@ -51,13 +54,13 @@ register(ModelEntry(
     weights=UrlWeights(_BCE + 'applications/DF2K_JPEG.pdparams'),
     licence=_LICENCE,
     origin=_APPS + 'realsr_predictor.py (REALSR_WEIGHT_URL, RRDBNet(3, 3, 64, 23))',
-    reference='ppgan.apps.RealSRPredictor', scale=4, size_bytes=67_000_000,
+    reference='ppgan.apps.RealSRPredictor', scale=4, size_bytes=66_791_948,
     extra={'pipeline': 'realsr', 'tile': 128}))
 
 # MPRPredictor's model_cfgs: task -> (file, n_feat, scale_unetfeats, scale_orsnetfeats)
-_MPR = {'deblurring': ('Deblurring', 96, 48, 32, 80_000_000),
-        'denoising': ('Denoising', 80, 48, 32, 62_000_000),
-        'deraining': ('Deraining', 40, 20, 16, 15_000_000)}
+_MPR = {'deblurring': ('Deblurring', 96, 48, 32, 80_508_508),
+        'denoising': ('Denoising', 80, 48, 32, 62_964_316),
+        'deraining': ('Deraining', 40, 20, 16, 14_549_212)}
 for _task, (_file, _feat, _unet, _ors, _size) in _MPR.items():
     register(ModelEntry(
         name=f'mprnet-{_task}', task='restore',
@@ -78,7 +81,7 @@ register(ModelEntry(
     origin=_APPS + 'animegan_predictor.py (vox_cpk_weight_url, checkpoint["netG"])',
     reference='ppgan.apps.AnimeGANPredictor', value_range=(-1.0, 1.0),
     mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5), pad_multiple=32,
-    size_bytes=8_600_000,
+    size_bytes=8_574_208,
     extra={'pipeline': 'animegan', 'min_size': 256}))
 
 # LapStylePredictor: style -> weight URL constant. The style images are the ones
@@ -96,6 +99,7 @@ for _style, (_const, _images) in LAPSTYLE_STYLES.items():
         weights=UrlWeights(f'{_BCE}models/lapstyle_{_style}.pdparams'),
         licence=_LICENCE,
         origin=_APPS + f'lapstyle_predictor.py ({_const})',
-        reference=f"ppgan.apps.LapStylePredictor(style='{_style}')", size_bytes=None,
+        reference=f"ppgan.apps.LapStylePredictor(style='{_style}')",
+        size_bytes=83_600_000,
         extra={'pipeline': 'lapstyle', 'style': _style, 'style_images': _images,
                'size': 512}))
