@@ -278,3 +278,50 @@ def test_style_name_without_its_image_is_one_line(cache, tmp_path, capsys):
     err = capsys.readouterr().err
     where = os.path.join(str(cache / 'ppgan'), 'lapstyle_styles', 'starrynew.png')
     assert err.count('\n') == 1 and where in err and "LapStyle 'starrynew'" in err
+
+
+def _random_lapstyle_file(path, ppgan_home):
+    """A random 2-level LapStyle file in the layout of PaddleGAN's released styles."""
+    from ppgan.models.generators import DecoderNet, Encoder, RevisionNet
+
+    from ppgan_ext.models.generators.lapstyle_encoder import (LapStyleVGGEncoder,
+                                                              vgg_state_from_encoder)
+
+    paddle.seed(5)
+    vgg = vgg_state_from_encoder(LapStyleVGGEncoder(random_init=True))
+    for index in (45, 48, 51):   # relu5_2 .. relu5_4: in ppgan's VGG file, unused
+        vgg[f'{index}.weight'] = np.zeros((512, 512, 3, 3), 'float32')
+        vgg[f'{index}.bias'] = np.zeros(512, 'float32')
+    os.makedirs(ppgan_home, exist_ok=True)
+    paddle.save({k: paddle.to_tensor(v) for k, v in vgg.items()},
+                os.path.join(ppgan_home, 'vgg_normalised.pdparams'))
+    nets = {'net_enc': Encoder(), 'net_dec': DecoderNet(), 'net_rev': RevisionNet(),
+            'net_rev_2': RevisionNet()}
+    paddle.save({k: n.state_dict() for k, n in nets.items()}, str(path))
+
+
+def test_style_name_picks_the_released_style_and_its_image(served, cache, monkeypatch,
+                                                          tmp_path):
+    """--style starrynew = lapstyle-starrynew's weights (fetched) + its style image."""
+    import dataclasses
+
+    from ppgan_ext.cli import main
+
+    root, base = served
+    entry = registry.get('lapstyle-starrynew')
+    _random_lapstyle_file(root / entry.weights.file, str(cache / 'ppgan'))
+    monkeypatch.setitem(registry._ENTRIES, entry.name, dataclasses.replace(
+        entry, weights=dataclasses.replace(entry.weights, url=f'{base}/{entry.weights.file}')))
+    styles = cache / 'ppgan' / 'lapstyle_styles'
+    styles.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(styles / 'starrynew.png'), sample_image('chelsea'))
+    content = tmp_path / 'content.png'
+    cv2.imwrite(str(content), _photo(64, 80)[:, :, ::-1])
+    assert main(['stylize', '--content', str(content), '--style', 'starrynew', '--backend',
+                 'dygraph', '--output', str(tmp_path / 'named')]) == 0
+    assert main(['stylize', '--content', str(content), '--style', str(styles / 'starrynew.png'),
+                 '--weights', str(root / entry.weights.file), '--output',
+                 str(tmp_path / 'file')]) == 0
+    named = cv2.imread(str(tmp_path / 'named' / 'content.png'))
+    by_file = cv2.imread(str(tmp_path / 'file' / 'content.png'))
+    assert named.shape == (64, 80, 3) and np.array_equal(named, by_file)
