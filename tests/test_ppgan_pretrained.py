@@ -212,6 +212,8 @@ def test_output_equals_ppgan_predictor(name, size, backends, served, cache, monk
     cached = cache / 'ppgan' / entry.weights.file
     assert open(cached, 'rb').read() == open(weights, 'rb').read()
     assert entry.weights.file in dl.read_sha256_records(str(cache / 'ppgan'))
+    print(f'parity {name} {size[0]}x{size[1]}: ' + ', '.join(
+        f'{b} {w1 * 100:.3f}% within 1, max {mx}' for b, (w1, mx) in results.items()))
     for backend, (within_one, worst) in results.items():
         assert within_one >= 0.999 and worst <= 3, (backend, results)
 

@@ -149,8 +149,8 @@ def exported_model_dir(name: str, progress: bool = True) -> str:
 def style_image_for(style: str) -> str:
     """The style image of PaddleGAN's LapStyle style ``style``, where the user put it.
 
-    Looked for under ``<ppgan cache>/lapstyle_styles/`` by the names PaddleGAN
-    uses for it (e.g. ``starrynew.png``).
+    Looked for in ``<ppgan cache>/lapstyle_styles/`` and then in ppgan's cache
+    folder itself, by the names PaddleGAN uses for it (e.g. ``starrynew.png``).
 
     Raises:
         FileNotFoundError: one line naming where to put it.
@@ -158,14 +158,15 @@ def style_image_for(style: str) -> str:
     from ..zoo.download import ppgan_home
 
     entry = registry.get(f'lapstyle-{style}')
-    folder = os.path.join(ppgan_home(), 'lapstyle_styles')
+    folders = (os.path.join(ppgan_home(), 'lapstyle_styles'), ppgan_home())
     images = entry.extra['style_images']
-    for image in images:
-        if os.path.isfile(os.path.join(folder, image)):
-            return os.path.join(folder, image)
+    for folder in folders:
+        for image in images:
+            if os.path.isfile(os.path.join(folder, image)):
+                return os.path.join(folder, image)
     raise FileNotFoundError(f"--style {style}: the style image of PaddleGAN's LapStyle "
                             f"{style!r} model is not on disk; put it ({' or '.join(images)}) "
-                            f"at {os.path.join(folder, images[0])}, or give --style IMAGE")
+                            f"at {os.path.join(folders[0], images[0])}, or give --style IMAGE")
 
 
 # ------------------------------------------------------------------ pipelines
