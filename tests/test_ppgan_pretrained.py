@@ -20,7 +20,7 @@ import numpy as np
 import paddle
 import pytest
 
-from ppgan_ext.apps.pretrained import PretrainedRunner, export_pretrained, load_generator
+from ppgan_ext.apps.pretrained import PretrainedRunner
 from ppgan_ext.sample_data import sample_image
 from ppgan_ext.zoo import download as dl
 from ppgan_ext.zoo import registry

@@ -1,1 +1,4 @@
-"""Application layer: load a model and run it on images, with typed options; the shells (cli, serve) call it."""
+"""Application layer: load a model and run it on images, with typed options.
+
+The shells (``cli``, ``serve``) parse their inputs and call these.
+"""

@@ -5,9 +5,10 @@
 
 ``--upscale`` takes an exported SR model folder, a weight file together
 with ``--upscale-config``, or the name of a pretrained SR model
-(``paddlegan list --models``; fetched and exported once). The stylized image (at ``--work-size``, or at the
-content's own size) is super-resolved tile by tile like ``paddlegan infer
---tile``, so the PNG written is ``scale`` times the working size.
+(``paddlegan list --models``; fetched and exported once). The stylized
+image (at ``--work-size``, or at the content's own size) is super-resolved
+tile by tile like ``paddlegan infer --tile``, so the PNG written is
+``scale`` times the working size.
 """
 import argparse
 
