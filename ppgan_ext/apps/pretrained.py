@@ -57,6 +57,12 @@ def load_generator(entry: registry.ModelEntry, weights_path: str):
 
     from ..weight_files import load_net_state, read_state_file
 
+    if isinstance(entry.weights, registry.PackageWeights):   # converted from a package's files
+        from ..zoo import packaged
+
+        net = packaged.build(entry.name)
+        net.eval()
+        return net
     cfg = {k: v for k, v in entry.arch.items() if k != 'levels'}
     net = build_generator(dict(cfg))
     state = read_state_file(weights_path, key=f'model {entry.name}')
@@ -176,6 +182,14 @@ def _apply(net: Net, chw: np.ndarray, scale: int, tile: int, overlap: int) -> np
     return tiled_apply(net, chw, scale, tile, overlap)
 
 
+def _sr(entry, net, rgb, tile, overlap):
+    """Images in [0, 1] to the net, its output clipped and rounded (``paddlegan infer``'s rule)."""
+    from ..tiling import to_uint8_hwc
+
+    x = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
+    return to_uint8_hwc(_apply(net, x, entry.scale, tile, overlap))
+
+
 def _realsr(entry, net, rgb, tile, overlap):
     x = rgb.transpose(2, 0, 1).astype(np.float32) / 255.0
     out = _apply(net, x, entry.scale, tile, overlap).transpose(1, 2, 0)
@@ -230,7 +244,7 @@ def _animegan(entry, net, rgb, tile, overlap):
     return np.uint8(np.clip(anime * (brightness(rgb) / brightness(anime)), 0, 255))
 
 
-_PIPELINES = {'realsr': _realsr, 'mprnet': _mprnet, 'animegan': _animegan}
+_PIPELINES = {'sr': _sr, 'realsr': _realsr, 'mprnet': _mprnet, 'animegan': _animegan}
 
 
 def run_pipeline(entry: registry.ModelEntry, net: Net, rgb: np.ndarray, tile: int = 0,
@@ -238,7 +252,8 @@ def run_pipeline(entry: registry.ModelEntry, net: Net, rgb: np.ndarray, tile: in
     """The entry's reference pre/post-processing around ``net``.
 
     Args:
-        entry (ModelEntry): Its ``extra['pipeline']`` names the steps.
+        entry (ModelEntry): Its ``extra['pipeline']`` names the steps
+            (default for SR models: ``'sr'``, [0, 1] in, clipped and rounded out).
         net (callable): ``(1, 3, h, w) float32 -> (1, 3, s*h, s*w)`` in the
             net's own value range.
         rgb (ndarray): ``(H, W, 3)`` uint8 RGB.
@@ -249,7 +264,7 @@ def run_pipeline(entry: registry.ModelEntry, net: Net, rgb: np.ndarray, tile: in
         ndarray: uint8 RGB, ``scale`` times larger (MPRNet: at most 640 px on
         the long side, as its predictor).
     """
-    pipeline = entry.extra.get('pipeline')
+    pipeline = entry.extra.get('pipeline', 'sr' if entry.task == 'sr' else None)
     if pipeline not in _PIPELINES:
         raise ValueError(f"model {entry.name}: runs through `paddlegan stylize`, not as an "
                          f"image-to-image model" if pipeline == 'lapstyle' else

@@ -14,7 +14,7 @@ from ..export_spec import ExportSpec, register_exporter
 __all__ = ['export_pretrained_generator']
 
 # pipeline -> (H, W) sizes of the parity check
-_PARITY_SIZES = {'realsr': [(21, 17)], 'mprnet': [(40, 32)],
+_PARITY_SIZES = {'sr': [(21, 17)], 'realsr': [(21, 17)], 'mprnet': [(40, 32)],
                  'animegan': [(96, 64)]}
 
 
@@ -27,7 +27,7 @@ def export_pretrained_generator(model, cfg: dict, options: dict,
     entry = model.entry
     net = model.nets['generator']
     net.eval()
-    pipeline = entry.extra.get('pipeline', '')
+    pipeline = entry.extra.get('pipeline', 'sr' if entry.task == 'sr' else '')
     return ExportSpec(
         layer=net, input_specs=[InputSpec([None, 3, None, None], 'float32', name='lq')],
         kind='sr', name=entry.name.replace('-', '_'), scale=int(entry.scale), in_channels=3,
