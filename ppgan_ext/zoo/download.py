@@ -54,12 +54,14 @@ class WeightsCorrupt(ValueError):
 
 
 def ppgan_home() -> str:
-    """ppgan's own download folder (``ppgan.utils.download.PPGAN_HOME``), read at call time."""
-    try:
-        from ppgan.utils import download as ppgan_download
-        return ppgan_download.PPGAN_HOME
-    except ImportError:
-        return os.path.expanduser(os.path.join('~', '.cache', 'ppgan'))
+    """ppgan's own download folder (``ppgan.utils.download.PPGAN_HOME``), read at call time.
+
+    When ppgan is not imported yet its default, ``~/.cache/ppgan``, is used
+    without importing it (that would load Paddle).
+    """
+    module = sys.modules.get('ppgan.utils.download')
+    home = getattr(module, 'PPGAN_HOME', None)
+    return home or os.path.expanduser(os.path.join('~', '.cache', 'ppgan'))
 
 
 def is_offline() -> bool:
