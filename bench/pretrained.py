@@ -109,7 +109,8 @@ def main() -> int:
     import io
 
     import ppgan_ext  # noqa: F401
-    from ppgan_ext.apps.pretrained import PretrainedRunner
+    from ppgan_ext.apps.pretrained import PretrainedRunner, export_pretrained, model_cache_dir
+    from ppgan_ext.zoo import registry
     from ppgan_ext.deploy.backends import installed_backends
     from ppgan_ext.deploy.cpu import native_bf16
     from ppgan_ext.sample_data import sample_image
@@ -135,6 +136,10 @@ def main() -> int:
             with contextlib.redirect_stdout(io.StringIO()):   # ppgan prints per image
                 theirs = timed(ppgan_call(name, weights, png, os.path.join(tmp, 'ppgan')),
                                args.repeat)
+            # random weights give outputs far outside [0, 1], where the export's 1e-4 parity
+            # limit does not apply: export unchecked (tests/test_ppgan_pretrained.py checks it)
+            entry = registry.get(name)
+            export_pretrained(entry, weights, model_cache_dir(entry, weights), parity=False)
             ours = []
             for backend, precision in backends:
                 runner = PretrainedRunner.create(name, backend, precision, weights_path=weights,
