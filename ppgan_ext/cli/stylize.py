@@ -231,6 +231,16 @@ def resolve_named_model(args) -> None:
                          f"{', '.join(registry.names('stylize'))}")
     from ..apps.pretrained import ensure_weights, exported_model_dir, style_image_for
 
+    if entry.extra.get('pipeline') != 'lapstyle':   # arbitrary stylization: style image in
+        if args.backend not in ('auto', 'dygraph') or args.precision != 'fp32':
+            raise ValueError(f"--model {args.model}: runs on Paddle's dynamic graph in fp32 "
+                             f"here (drop --backend/--precision)")
+        if args.levels is not None or args.style_size is not None:
+            raise ValueError(f"--levels/--style-size are LapStyle options; --model "
+                             f"{args.model} takes its style at "
+                             f"{entry.extra.get('style_size', 256)}x"
+                             f"{entry.extra.get('style_size', 256)}")
+        return
     if style_name is not None:
         args.style = style_image_for(style_name)
     if args.backend == 'dygraph':
@@ -240,6 +250,23 @@ def resolve_named_model(args) -> None:
         args.weights, args.backend = ensure_weights(entry), 'auto'
     else:
         args.model_dir = exported_model_dir(args.model)
+
+
+def _run_arbitrary(args, pairs, style_img: np.ndarray, device: str) -> int:
+    """A two-input stylization model (``magenta-arbitrary``): any style image, one pass."""
+    from ..apps.pretrained import arbitrary_stylizer, magenta_style
+
+    stylize = arbitrary_stylizer(args.model, device)
+    style = magenta_style(stylize.entry, style_img)
+    stylize = apply_upscale(args, stylize, device)
+    todo = [(src, dst) for src, dst in pairs if args.overwrite or not os.path.isfile(dst)]
+    skipped = stylize_files(todo, style, stylize, strict=not os.path.isdir(args.content))
+    done, kept = len(todo) - len(skipped), len(pairs) - len(todo)
+    print(f'stylized {done} image(s) into {args.output} with {args.model}'
+          + (f', kept {kept} existing (use --overwrite to redo)' if kept else ''))
+    if skipped:
+        print(f'skipped {len(skipped)} unreadable file(s), first: {skipped[0]}')
+    return 0 if done or kept else 2
 
 
 def run(args) -> int:
@@ -252,11 +279,13 @@ def run(args) -> int:
     if args.levels is not None and args.levels < 0:
         raise ValueError(f"--levels must be >= 0, got {args.levels}")
     resolve_named_model(args)
-    if (args.weights is None) == (args.model_dir is None):
+    arbitrary = args.model is not None and args.weights is None and args.model_dir is None
+    if not arbitrary and (args.weights is None) == (args.model_dir is None):
         raise ValueError("--weights and --model_dir are mutually exclusive; give exactly one "
                          "(a weight file, or a folder from `paddlegan export`)"
                          if args.weights else "give --weights CKPT or --model_dir DIR")
-    if args.weights is not None and (args.backend != 'auto' or args.precision != 'fp32'):
+    if not arbitrary and args.weights is not None and (args.backend != 'auto'
+                                                       or args.precision != 'fp32'):
         raise ValueError("--backend/--precision choose how --model_dir runs; --weights runs the "
                          "dynamic graph in fp32")
     if args.style_size is not None and args.style_size < 0:
@@ -267,6 +296,8 @@ def run(args) -> int:
         raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
     style_img = read_rgb(args.style)
     device = 'gpu' if paddle.is_compiled_with_cuda() and not args.no_cuda else 'cpu'
+    if args.model is not None and args.weights is None and args.model_dir is None:
+        return _run_arbitrary(args, pairs, style_img, device)
     if args.model_dir is not None:
         stylize, levels = build_predictor_stylizer(args.model_dir, args.levels, device,
                                                    args.backend, args.precision)
