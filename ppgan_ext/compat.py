@@ -144,7 +144,17 @@ NEWER_CONFIG_KEYS = {
 }
 
 
-from .zoo.download import WeightsCorrupt, WeightsUnavailable  # noqa: E402,F401
+def __getattr__(name):
+    """``WeightsUnavailable`` / ``WeightsCorrupt`` live in :mod:`ppgan_ext.zoo.download`.
+
+    Resolved on first use, so that this file also loads on its own (before
+    ``ppgan_ext`` is imported, as the registry-collision check does).
+    """
+    if name in ('WeightsUnavailable', 'WeightsCorrupt'):
+        from .zoo import download
+
+        return getattr(download, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def drop_newer_config_keys(cfg: dict) -> list:
@@ -317,6 +327,7 @@ def patch_weight_downloads() -> None:
     from ppgan.utils import download as ppgan_download
 
     from .zoo import download as zoo_download
+    from .zoo.download import WeightsCorrupt
 
     for module in (ppgan_download, paddle_download):
         if _patched(module, '_download'):
