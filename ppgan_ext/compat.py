@@ -20,9 +20,10 @@ fixes what breaks later, one small function per breakage:
   Paddle 3) -> :func:`patch_style_emd_loss`;
 * CycleGAN's ``test_iter`` feeds the metrics nothing, so FID fails with
   "need at least one array to concatenate" -> :func:`patch_cyclegan_metrics`;
-* weights ppgan downloads at run time fail offline with a network traceback
-  -> :func:`patch_weight_downloads` (the local cache, else one line naming
-  the file, its URL and where to put it);
+* weights ppgan downloads at run time go through a bare ``requests`` loop
+  (no check of what arrived; offline, a network traceback) ->
+  :func:`patch_weight_downloads` (ppgan-ext's checked, atomic downloader;
+  offline, one line naming the file, its URL and where to put it);
 * configs of PaddleGAN releases newer than 2.1.0 carry keys 2.1.0 does not
   take (``model.to_static``) -> :func:`drop_newer_config_keys`.
 
@@ -143,8 +144,17 @@ NEWER_CONFIG_KEYS = {
 }
 
 
-class WeightsUnavailable(FileNotFoundError):
-    """A weight file ppgan would download is not in the local cache (no network)."""
+def __getattr__(name):
+    """``WeightsUnavailable`` / ``WeightsCorrupt`` live in :mod:`ppgan_ext.zoo.download`.
+
+    Resolved on first use, so that this file also loads on its own (before
+    ``ppgan_ext`` is imported, as the registry-collision check does).
+    """
+    if name in ('WeightsUnavailable', 'WeightsCorrupt'):
+        from .zoo import download
+
+        return getattr(download, name)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 def drop_newer_config_keys(cfg: dict) -> list:
@@ -296,34 +306,46 @@ def patch_cyclegan_metrics() -> None:
 
 
 def patch_weight_downloads() -> None:
-    """Offline: a weight file missing from the cache is one line naming the file, URL and place.
+    """ppgan's run-time weight downloads go through :mod:`ppgan_ext.zoo.download`.
 
     ppgan fetches weights (VGG, InceptionV3, ...) from inside constructors
     through ``ppgan.utils.download.get_path_from_url`` and Paddle's
     ``get_weights_path_from_url``; both look in their cache first
     (``~/.cache/ppgan``, ``~/.cache/paddle/hapi/weights``) and call their
-    module's ``_download`` only for a missing (or checksum-failing) file. That
-    ``_download`` now raises :class:`WeightsUnavailable` instead of reaching for
-    the network; set ``PPGAN_EXT_ALLOW_DOWNLOAD=1`` to let it download.
+    module's ``_download`` only for a missing (or md5-failing) file, at the
+    moment PaddleGAN itself would download it. That ``_download`` becomes
+    :func:`ppgan_ext.zoo.download.download`: same folder and file name, but
+    atomic, checked (length, content, sha256 recorded) and with a progress
+    bar; offline (no connection, or ``PPGAN_EXT_OFFLINE=1``) it raises
+    :class:`WeightsUnavailable`, one line naming the file, its URL and where to
+    put it. An md5 that ppgan or Paddle pass is checked after the transfer.
     """
+    import hashlib
     import os
 
     import paddle.utils.download as paddle_download
     from ppgan.utils import download as ppgan_download
 
+    from .zoo import download as zoo_download
+    from .zoo.download import WeightsCorrupt
+
     for module in (ppgan_download, paddle_download):
-        original = module._download
-        if getattr(original, '_ppgan_ext', False):
+        if _patched(module, '_download'):
             continue
 
-        def _download(url, path, md5sum=None, *args, _original=original, **kwargs):
-            if os.environ.get('PPGAN_EXT_ALLOW_DOWNLOAD') == '1':
-                return _original(url, path, md5sum, *args, **kwargs)
+        def _download(url, path, md5sum=None, *args, **kwargs):
             target = os.path.join(path, os.path.basename(url))
-            state = 'fails its checksum' if os.path.exists(target) else 'is missing'
-            raise WeightsUnavailable(
-                f"weight file {os.path.basename(url)} {state} and nothing is downloaded "
-                f"at run time: fetch {url} and put it at {target}")
+            if os.path.exists(target):   # there but failing ppgan's md5: fetch it again
+                os.remove(target)
+            zoo_download.download(url, target)
+            if md5sum:
+                with open(target, 'rb') as f:
+                    got = hashlib.md5(f.read()).hexdigest()
+                if got != md5sum:
+                    os.remove(target)
+                    raise WeightsCorrupt(f'{target}: md5 {got} differs from {md5sum}, the one '
+                                         f'ppgan expects for {url}')
+            return target
 
         module._download = _mark(_download)
 

@@ -8,6 +8,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
+# tests never leave the machine: downloads are refused unless a test serves them itself
+os.environ.setdefault('PPGAN_EXT_OFFLINE', '1')
+
 import ppgan_ext  # noqa: E402,F401  (applies the compat shim, registers components)
 from ppgan_ext.sample_data import sample_image  # noqa: E402
 

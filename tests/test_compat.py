@@ -112,7 +112,7 @@ def test_missing_weight_file_is_one_line_naming_file_url_and_place(tmp_path, mon
     from paddle.utils import download as paddle_download
     from ppgan.utils import download as ppgan_download
 
-    monkeypatch.delenv('PPGAN_EXT_ALLOW_DOWNLOAD', raising=False)
+    monkeypatch.setenv('PPGAN_EXT_OFFLINE', '1')
     monkeypatch.setattr(ppgan_download, 'PPGAN_HOME', str(tmp_path))
     url = 'https://paddlegan.bj.bcebos.com/models/tiny_test_weights.pdparams'
     with pytest.raises(compat.WeightsUnavailable) as info:
@@ -126,7 +126,7 @@ def test_missing_weight_file_is_one_line_naming_file_url_and_place(tmp_path, mon
     assert ppgan_download.get_path_from_url(url) == str(tmp_path / 'tiny_test_weights.pdparams')
 
     monkeypatch.setattr(paddle_download, 'WEIGHTS_HOME', str(tmp_path / 'hapi'))
-    with pytest.raises(compat.WeightsUnavailable, match=r'InceptionV3.pdparams is missing.*'
+    with pytest.raises(compat.WeightsUnavailable, match=r'InceptionV3.pdparams is not on disk.*'
                                                         r'put it at .*hapi/InceptionV3'):
         paddle_download.get_weights_path_from_url(
             'https://paddlegan.bj.bcebos.com/InceptionV3.pdparams')
@@ -158,10 +158,10 @@ def test_missing_weights_wrapped_by_ppgans_builder_are_still_one_line(tmp_path, 
 
     from ppgan_ext.cli import report
 
-    monkeypatch.delenv('PPGAN_EXT_ALLOW_DOWNLOAD', raising=False)
+    monkeypatch.setenv('PPGAN_EXT_OFFLINE', '1')
     monkeypatch.setattr(ppgan_download, 'PPGAN_HOME', str(tmp_path))
     with pytest.raises(RuntimeError) as info:   # ppgan's builder re-raises constructor errors
         build_criterion({'name': 'PerceptualLoss', 'layer_weights': {'34': 1.0}})
     assert report(info.value) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count('\n') == 0 and err.startswith('error: weight file vgg19.pdparams is missing')
+    assert err.count('\n') == 0 and err.startswith('error: vgg19.pdparams is not on disk')

@@ -10,8 +10,8 @@ batch size 1, no loader workers, and every data path pointed at small data
 generated here from scikit-image's photos (one layout per dataset class).
 The copy then runs through PaddleGAN's own ``tools/main.py`` (with only the
 stand-in that lets ``ppgan`` import on Paddle 3) and through ours, each in a
-fresh process. Nothing is downloaded: a model that needs a weight file that is
-not cached fails, and the table says so.
+fresh process. Nothing is downloaded (ours runs with ``PPGAN_EXT_OFFLINE=1``): a
+model that needs a weight file that is not cached fails, and the table says so.
 
 Prints a Markdown table (config, model, PaddleGAN's result, ours) and writes
 the raw results to ``--json``.
@@ -176,7 +176,7 @@ def _outcome(proc, ours: bool, log: str = '', iters: int = 2, timeout: int = 0) 
 
 
 def run(cmd: List[str], timeout: int, cwd: str) -> Optional[subprocess.CompletedProcess]:
-    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED='1')
+    env = dict(os.environ, PYTHONPATH=ROOT, PYTHONUNBUFFERED='1', PPGAN_EXT_OFFLINE='1')
     try:
         return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
                               timeout=timeout)

@@ -83,13 +83,15 @@ def report(error: BaseException) -> int:
       ours): ``error: <who> raised <Type>: <message>`` and the innermost
       frames as ``file:line in function``, exit 1.
     """
-    WeightsUnavailable = _loaded_class('compat', 'WeightsUnavailable')
+    from ..zoo.download import WeightsCorrupt, WeightsUnavailable   # neither imports Paddle
+    from ..zoo.registry import UnknownModel
+
     ConfigError = _loaded_class('config', 'ConfigError')
     TrainingDiverged = _loaded_class('engine.trainer', 'TrainingDiverged')
     WeightsMismatch = _loaded_class('engine.trainer', 'WeightsMismatch')
 
     cause = error
-    while cause is not None and not isinstance(cause, WeightsUnavailable):
+    while cause is not None and not isinstance(cause, (WeightsUnavailable, WeightsCorrupt)):
         cause = cause.__cause__ or cause.__context__   # ppgan's builders re-raise as RuntimeError
     if cause is not None:
         error = cause
@@ -98,8 +100,8 @@ def report(error: BaseException) -> int:
     if isinstance(error, TrainingDiverged):
         print(f'error: {_message(error)}', file=sys.stderr)
         return 1
-    input_errors = (CommandError, ConfigError, WeightsMismatch, WeightsUnavailable,
-                    FileNotFoundError, NotADirectoryError)
+    input_errors = (CommandError, ConfigError, WeightsMismatch, WeightsUnavailable, WeightsCorrupt,
+                    UnknownModel, FileNotFoundError, NotADirectoryError)
     if isinstance(error, input_errors) or (isinstance(error, ValueError)
                                            and owner in ('ppgan-ext', None)):
         print(f'error: {_message(error)}', file=sys.stderr)

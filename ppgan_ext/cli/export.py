@@ -10,6 +10,11 @@ writes ``basesrmodel_generator.json`` + ``.pdiparams`` (dynamic N, H, W),
 saved models (Paddle Inference, ONNX Runtime) and the dynamic graph on the
 same inputs (32x32, 47x33, 64x72 by default) and fails if they differ by more
 than 1e-4. ``--format paddle`` or ``--format onnx`` writes one format only.
+``--model NAME`` exports a named pretrained model (``paddlegan list
+--models``) with its weights, fetched once into ppgan's cache::
+
+    paddlegan export --model realsr-df2k-jpeg --output_dir inference_model/realsr
+
 A LapStyle config exports its whole pyramid (draft + ``levels`` revision
 nets) as one ``(content, style) -> stylized`` graph::
 
@@ -23,8 +28,11 @@ HELP = 'export a trained model to Paddle Inference and ONNX (dynamic H, W); chec
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument('-c', '--config-file', metavar='FILE', required=True,
-                        help='config file path')
+    parser.add_argument('-c', '--config-file', metavar='FILE', default=None,
+                        help='config file path (or --model)')
+    parser.add_argument('--model', default=None, metavar='NAME',
+                        help='export a named pretrained model (`paddlegan list --models`) '
+                             'with its weights, fetched once into ppgan\'s cache')
     parser.add_argument('--load', metavar='WEIGHTS', default=None,
                         help='weights: *_weight.pdparams or *_checkpoint.pdparams')
     parser.add_argument('-s', '--inputs_size', metavar='SHAPE', default=None,
@@ -45,6 +53,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def _model_export(args):
+    """``--model NAME``: the entry's weights, fetched once, and its exporter."""
+    from ..apps.pretrained import ensure_weights, export_pretrained, lapstyle_config
+    from ..config import load_config
+    from ..deploy.export import export_model, parse_formats, parse_sizes
+    from ..zoo import registry
+
+    for flag, value in (('-c', args.config_file), ('--load', args.load),
+                        ('-s', args.inputs_size), ('-o', args.opt)):
+        if value:
+            raise ValueError(f"{flag} and --model do not go together (a named model brings "
+                             f"its own config and weights)")
+    entry = registry.get(args.model)
+    weights = ensure_weights(entry)
+    formats = parse_formats(args.format)
+    if entry.extra.get('pipeline') == 'lapstyle':
+        config = lapstyle_config()
+        sizes = parse_sizes(args.parity_sizes) if args.parity_sizes else None
+        return export_model(load_config(config), weights, args.output_dir,
+                            parity=not args.no_parity, parity_sizes=sizes, config_path=config,
+                            formats=formats)
+    if args.parity_sizes:
+        raise ValueError("--parity-sizes: a named model checks the sizes its net accepts")
+    return export_pretrained(entry, weights, args.output_dir, formats, not args.no_parity)
+
+
 def run(args) -> int:
     import os
 
@@ -53,19 +87,26 @@ def run(args) -> int:
                                  parse_sizes)
     from ..deploy.onnx_convert import OnnxConversionError
 
-    cfg = load_config(args.config_file, args.opt)
-    inputs_size = parse_inputs_size(args.inputs_size)
-    sizes = parse_sizes(args.parity_sizes) if args.parity_sizes else None
-    formats = parse_formats(args.format)
-    if args.load and not os.path.isfile(args.load):
-        raise FileNotFoundError(f"--load: file not found: {args.load}")
-    if not args.load:
-        print('warning: no --load given; exporting the weights the model is built with',
-              file=sys.stderr)
+    if (args.config_file is None) == (args.model is None):
+        raise ValueError("give -c CONFIG (with --load WEIGHTS) or --model NAME, not both"
+                         if args.model else "give -c CONFIG (with --load WEIGHTS) or --model "
+                         "NAME (`paddlegan list --models`)")
     try:
-        report = export_model(cfg, args.load, args.output_dir, inputs_size,
-                              parity=not args.no_parity, parity_sizes=sizes,
-                              config_path=args.config_file, formats=formats)
+        if args.model is not None:
+            report = _model_export(args)
+        else:
+            cfg = load_config(args.config_file, args.opt)
+            inputs_size = parse_inputs_size(args.inputs_size)
+            sizes = parse_sizes(args.parity_sizes) if args.parity_sizes else None
+            formats = parse_formats(args.format)
+            if args.load and not os.path.isfile(args.load):
+                raise FileNotFoundError(f"--load: file not found: {args.load}")
+            if not args.load:
+                print('warning: no --load given; exporting the weights the model is built '
+                      'with', file=sys.stderr)
+            report = export_model(cfg, args.load, args.output_dir, inputs_size,
+                                  parity=not args.no_parity, parity_sizes=sizes,
+                                  config_path=args.config_file, formats=formats)
     except (ParityError, OnnxConversionError) as e:
         print(f'error: {e}; nothing written to {args.output_dir}', file=sys.stderr)
         return 1

@@ -3,6 +3,13 @@
     paddlegan infer --model_dir inference_model/demo_x4 --input photos/ --output sr/ \
         [--gt hr/] [--tile 256 --tile-overlap 16] [--device cpu|gpu] [--overwrite] \
         [--backend auto|paddle|onnxruntime|openvino] [--precision fp32|bf16]
+    paddlegan infer --model realsr-df2k-jpeg --input photos/ --output sr/
+
+``--model NAME`` runs a named pretrained model (``paddlegan list --models``):
+its weights are fetched once into ppgan's cache, exported once into
+``~/.cache/ppgan_ext/models/`` and run with the pre/post-processing of its
+reference predictor (:mod:`ppgan_ext.apps.pretrained`), tiled for SR models;
+``--backend dygraph`` runs Paddle's dynamic graph instead.
 
 The backend defaults to the fastest one installed for the folder (OpenVINO
 when the folder has an ONNX graph, see :mod:`ppgan_ext.deploy.backends`);
@@ -27,24 +34,29 @@ HELP = 'super-resolve images with an exported model (tiled, PSNR/SSIM against --
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument('--model_dir', required=True, metavar='DIR',
-                        help='folder written by `paddlegan export`')
+    parser.add_argument('--model_dir', default=None, metavar='DIR',
+                        help='folder written by `paddlegan export`; or use --model')
+    parser.add_argument('--model', default=None, metavar='NAME',
+                        help='a named pretrained model (`paddlegan list --models`): fetched '
+                             'and exported once, then run as its reference predictor does')
     parser.add_argument('--input', required=True, metavar='IMG_OR_DIR',
                         help='an image, or a folder (searched recursively)')
     parser.add_argument('--output', required=True, metavar='DIR', help='folder for the PNGs')
     parser.add_argument('--gt', default=None, metavar='DIR',
                         help='ground-truth folder (same relative names): PSNR/SSIM table '
                              'and OUTPUT/metrics.csv')
-    parser.add_argument('--tile', type=int, default=0, metavar='N',
-                        help='tile side in input pixels (0: whole image at once); 128 keeps '
-                             'a 4096x4096 x4 output of the 64-feature net near 1.3 GiB')
+    parser.add_argument('--tile', type=int, default=None, metavar='N',
+                        help='tile side in input pixels (0: whole image at once; default: 0, '
+                             "or the --model's own, 128 for SR models); 128 keeps a 4096x4096 "
+                             'x4 output of the 64-feature net near 1.3 GiB')
     parser.add_argument('--tile-overlap', type=int, default=16, metavar='M',
                         help='overlap of neighbouring tiles in input pixels (default: 16)')
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='cpu (default) or gpu (needs paddlepaddle-gpu)')
     parser.add_argument('--backend', default='auto',
-                        choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
-                        help='runtime (default auto: the fastest installed for the folder)')
+                        choices=('auto', 'paddle', 'onnxruntime', 'openvino', 'dygraph'),
+                        help='runtime (default auto: the fastest installed for the folder; '
+                             "dygraph: Paddle's dynamic graph, --model only)")
     parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
                         help='fp32 (default), bf16 (openvino, CPUs with AMX/AVX-512 BF16) or '
                              'int8 (openvino, a folder quantized by `paddlegan quantize`)')
@@ -60,6 +72,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help='Paddle Inference on CPU without oneDNN (implies --backend paddle)')
     add_video_arguments(parser)
     return parser
+
+
+def _run_model(args, progress) -> int:
+    """``--model NAME``: a named pretrained model through :mod:`ppgan_ext.apps.pretrained`."""
+    from ..apps.pretrained import PretrainedRunner, run_folder
+
+    for flag, value in (('--model_dir', args.model_dir), ('--gt', args.gt),
+                        ('--crop-border', args.crop_border)):
+        if value is not None:
+            raise ValueError(f"{flag} and --model do not go together (score a --model's "
+                             f"outputs with --model_dir after `paddlegan export --model`)")
+    runner = PretrainedRunner.create(args.model, args.backend, args.precision, args.tile,
+                                     args.tile_overlap, args.threads)
+    result = run_folder(runner, args.input, args.output, args.overwrite, progress)
+    print(f"model: {args.model}, backend: {runner.backend}, precision: {runner.precision}"
+          + (f", tile {runner.tile}" if runner.tile else ''))
+    print(f"wrote {len(result.outputs)} image(s) to {args.output}"
+          + (f", kept {len(result.reused)} existing (use --overwrite to redo)"
+             if result.reused else ''))
+    if result.skipped:
+        print(f"skipped {len(result.skipped)}: " + '; '.join(result.skipped[:3]),
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def run(args) -> int:
@@ -79,6 +115,16 @@ def run(args) -> int:
 
     def progress(items):
         return tqdm(items, desc='infer', unit='img', disable=len(items) < 2, file=sys.stderr)
+
+    if args.model is not None:
+        return _run_model(args, progress)
+    if args.model_dir is None:
+        raise ValueError("give --model_dir DIR (from `paddlegan export`) or --model NAME "
+                         "(`paddlegan list --models`)")
+    if args.backend == 'dygraph':
+        raise ValueError("--backend dygraph runs a --model; an exported --model_dir runs on "
+                         "paddle, onnxruntime or openvino")
+    args.tile = 0 if args.tile is None else args.tile
 
     result = infer(args.model_dir, args.input, args.output, gt=args.gt, tile=args.tile,
                    overlap=args.tile_overlap, device=args.device, overwrite=args.overwrite,

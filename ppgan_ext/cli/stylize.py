@@ -17,13 +17,25 @@ is read from it unless ``--levels`` asks for fewer.
     paddlegan stylize --content photos/ --style starry.png \
         --model_dir inference_model/lapstyle --output stylized/ [--precision bf16]
 
+``--model NAME`` runs a named pretrained style (``paddlegan list --models``,
+e.g. PaddleGAN's ``lapstyle-starrynew``): its weights are fetched once into
+ppgan's cache and exported once into ``~/.cache/ppgan_ext/models/``, then run
+like ``--model_dir`` (``--backend dygraph``: like ``--weights``).
+``--style NAME`` with the name of one of PaddleGAN's LapStyle styles
+(``starrynew``, ``stars``, ``ocean``, ``circuit``) picks that style's model and
+its style image, which the user puts in ``~/.cache/ppgan/lapstyle_styles/``::
+
+    paddlegan stylize --content photos/ --style starrynew --output stylized/
+
 ``--upscale SR_MODEL`` super-resolves each stylized image x2/x4 (see
-:mod:`ppgan_ext.cli.upscale_flags`).
+:mod:`ppgan_ext.cli.upscale_flags`); ``SR_MODEL`` may be a named SR model.
 
 PNGs are written atomically; outputs that already exist are kept unless
 ``--overwrite``.
 """
 import os
+
+import numpy as np
 
 from ..apps.stylizer import (build_dygraph_stylizer, build_predictor_stylizer,
                              resize_style, stylize_files)
@@ -37,7 +49,12 @@ HELP = 'stylize an image or a folder with a trained LapStyle pyramid (full resol
 def add_arguments(parser):
     parser.add_argument('--content', required=True, metavar='IMG_OR_DIR',
                         help='content image, or a folder of them (searched recursively)')
-    parser.add_argument('--style', required=True, metavar='IMG', help='style image')
+    parser.add_argument('--style', required=True, metavar='IMG',
+                        help="style image, or the name of one of PaddleGAN's LapStyle styles "
+                             '(starrynew, stars, ocean, circuit)')
+    parser.add_argument('--model', default=None, metavar='NAME',
+                        help='a named pretrained style model (`paddlegan list --models`); '
+                             'instead of --weights/--model_dir')
     parser.add_argument('--weights', default=None, metavar='CKPT',
                         help='LapStyle weight/checkpoint file (*.pdparams; a glob pattern '
                              'picks the newest match); or use --model_dir')
@@ -45,8 +62,9 @@ def add_arguments(parser):
                         help='a LapStyle pyramid exported with `paddlegan export` (run with '
                              '--backend); instead of --weights')
     parser.add_argument('--backend', default='auto',
-                        choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
-                        help='runtime of --model_dir (default auto: the fastest installed)')
+                        choices=('auto', 'paddle', 'onnxruntime', 'openvino', 'dygraph'),
+                        help='runtime of --model_dir/--model (default auto: the fastest '
+                             "installed; dygraph: --model on Paddle's dynamic graph)")
     parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
                         help='precision of --model_dir: fp32 (default), bf16 (openvino, '
                              'CPUs with AMX/AVX-512 BF16) or int8 (`paddlegan quantize`)')
@@ -73,14 +91,81 @@ def _device() -> str:
     return 'gpu' if paddle_cuda_build() else 'cpu'
 
 
+def resolve_named_model(args) -> None:
+    """``--model NAME`` / ``--style NAME``: fill ``args.weights`` or ``args.model_dir`` and the
+    style image from the named model (fetched and exported once)."""
+    from ..zoo import registry
+    from ..zoo.ppgan_models import LAPSTYLE_STYLES
+
+    style_name = args.style if (args.style in LAPSTYLE_STYLES
+                                and not os.path.isfile(args.style)) else None
+    if args.model is None and style_name is None:
+        if args.backend == 'dygraph':
+            raise ValueError("--backend dygraph runs a --model; --weights always runs the "
+                             "dynamic graph")
+        return
+    if args.model is None:
+        args.model = f'lapstyle-{style_name}'
+    if args.weights is not None or args.model_dir is not None:
+        raise ValueError("--model (or --style NAME) brings its own weights; drop "
+                         "--weights/--model_dir")
+    entry = registry.get(args.model)
+    if entry.task != 'stylize':
+        raise ValueError(f"--model {args.model}: a {entry.task!r} model; stylize takes "
+                         f"{', '.join(registry.names('stylize'))}")
+    from ..apps.pretrained import ensure_weights, exported_model_dir, style_image_for
+
+    if entry.extra.get('pipeline') != 'lapstyle':   # arbitrary stylization: style image in
+        if args.backend not in ('auto', 'dygraph') or args.precision != 'fp32':
+            raise ValueError(f"--model {args.model}: runs on Paddle's dynamic graph in fp32 "
+                             f"here (drop --backend/--precision)")
+        if args.levels is not None or args.style_size is not None:
+            raise ValueError(f"--levels/--style-size are LapStyle options; --model "
+                             f"{args.model} takes its style at "
+                             f"{entry.extra.get('style_size', 256)}x"
+                             f"{entry.extra.get('style_size', 256)}")
+        return
+    if style_name is not None:
+        args.style = style_image_for(style_name)
+    if args.backend == 'dygraph':
+        if args.precision != 'fp32':
+            raise ValueError("--precision bf16: the dynamic graph runs fp32; choose "
+                             "--backend openvino")
+        args.weights, args.backend = ensure_weights(entry), 'auto'
+    else:
+        args.model_dir = exported_model_dir(args.model)
+
+
+def _run_arbitrary(args, pairs, style_img: np.ndarray, device: str) -> int:
+    """A two-input stylization model (``magenta-arbitrary``): any style image, one pass."""
+    from ..apps.pretrained import arbitrary_stylizer, magenta_style
+
+    stylize = arbitrary_stylizer(args.model, device)
+    style = magenta_style(stylize.entry, style_img)
+    stylize = apply_upscale(args, stylize, device)
+    todo = [(src, dst) for src, dst in pairs if args.overwrite or not os.path.isfile(dst)]
+    skipped = stylize_files(todo, style, stylize, strict=not os.path.isdir(args.content))
+    done, kept = len(todo) - len(skipped), len(pairs) - len(todo)
+    print(f'stylized {done} image(s) into {args.output} with {args.model}'
+          + (f', kept {kept} existing (use --overwrite to redo)' if kept else ''))
+    if skipped:
+        print(f'skipped {len(skipped)} unreadable file(s), first: {skipped[0]}')
+    return 0 if done or kept else 2
+
+
 def run(args) -> int:
+    if args.levels is not None and args.levels < 0:
+        raise ValueError(f"--levels must be >= 0, got {args.levels}")
+    resolve_named_model(args)
     if is_video(args.content):   # a video: stylized frame by frame, steadied along the motion
         from ..apps.video import StylizeFrames
         if args.upscale is not None:
             raise ValueError("--upscale works on images; for a video run `paddlegan infer` on "
                              "the stylized clip")
         return run_video_job(args, args.content, StylizeFrames(
-            args.style, weights=args.weights, model_dir=args.model_dir, levels=args.levels,
+            args.style, weights=args.weights, model_dir=args.model_dir,
+            model=args.model if args.weights is None and args.model_dir is None else None,
+            levels=args.levels,
             style_size=args.style_size, temporal=args.temporal, backend=args.backend,
             precision=args.precision, device='cpu' if args.no_cuda else _device()),
             suffix='_stylized')
@@ -89,13 +174,13 @@ def run(args) -> int:
     from ..pyramid_sizes import min_style_side, top_level_size
     from ..utils import plan_png_outputs, remove_stale_temp_files
 
-    if args.levels is not None and args.levels < 0:
-        raise ValueError(f"--levels must be >= 0, got {args.levels}")
-    if (args.weights is None) == (args.model_dir is None):
+    arbitrary = args.model is not None and args.weights is None and args.model_dir is None
+    if not arbitrary and (args.weights is None) == (args.model_dir is None):
         raise ValueError("--weights and --model_dir are mutually exclusive; give exactly one "
                          "(a weight file, or a folder from `paddlegan export`)"
                          if args.weights else "give --weights CKPT or --model_dir DIR")
-    if args.weights is not None and (args.backend != 'auto' or args.precision != 'fp32'):
+    if not arbitrary and args.weights is not None and (args.backend != 'auto'
+                                                       or args.precision != 'fp32'):
         raise ValueError("--backend/--precision choose how --model_dir runs; --weights runs the "
                          "dynamic graph in fp32")
     if args.style_size is not None and args.style_size < 0:
@@ -106,6 +191,8 @@ def run(args) -> int:
         raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
     style_img = read_rgb(args.style)
     device = 'cpu' if args.no_cuda else _device()
+    if args.model is not None and args.weights is None and args.model_dir is None:
+        return _run_arbitrary(args, pairs, style_img, device)
     if args.model_dir is not None:
         stylize, levels = build_predictor_stylizer(args.model_dir, args.levels, device,
                                                    args.backend, args.precision)

@@ -3,10 +3,12 @@
     paddlegan stylize --content photo.jpg --style starry.png --weights LAPSTYLE.pdparams \
         --upscale inference_model/stylized_sr_x4 --work-size 512 --output stylized/
 
-``--upscale`` takes an exported SR model folder, or a weight file together
-with ``--upscale-config``. The stylized image (at ``--work-size``, or at the
-content's own size) is super-resolved tile by tile like ``paddlegan infer
---tile``, so the PNG written is ``scale`` times the working size.
+``--upscale`` takes an exported SR model folder, a weight file together
+with ``--upscale-config``, or the name of a pretrained SR model
+(``paddlegan list --models``; fetched and exported once). The stylized
+image (at ``--work-size``, or at the content's own size) is super-resolved
+tile by tile like ``paddlegan infer --tile``, so the PNG written is
+``scale`` times the working size.
 """
 import argparse
 
@@ -18,7 +20,8 @@ def add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group('upscaling the stylized result')
     group.add_argument('--upscale', default=None, metavar='SR_MODEL',
                        help='super-resolve the stylized image with this SR model: an exported '
-                            'folder (`paddlegan export`) or a weight file with --upscale-config')
+                            'folder (`paddlegan export`), a weight file with --upscale-config, '
+                            'or a named SR model (`paddlegan list --models`)')
     group.add_argument('--upscale-config', default=None, metavar='CONFIG',
                        help='training config of the --upscale weight file')
     group.add_argument('--upscale-tile', type=int, default=DEFAULT_TILE, metavar='N',
@@ -50,7 +53,21 @@ def apply_upscale(args: argparse.Namespace, stylize: Stylizer, device: str) -> S
             if value != default:
                 raise ValueError(f"{flag} needs --upscale SR_MODEL")
         return stylize
-    upscaler = load_upscaler(args.upscale, args.upscale_config, device,
+    import os
+
+    path = args.upscale
+    if not os.path.exists(path) and args.upscale_config is None:
+        from ..zoo import registry
+
+        if path in registry.names():
+            entry = registry.get(path)
+            if entry.task != 'sr' or entry.scale < 2:
+                raise ValueError(f"--upscale {path}: a {entry.task!r} model; an upscaler is "
+                                 f"an SR model ({', '.join(registry.names('sr'))})")
+            from ..apps.pretrained import exported_model_dir
+
+            path = exported_model_dir(path)
+    upscaler = load_upscaler(path, args.upscale_config, device,
                              args.upscale_tile, args.upscale_tile_overlap,
                              backend=args.upscale_backend, precision=args.upscale_precision)
     return upscale_stylizer(stylize, upscaler, args.work_size)

@@ -17,6 +17,12 @@ input of the interp op, not an attribute) and writes ``leaky_relu`` as
 the same numbers either way; the export's parity checks confirm it for the
 Paddle and the ONNX graph.
 
+``group_norm`` (``nn.GroupNorm``, AnimeGAN's generator normalises with one
+group) converts to an ONNX graph that ONNX Runtime answers with NaN; inside
+:func:`onnx_convertible_ops` it is traced as reshape to ``(N, G, -1)``, mean
+and biased variance over the last axis, normalise, reshape back, then the
+per-channel scale and shift (the same numbers up to float rounding).
+
 Reflection padding (``nn.Pad2D(mode='reflect')``, every 3x3 conv of the
 LapStyle nets) traces in Paddle as unsqueeze -> 5-D ``pad3d`` -> squeeze, which
 paddle2onnx writes as a 5-D ONNX ``Pad``. OpenVINO's CPU plugin runs that with
@@ -60,6 +66,24 @@ def _reflect_pad_nchw(x, pad):
     return x
 
 
+def _group_norm_nchw(x, num_groups, epsilon=1e-05, weight=None, bias=None,
+                     data_format='NCHW', name=None):
+    """``F.group_norm`` of an NCHW tensor written with reshape, mean and variance."""
+    import paddle
+
+    n, c = paddle.shape(x)[0], x.shape[1]
+    grouped = paddle.reshape(x, [n, num_groups, -1])
+    mean = paddle.mean(grouped, axis=-1, keepdim=True)
+    centred = grouped - mean
+    var = paddle.mean(centred * centred, axis=-1, keepdim=True)
+    out = paddle.reshape(centred / paddle.sqrt(var + epsilon), paddle.shape(x))
+    if weight is not None:
+        out = out * paddle.reshape(weight, [1, c, 1, 1])
+    if bias is not None:
+        out = out + paddle.reshape(bias, [1, c, 1, 1])
+    return out
+
+
 @contextlib.contextmanager
 def onnx_convertible_ops() -> Iterator[None]:
     """Within the block, ``paddle.nn.functional`` resizes, ``leaky_relu`` and pads convert well.
@@ -69,11 +93,13 @@ def onnx_convertible_ops() -> Iterator[None]:
     calls and tensor factors pass through. ``leaky_relu`` (and so
     ``nn.LeakyReLU``) becomes ``where(x > 0, x, x * slope)``. ``pad`` (and so
     ``nn.Pad2D``) of a 4-D NCHW tensor in ``reflect`` mode by Python ints
-    becomes slices + concat; every other pad passes through. The original
-    functions are restored on exit.
+    becomes slices + concat; every other pad passes through. ``group_norm``
+    (and so ``nn.GroupNorm``) of an NCHW tensor with known channels becomes
+    reshape / mean / variance. The original functions are restored on exit.
     """
     import paddle
     import paddle.nn.functional as F
+    from paddle.nn.layer import norm as norm_layers
 
     originals = {name: getattr(F, name)
                  for name in ('interpolate', 'upsample', 'leaky_relu', 'pad')}
@@ -98,12 +124,21 @@ def onnx_convertible_ops() -> Iterator[None]:
             return _reflect_pad_nchw(x, [int(p) for p in pad])
         return originals['pad'](x, pad, mode, value, data_format, *args, **kwargs)
 
+    def group_norm(x, num_groups, epsilon=1e-05, weight=None, bias=None, data_format='NCHW',
+                   name=None):
+        if data_format == 'NCHW' and len(x.shape) == 4 and x.shape[1] not in (None, -1):
+            return _group_norm_nchw(x, num_groups, epsilon, weight, bias)
+        return group_norm_original(x, num_groups, epsilon, weight, bias, data_format, name)
+
+    group_norm_original = norm_layers.group_norm
     try:
+        norm_layers.group_norm = group_norm
         F.interpolate = resize(originals['interpolate'])
         F.upsample = resize(originals['upsample'])
         F.leaky_relu = leaky_relu
         F.pad = pad
         yield
     finally:
+        norm_layers.group_norm = group_norm_original
         for name, fn in originals.items():
             setattr(F, name, fn)

@@ -3,6 +3,7 @@
 * :mod:`.sr`: ``lq -> output`` of image-to-image models (``BaseSRModel`` and
   subclasses, any model with a ``generator`` net);
 * :mod:`.lapstyle`: the whole LapStyle pyramid ``(content, style) -> stylized``;
+* :mod:`.pretrained`: the generator of a named pretrained model (:mod:`ppgan_ext.zoo`);
 * :mod:`.stylize_sr`: the fused LapStyle pyramid + SR upscaler
   ``(content, style) -> stylized x scale``.
 
@@ -11,4 +12,4 @@ To export a new model kind, add a module here with a function decorated by
 :class:`~ppgan_ext.deploy.export_spec.ExportSpec`, and import it below; the Paddle
 and ONNX formats and their parity checks need nothing else.
 """
-from . import lapstyle, sr, stylize_sr  # noqa: F401  (register their exporters)
+from . import lapstyle, pretrained, sr, stylize_sr  # noqa: F401  (register their exporters)
