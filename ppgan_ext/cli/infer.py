@@ -101,8 +101,13 @@ def _run_model(args, progress) -> int:
 def run(args) -> int:
     if is_video(args.input):   # a video file: frames through the model, sound kept
         from ..apps.video import SRFrames
+        if args.model is not None:
+            raise ValueError("--model runs on images; for a video, export it first "
+                             "(`paddlegan export --model NAME --output_dir DIR`) and give "
+                             "--model_dir DIR")
         return run_video_job(args, args.input, SRFrames(
-            args.model_dir, backend=args.backend, precision=args.precision, tile=args.tile,
+            args.model_dir, backend=args.backend, precision=args.precision,
+            tile=args.tile or 0,
             overlap=args.tile_overlap, device=args.device), suffix='_out')
 
     from tqdm import tqdm
