@@ -23,6 +23,7 @@ import numpy as np
 import paddle
 
 from ..config import load_config, validate_config
+from .pretrained import check_pretrained, load_pretrained
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -172,7 +173,9 @@ def setup(args, cfg) -> None:
 def build_trainer(args):
     """Load and check the config, set up logging/device/seed, build the Trainer.
 
-    ``--resume`` / ``--load`` are applied. Returns the Trainer (its ``cfg``
+    ``--resume`` / ``--load`` are applied; without them, the weights of the
+    registered model the config's ``pretrained`` key names
+    (:mod:`ppgan_ext.engine.pretrained`). Returns the Trainer (its ``cfg``
     holds the run's ``output_dir``).
     """
     from ..compat import drop_newer_config_keys, harden_ppgan_image_io, patch_ppgan
@@ -186,6 +189,7 @@ def build_trainer(args):
         warnings.warn(f'{key}: a key of PaddleGAN releases newer than ppgan 2.1.0; ignored',
                       ConfigWarning)
     validate_config(cfg, is_train=not args.evaluate_only, source=args.config_file)
+    check_pretrained(cfg)
     _check_file(args.resume, '--resume')
     _check_file(args.load, '--load')
     setup(args, cfg)
@@ -196,6 +200,8 @@ def build_trainer(args):
         trainer.logger.info(f'Resumed from {args.resume} at iteration {trainer.current_iter}')
     elif args.load:
         trainer.load(args.load, partial=getattr(args, 'allow_partial_load', False))
+    elif cfg.get('pretrained'):
+        load_pretrained(trainer, cfg, partial=getattr(args, 'allow_partial_load', False))
     return trainer
 
 
