@@ -211,3 +211,20 @@ def test_speck_rate_counts_isolated_dots_in_flat_areas_only():
         speck_rate(dotted, gt, size=8)
     with pytest.raises(ValueError, match='uint8 of one shape'):
         speck_rate(dotted[:10], gt)
+
+
+def test_bad_weight_archives_are_one_line_errors(tmp_path):
+    from ppgan_ext.weight_files import read_state_file
+
+    truncated = tmp_path / 'cut.npz'
+    truncated.write_bytes(b'PK\x03\x04 not really a zip')
+    with pytest.raises(ValueError, match=r'^--load .*cut.npz: not a weight archive'):
+        read_state_file(str(truncated), key='--load')
+    flat = tmp_path / 'flat.npz'
+    np.savez(flat, weight=np.zeros(3, np.float32))
+    with pytest.raises(ValueError, match=r"entry 'weight' is not '<net>/<parameter>'"):
+        read_state_file(str(flat), key='--load')
+    good = tmp_path / 'good.npz'
+    np.savez(good, **{'generator/conv.weight': np.ones((2, 2), np.float32)})
+    state = read_state_file(str(good))
+    assert list(state) == ['generator'] and state['generator']['conv.weight'].sum() == 4
