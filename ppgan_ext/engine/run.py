@@ -211,12 +211,15 @@ def _finished_checkpoint(trainer, path: str) -> None:
 def build_trainer(args):
     """Load and check the config, set up logging/device/seed, build the Trainer.
 
-    ``--resume`` / ``--load`` are applied. Returns the Trainer (its ``cfg``
+    ``--resume`` / ``--load`` are applied; without them, the weights of the
+    registered model the config's ``pretrained`` key names
+    (:mod:`ppgan_ext.engine.pretrained`). Returns the Trainer (its ``cfg``
     holds the run's ``output_dir``). If building fails, the run folder it
     created is removed again (it holds only the log).
     """
     from ..compat import drop_newer_config_keys, harden_ppgan_image_io, patch_ppgan
     from ..config import ConfigWarning, load_config, validate_config
+    from .pretrained import check_pretrained, load_pretrained
     from .trainer import Trainer
 
     patch_ppgan()             # ppgan 2.1.0 on Paddle 3 / NumPy 2, offline weights
@@ -226,6 +229,7 @@ def build_trainer(args):
         warnings.warn(f'{key}: a key of PaddleGAN releases newer than ppgan 2.1.0; ignored',
                       ConfigWarning)
     validate_config(cfg, is_train=not args.evaluate_only, source=args.config_file)
+    check_pretrained(cfg)
     _check_file(args.resume, '--resume')
     _check_file(args.load, '--load')
     setup(args, cfg)
@@ -239,6 +243,8 @@ def build_trainer(args):
                                 f'{trainer.current_iter}')
         elif args.load:
             trainer.load(args.load, partial=getattr(args, 'allow_partial_load', False))
+        elif cfg.get('pretrained'):
+            load_pretrained(trainer, cfg, partial=getattr(args, 'allow_partial_load', False))
     except BaseException:
         _drop_if_unused(cfg.output_dir)
         raise

@@ -237,13 +237,21 @@ class Trainer(PPGANTrainer):
         return fitted
 
     def load(self, weight_path, partial: bool = False):
-        """ppgan's ``load`` (net weights only), refusing weights that do not fit the nets."""
-        from ppgan.utils.filesystem import load
+        """ppgan's ``load`` (net weights only), refusing weights that do not fit the nets.
 
-        fitted = self._checked_state(weight_path, load(weight_path), partial, '--load')
+        Reads ppgan weight files and the model registry's converted ``.npz``
+        archives (:func:`ppgan_ext.weight_files.read_state_file`).
+        """
+        from ..weight_files import read_state_file
+
+        self.load_state(read_state_file(weight_path, key='--load'), weight_path, partial)
+
+    def load_state(self, state: Dict, source: str, partial: bool = False, flag: str = '--load'):
+        """Load ``{net name: state dict}`` into the model's nets (checked as :meth:`load`)."""
+        fitted = self._checked_state(source, state, partial, flag)
         for net_name, net_state in fitted.items():
             self.model.nets[net_name].set_state_dict(net_state)
-            self.logger.info(f'Loaded pretrained weight for net {net_name}')
+            self.logger.info(f'Loaded pretrained weight for net {net_name} from {source}')
 
     def resume(self, checkpoint_path):
         """ppgan's ``resume``, refusing a checkpoint that does not fit; it is never deleted."""
