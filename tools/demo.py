@@ -145,7 +145,7 @@ def train(config: str, overrides, procs: int = 1) -> str:
            '-o', *overrides, f'dataset.train.batch_size={batch // procs}']
     # the launcher imports Paddle before any of our code: keep its warnings out here
     quiet = dict(PYTHONWARNINGS='ignore:No ccache found', GLOG_minloglevel='2')
-    code = subprocess.run(cmd, env=dict(quiet, **os.environ, OMP_NUM_THREADS='1')).returncode
+    code = subprocess.run(cmd, env={**quiet, **os.environ, 'OMP_NUM_THREADS': '1'}).returncode
     if code:
         raise RuntimeError(f'training in {procs} processes failed (exit code {code}); the '
                            f"workers' logs are in {os.path.join(runs, 'launch_log')}")
