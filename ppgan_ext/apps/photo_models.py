@@ -15,7 +15,7 @@ loaded (the page shows the list); a new way to choose a model adds a field to
 :class:`PhotoModelOptions` and a row to that list.
 """
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -85,6 +85,36 @@ def style_sizes(levels: int) -> Tuple[int, int]:
     return top_level_size(levels), min_style_side(levels)
 
 
+def resolve_named(value: Optional[str], flag: str, task: str) -> Optional[str]:
+    """A path as given, or the path behind a registered model name (``paddlegan list --models``).
+
+    ``task`` ``'sr'``: the name of an SR model, exported once into its cache
+    folder; ``'lapstyle'``: the name of a LapStyle style, its weight file
+    fetched once into ppgan's cache. A path that exists is returned as is.
+
+    Raises:
+        ValueError: a registered model of another task, naming ``flag``.
+    """
+    if not value or os.path.exists(value):
+        return value
+    from ..zoo import registry
+
+    if value not in registry.names():
+        return value   # a missing path: reported by the loader, naming the flag
+    entry = registry.get(value)
+    from .pretrained import ensure_weights, exported_model_dir
+
+    if task == 'sr' and entry.task == 'sr':
+        return exported_model_dir(value)
+    if task == 'lapstyle' and entry.extra.get('pipeline') == 'lapstyle':
+        return ensure_weights(entry)
+    wanted = [n for n in registry.names() if (registry.get(n).task == 'sr' if task == 'sr'
+                                               else registry.get(n).extra.get('pipeline')
+                                               == 'lapstyle')]
+    raise ValueError(f"{flag} {value}: a {entry.task!r} model; {flag} takes a folder, a file or "
+                     f"one of {', '.join(wanted)}")
+
+
 class PhotoModels:
     """Loaded models and the two operations of the app.
 
@@ -96,6 +126,15 @@ class PhotoModels:
     """
 
     def __init__(self, options: PhotoModelOptions):
+        self.names = {'restore': options.sr_model, 'stylize': options.lapstyle,
+                      'upscale': options.upscale_model or options.sr_model}
+        options = PhotoModelOptions(**{**asdict(options),
+                                       'sr_model': resolve_named(options.sr_model, '--sr-model',
+                                                                 'sr'),
+                                       'upscale_model': resolve_named(options.upscale_model,
+                                                                      '--upscale-model', 'sr'),
+                                       'lapstyle': resolve_named(options.lapstyle, '--lapstyle',
+                                                                 'lapstyle')})
         self.options = options
         self.restorer: Optional[Upscaler] = None
         self.upscaler: Optional[Upscaler] = None
@@ -125,10 +164,9 @@ class PhotoModels:
     def models(self) -> List[dict]:
         """The loaded models, one row each (JSON-ready): task, file or folder name, scale."""
         rows = []
-        for task, model, path in (('restore', self.restorer, self.options.sr_model),
-                                  ('stylize', self.stylizer, self.options.lapstyle),
-                                  ('upscale', self.upscaler,
-                                   self.options.upscale_model or self.options.sr_model)):
+        for task, model in (('restore', self.restorer), ('stylize', self.stylizer),
+                            ('upscale', self.upscaler)):
+            path = self.names[task]
             if model is not None:
                 rows.append({'task': task, 'name': os.path.basename(os.path.normpath(path)),
                              'scale': getattr(model, 'scale', None),

@@ -20,13 +20,15 @@ HELP = 'start a local web app to restore and stylize photos'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument('--sr-model', default=None, metavar='DIR',
-                        help='exported SR model folder (`paddlegan export`) for restore')
-    parser.add_argument('--lapstyle', default=None, metavar='MODEL',
-                        help='LapStyle weight file or exported pyramid folder for stylize')
-    parser.add_argument('--upscale-model', default=None, metavar='DIR',
-                        help='exported SR model folder for "stylize + upscale" '
-                             '(default: --sr-model)')
+    parser.add_argument('--sr-model', default=None, metavar='DIR|NAME',
+                        help='exported SR model folder (`paddlegan export`) or the name of a '
+                             'pretrained SR model (`paddlegan list --models`) for restore')
+    parser.add_argument('--lapstyle', default=None, metavar='MODEL|NAME',
+                        help='LapStyle weight file, exported pyramid folder or the name of '
+                             "one of PaddleGAN's LapStyle styles for stylize")
+    parser.add_argument('--upscale-model', default=None, metavar='DIR|NAME',
+                        help='exported SR model folder or pretrained SR model name for '
+                             '"stylize + upscale" (default: --sr-model)')
     parser.add_argument('--host', default='127.0.0.1',
                         help='address to listen on (default: 127.0.0.1, this computer only)')
     parser.add_argument('--allowed-host', action='append', default=[], metavar='NAME',
