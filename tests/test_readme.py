@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 
 from _helpers import ROOT, env
@@ -27,8 +28,8 @@ def quickstart_script() -> str:
 def test_quickstart_activates_the_venv_and_uses_its_own_folders():
     script = quickstart_script()
     assert script.splitlines()[0] == 'source .venv/bin/activate'
-    outputs = re.findall(r'(?:output_dir=|--output_dir |--output |paddlegan degrade \S+ )(\S+)',
-                         script)
+    outputs = re.findall(r'(?:output_dir=|--output_dir |--output |paddlegan degrade \S+ |'
+                         r'sample_photos.py )(\S+)', script)
     assert outputs and all(o.startswith('quickstart/') for o in outputs)
     assert len(set(outputs)) == len(outputs)   # one folder per step
 
@@ -44,7 +45,8 @@ def test_quickstart_walk_runs_as_written(tmp_path):
     (venv_bin / 'activate').write_text(
         f'export PATH={os.path.dirname(sys.executable)}:$PATH\n')
     proc = subprocess.run(['bash', '-euo', 'pipefail', '-c', quickstart_script()],
-                          cwd=tmp_path, env=env(), capture_output=True, text=True, timeout=600)
+                          cwd=tmp_path, env=env(PPGAN_EXT_CACHE=str(tmp_path / 'cache')),
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = tmp_path / 'quickstart'
     assert glob.glob(str(out / 'train' / '*' / 'iter_100_weight.pdparams'))
@@ -62,3 +64,13 @@ def test_quickstart_walk_runs_as_written(tmp_path):
     stylized = sorted(os.listdir(out / 'stylized'))
     assert [os.path.splitext(n)[0] for n in stylized] == \
         [os.path.splitext(n)[0] for n in contents]
+    for name in ('chelsea', 'astronaut'):   # Magenta's stylization, upscaled x2
+        photo = cv2.imread(str(out / 'photos' / f'{name}.png'))
+        art = cv2.imread(str(out / 'magenta' / f'{name}.png'))
+        assert art.shape == (2 * photo.shape[0], 2 * photo.shape[1], 3)
+        small = cv2.resize(art, photo.shape[1::-1], interpolation=cv2.INTER_AREA)
+        assert 5 < np.abs(small.astype(float) - photo).mean() and art.std() > 10
+    for name in test_photos:
+        lq = cv2.imread(str(out / 'degraded' / name))
+        assert cv2.imread(str(out / 'realesrgan' / name)).shape == \
+            (4 * lq.shape[0], 4 * lq.shape[1], 3)
