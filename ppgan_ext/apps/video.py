@@ -114,20 +114,6 @@ class SRFrames:
         return processor
 
 
-def _resize_style(img: np.ndarray, size: int, semantics: str) -> np.ndarray:
-    """The style as the pyramid is fed (``size x size`` for ppgan's semantics, else short side)."""
-    from ..image_io import resize_short_side
-
-    if not size:
-        return img
-    if semantics == 'ppgan':
-        if img.shape[:2] == (size, size):
-            return img
-        from PIL import Image
-        return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
-    return resize_short_side(img, size)
-
-
 class _StylizeProcessor:
 
     def __init__(self, stylize, style: np.ndarray, blender: Optional[TemporalBlender]):
@@ -268,7 +254,8 @@ class StylizeFrames:
 
     def build(self, threads: Optional[int] = None) -> _StylizeProcessor:
         from ..image_io import read_image
-        from ..pyramid import min_style_side, top_level_size
+        from ..pyramid_sizes import min_style_side, top_level_size
+        from .stylizer import resize_style
 
         self.check()
         if self.model is not None:
@@ -278,7 +265,7 @@ class StylizeFrames:
             return processor
         stylize, levels, semantics = self._stylizer(threads)
         size = top_level_size(levels) if self.style_size is None else self.style_size
-        style = _resize_style(read_image(self.style), size, semantics)
+        style = resize_style(read_image(self.style), size, semantics)
         if min(style.shape[:2]) < min_style_side(levels):
             raise ValueError(f"--style: {self.style} is {style.shape[1]}x{style.shape[0]}; "
                              f"{levels} revision level(s) need sides >= "
