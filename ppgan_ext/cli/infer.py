@@ -28,6 +28,7 @@ import argparse
 import os
 import sys
 
+from .runtime_flags import add_runtime_arguments
 from .video_flags import add_video_arguments, is_video, run_video_job
 
 HELP = 'super-resolve images with an exported model (tiled, PSNR/SSIM against --gt)'
@@ -53,13 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help='overlap of neighbouring tiles in input pixels (default: 16)')
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='cpu (default) or gpu (needs paddlepaddle-gpu)')
-    parser.add_argument('--backend', default='auto',
-                        choices=('auto', 'paddle', 'onnxruntime', 'openvino', 'dygraph'),
-                        help='runtime (default auto: the fastest installed for the folder; '
-                             "dygraph: Paddle's dynamic graph, --model only)")
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
-                        help='fp32 (default), bf16 (openvino, CPUs with AMX/AVX-512 BF16) or '
-                             'int8 (openvino, a folder quantized by `paddlegan quantize`)')
+    add_runtime_arguments(parser, 'the model')
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
     parser.add_argument('--threads', type=int, default=None, metavar='N',

@@ -40,6 +40,7 @@ import numpy as np
 from ..apps.stylizer import (build_dygraph_stylizer, build_predictor_stylizer,
                              resize_style, stylize_files)
 from ..apps.stylizer import to_batch as _to_batch
+from .runtime_flags import add_runtime_arguments
 from .upscale_flags import add_upscale_arguments, apply_upscale
 from .video_flags import add_video_arguments, is_video, run_video_job
 
@@ -61,13 +62,7 @@ def add_arguments(parser):
     parser.add_argument('--model_dir', default=None, metavar='DIR',
                         help='a LapStyle pyramid exported with `paddlegan export` (run with '
                              '--backend); instead of --weights')
-    parser.add_argument('--backend', default='auto',
-                        choices=('auto', 'paddle', 'onnxruntime', 'openvino', 'dygraph'),
-                        help='runtime of --model_dir/--model (default auto: the fastest '
-                             "installed; dygraph: --model on Paddle's dynamic graph)")
-    parser.add_argument('--precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
-                        help='precision of --model_dir: fp32 (default), bf16 (openvino, '
-                             'CPUs with AMX/AVX-512 BF16) or int8 (`paddlegan quantize`)')
+    add_runtime_arguments(parser, '--model_dir/--model')
     parser.add_argument('--levels', type=int, default=None, metavar='K',
                         help='revision levels to use with --weights (default: all in the '
                              'weights; 0 = drafting net only); --model_dir runs the exported ones')

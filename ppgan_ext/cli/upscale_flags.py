@@ -13,6 +13,7 @@ tile by tile like ``paddlegan infer --tile``, so the PNG written is
 import argparse
 
 from ..upscale import DEFAULT_OVERLAP, DEFAULT_TILE, Stylizer, load_upscaler, upscale_stylizer
+from .runtime_flags import add_runtime_arguments
 
 
 def add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,13 +30,8 @@ def add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
                             f'{DEFAULT_TILE}; 0: whole image)')
     group.add_argument('--upscale-tile-overlap', type=int, default=DEFAULT_OVERLAP, metavar='M',
                        help=f'overlap of the upscaler tiles (default: {DEFAULT_OVERLAP})')
-    group.add_argument('--upscale-backend', default='auto',
-                       choices=('auto', 'paddle', 'onnxruntime', 'openvino'),
-                       help='backend of an exported --upscale folder (default: the fastest '
-                            'installed)')
-    group.add_argument('--upscale-precision', default='fp32', choices=('fp32', 'bf16', 'int8'),
-                       help='precision of an exported --upscale folder (bf16: OpenVINO on CPUs '
-                            'with native bf16; int8: a folder quantized by `paddlegan quantize`)')
+    add_runtime_arguments(group, 'an exported --upscale folder', prefix='upscale-',
+                          dygraph=False)
     group.add_argument('--work-size', type=int, default=0, metavar='N',
                        help='with --upscale: shrink the content so its longer side is at '
                             'most N before stylizing (default: 0, its own size)')
