@@ -66,3 +66,15 @@ def test_no_command_prints_usage(capsys):
         main([])
     assert exc.value.code == 2
     assert 'usage: paddlegan' in capsys.readouterr().err
+
+
+def test_an_unknown_flag_shows_the_sub_commands_usage(capsys, tmp_path):
+    from ppgan_ext.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(['degrade', str(tmp_path / 'src'), str(tmp_path / 'dst'), '--bogus', '1'])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith('usage: paddlegan degrade') and '--prob PROB' in err
+    assert err.rstrip().endswith('paddlegan degrade: error: unrecognized arguments: --bogus 1')
+    assert not (tmp_path / 'dst').exists()

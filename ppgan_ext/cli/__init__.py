@@ -165,12 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(f'{__name__}.{module_name}')
         p = sub.add_parser(command, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
-        p.set_defaults(func=module.run)
+        p.set_defaults(func=module.run, command_parser=p)
     return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:   # reported with the sub-command's usage, not the top level's
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    del args.command_parser
     return guarded(args.func, args)
 
 
