@@ -22,7 +22,6 @@ Usage::
 """
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -32,16 +31,11 @@ sys.path.insert(0, ROOT)
 
 
 def cpu_name() -> str:
-    """lscpu's model name and whether AMX / AVX512-BF16 are present."""
-    name, flags = platform.processor(), ''
-    try:
-        with open('/proc/cpuinfo') as f:
-            text = f.read()
-        name = next(line.split(':', 1)[1].strip() for line in text.splitlines()
-                    if line.startswith('model name'))
-        flags = next(line for line in text.splitlines() if line.startswith('flags'))
-    except (OSError, StopIteration):
-        pass
+    """The CPU's model name and whether AMX / AVX512-BF16 are present."""
+    from ppgan_ext.deploy.cpu import cpu_flags
+    from ppgan_ext.deploy.cpu import cpu_name as model_name
+
+    name, flags = model_name(), cpu_flags()
     return (f"{name}; AMX {'yes' if 'amx_bf16' in flags else 'no'}, AVX512-BF16 "
             f"{'yes' if 'avx512_bf16' in flags else 'no'}")
 

@@ -194,16 +194,11 @@ class ConvCeiling:
 
 
 def machine() -> str:
-    cpu = platform.processor() or 'unknown CPU'
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    cpu = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
     import paddle
+
+    from ppgan_ext.deploy.cpu import cpu_name
+
+    cpu = cpu_name()
     return (f'{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}, '
             f'Paddle {paddle.__version__}')
 

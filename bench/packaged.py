@@ -54,14 +54,6 @@ def _median_time(fn, repeat: int) -> float:
     return float(np.median(times))
 
 
-def _cpu_name() -> str:
-    with open('/proc/cpuinfo') as f:
-        for line in f:
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    return 'unknown CPU'
-
-
 def _export(net, specs, folder: str, name: str) -> str:
     import paddle
 
@@ -218,10 +210,10 @@ def bench_magenta(args, folder):
 
 def main(args):
     import ppgan_ext  # noqa: F401
-    from ppgan_ext.deploy.cpu import bf16_flags
+    from ppgan_ext.deploy.cpu import bf16_flags, cpu_name
 
     flags = bf16_flags()
-    print(f'CPU: {_cpu_name()}; native bf16: {", ".join(flags) if flags else "none"}; '
+    print(f'CPU: {cpu_name()}; native bf16: {", ".join(flags) if flags else "none"}; '
           f'{os.cpu_count()} logical CPUs, {args.threads} threads used')
     with tempfile.TemporaryDirectory(prefix='bench_packaged_') as folder:
         bench_realesrgan(args, folder)

@@ -38,16 +38,9 @@ CASES = {'realsr-df2k-jpeg': (96, 128), 'mprnet-deraining': (192, 256),
 
 def cpu_name() -> str:
     from ppgan_ext.deploy.cpu import bf16_flags
+    from ppgan_ext.deploy.cpu import cpu_name as model_name
 
-    name = 'unknown CPU'
-    try:
-        with open('/proc/cpuinfo', encoding='utf-8', errors='replace') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    name = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    name = model_name()
     flags = bf16_flags()
     return f"{name}; native bf16: {', '.join(flags) if flags else 'none (no AMX, no AVX-512 BF16)'}"
 

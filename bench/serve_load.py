@@ -71,15 +71,9 @@ def parse_args(argv=None):
 
 
 def machine() -> str:
-    cpu = platform.processor() or 'unknown CPU'
-    flags = ''
-    try:
-        with open('/proc/cpuinfo') as f:
-            text = f.read()
-        cpu = re.search(r'^model name\s*:\s*(.+)$', text, re.M).group(1).strip()
-        flags = re.search(r'^flags\s*:\s*(.+)$', text, re.M).group(1).split()
-    except (OSError, AttributeError):
-        pass
+    from ppgan_ext.deploy.cpu import cpu_flags, cpu_name
+
+    cpu, flags = cpu_name(), cpu_flags()
     extras = [f for f in ('amx_bf16', 'avx512_bf16') if f in flags]
     return (f"{cpu}, {os.cpu_count()} logical cores ({', '.join(extras) or 'no AMX/AVX512-BF16'}"
             f"), Python {platform.python_version()}; the machine may be shared with other work")

@@ -45,14 +45,9 @@ BACKENDS = ('paddle', 'onnxruntime', 'openvino')
 
 
 def machine() -> str:
-    from ppgan_ext.deploy.cpu import bf16_flags
+    from ppgan_ext.deploy.cpu import bf16_flags, cpu_name
 
-    cpu = platform.processor() or 'unknown CPU'
-    with open('/proc/cpuinfo') as f:
-        for line in f:
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
-                break
+    cpu = cpu_name()
     flags = ', '.join(sorted(bf16_flags())) or 'no AMX / AVX512-BF16'
     return f'{cpu} ({flags}), {os.cpu_count()} logical cores, Python {platform.python_version()}'
 
