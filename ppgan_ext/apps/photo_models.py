@@ -85,36 +85,6 @@ def style_sizes(levels: int) -> Tuple[int, int]:
     return top_level_size(levels), min_style_side(levels)
 
 
-def resolve_named(value: Optional[str], flag: str, task: str) -> Optional[str]:
-    """A path as given, or the path behind a registered model name (``paddlegan list --models``).
-
-    ``task`` ``'sr'``: the name of an SR model, exported once into its cache
-    folder; ``'lapstyle'``: the name of a LapStyle style, its weight file
-    fetched once into ppgan's cache. A path that exists is returned as is.
-
-    Raises:
-        ValueError: a registered model of another task, naming ``flag``.
-    """
-    if not value or os.path.exists(value):
-        return value
-    from ..zoo import registry
-
-    if value not in registry.names():
-        return value   # a missing path: reported by the loader, naming the flag
-    entry = registry.get(value)
-    from .pretrained import ensure_weights, exported_model_dir
-
-    if task == 'sr' and entry.task == 'sr':
-        return exported_model_dir(value)
-    if task == 'lapstyle' and entry.extra.get('pipeline') == 'lapstyle':
-        return ensure_weights(entry)
-    wanted = [n for n in registry.names() if (registry.get(n).task == 'sr' if task == 'sr'
-                                               else registry.get(n).extra.get('pipeline')
-                                               == 'lapstyle')]
-    raise ValueError(f"{flag} {value}: a {entry.task!r} model; {flag} takes a folder, a file or "
-                     f"one of {', '.join(wanted)}")
-
-
 class PhotoModels:
     """Loaded models and the two operations of the app.
 
@@ -126,6 +96,8 @@ class PhotoModels:
     """
 
     def __init__(self, options: PhotoModelOptions):
+        from .pretrained import resolve_named
+
         self.names = {'restore': options.sr_model, 'stylize': options.lapstyle,
                       'upscale': options.upscale_model or options.sr_model}
         options = PhotoModelOptions(**{**asdict(options),

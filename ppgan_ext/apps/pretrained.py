@@ -432,3 +432,31 @@ def arbitrary_stylizer(name: str, device: str = 'cpu') -> Callable:
 
     stylize.entry = entry
     return stylize
+
+
+def resolve_named(value: Optional[str], flag: str, task: str) -> Optional[str]:
+    """A path as given, or the path behind a registered model name (``paddlegan list --models``).
+
+    ``task`` ``'sr'``: the name of an SR model (scale >= 2), exported once into its cache
+    folder; ``'lapstyle'``: the name of a LapStyle style, its weight file
+    fetched once into ppgan's cache. A path that exists is returned as is.
+
+    Raises:
+        ValueError: a registered model of another task, naming ``flag``.
+    """
+    if not value or os.path.exists(value):
+        return value
+    if value not in registry.names():
+        return value   # a missing path: reported by the loader, naming the flag
+
+    def fits(entry: registry.ModelEntry) -> bool:
+        if task == 'sr':
+            return entry.task == 'sr' and entry.scale >= 2
+        return entry.extra.get('pipeline') == 'lapstyle'
+
+    entry = registry.get(value)
+    if fits(entry):
+        return exported_model_dir(value) if task == 'sr' else ensure_weights(entry)
+    wanted = [n for n in registry.names() if fits(registry.get(n))]
+    raise ValueError(f"{flag} {value}: a {entry.task!r} model; {flag} takes a folder, a file or "
+                     f"one of {', '.join(wanted)}")

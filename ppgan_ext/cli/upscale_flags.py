@@ -49,20 +49,11 @@ def apply_upscale(args: argparse.Namespace, stylize: Stylizer, device: str) -> S
             if value != default:
                 raise ValueError(f"{flag} needs --upscale SR_MODEL")
         return stylize
-    import os
-
     path = args.upscale
-    if not os.path.exists(path) and args.upscale_config is None:
-        from ..zoo import registry
+    if args.upscale_config is None:   # a folder, or the name of a pretrained SR model
+        from ..apps.pretrained import resolve_named
 
-        if path in registry.names():
-            entry = registry.get(path)
-            if entry.task != 'sr' or entry.scale < 2:
-                raise ValueError(f"--upscale {path}: a {entry.task!r} model; an upscaler is "
-                                 f"an SR model ({', '.join(registry.names('sr'))})")
-            from ..apps.pretrained import exported_model_dir
-
-            path = exported_model_dir(path)
+        path = resolve_named(path, '--upscale', 'sr')
     upscaler = load_upscaler(path, args.upscale_config, device,
                              args.upscale_tile, args.upscale_tile_overlap,
                              backend=args.upscale_backend, precision=args.upscale_precision)
