@@ -153,13 +153,9 @@ def converted_weights(name: str, folder: Optional[str] = None) -> str:
 
 def load_weights(name: str, folder: Optional[str] = None) -> StateDicts:
     """``{net name: {parameter name: float32 ndarray}}`` of model ``name`` (converted once)."""
-    path = converted_weights(name, folder)
-    nets: StateDicts = {}
-    with np.load(path) as data:
-        for key in data.files:
-            net, _, param = key.partition('/')
-            nets.setdefault(net, {})[param] = data[key]
-    return nets
+    from ..weight_files import read_state_file   # the one reader of the '<net>/<param>' archive
+
+    return read_state_file(converted_weights(name, folder), key=f'model {name!r}')
 
 
 def build(name: str, net: str = 'generator', folder: Optional[str] = None):
