@@ -164,12 +164,18 @@ def test_openvino_caches_the_compiled_model_and_a_reexport_invalidates_it(export
 def test_onnx_paths_run_without_paddle_or_ppgan(exported, backend):
     root, sr_dir, lap_dir, photo, style = exported
     out = root / f'out_{backend}'
+    gt = write_photo(str(root / 'gt' / 'photo.png'), 'coffee', size=(256, 256))
     proc, names = paddlegan(['infer', '--model_dir', sr_dir, '--input', photo,
-                             '--output', str(out / 'sr'), '--backend', backend], root)
+                             '--output', str(out / 'sr'), '--backend', backend,
+                             '--gt', os.path.dirname(gt)], root)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert f'ppgan_ext.deploy.backends.{backend}' in names
+    assert 'ppgan_ext.deploy.metrics' in names and 'photo.png' in proc.stdout   # scored
     assert heavy(names) == []
     assert cv2.imread(str(out / 'sr' / 'photo.png')).shape == (256, 256, 3)
+    with open(out / 'sr' / 'metrics.csv') as f:
+        psnr_value = float(f.read().splitlines()[1].split(',')[1])
+    assert 5.0 < psnr_value < 60.0
 
     proc, names = paddlegan(['stylize', '--content', photo, '--style', style, '--model_dir',
                              lap_dir, '--backend', backend, '--style-size', '64',

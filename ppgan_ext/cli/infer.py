@@ -19,7 +19,7 @@ refused elsewhere.
 
 Writes one PNG per input (same relative path, ``.png``), atomically; outputs
 that already exist are kept unless ``--overwrite``. With ``--gt`` it prints a
-PSNR/SSIM table (ppgan's metrics, border of ``scale`` pixels cropped) and
+PSNR/SSIM table (ppgan's PSNR/SSIM, computed without Paddle, border of ``scale`` pixels cropped) and
 writes ``OUTPUT/metrics.csv``. ``--tile N`` processes N x N input tiles that
 overlap by ``--tile-overlap`` pixels and blends them, so the memory needed no
 longer grows with the image's activations.
