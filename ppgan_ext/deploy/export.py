@@ -375,9 +375,9 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
                 os.remove(os.path.join(output_dir, name))
         os.replace(sidecar_path, os.path.join(output_dir, SIDECAR_NAME))
         installed = True
-        # OpenVINO's compiled blobs of the replaced graphs
-        from .backends.openvino import CACHE_DIR_NAME
-        shutil.rmtree(os.path.join(output_dir, CACHE_DIR_NAME), ignore_errors=True)
+        # OpenVINO's compiled blobs and ONNX Runtime's rewritten graphs of the replaced graphs
+        for cache in ('openvino_cache', 'onnxruntime_cache'):
+            shutil.rmtree(os.path.join(output_dir, cache), ignore_errors=True)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
         if created and not installed and not os.listdir(output_dir):

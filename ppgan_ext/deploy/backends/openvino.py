@@ -21,13 +21,13 @@ subfolder and compiles again); subfolders of versions no longer in the
 folder are removed. ``PPGAN_EXT_OPENVINO_CACHE`` names another cache folder,
 or ``off`` disables the cache.
 """
-import hashlib
 import os
 from typing import Optional, Union
 
 import numpy as np
 
 from ..cpu import default_threads
+from ..graph_cache import cache_root, graph_version, versioned_cache
 from ..model_dir import ModelInfo, read_model_dir
 from . import BasePredictor, no_onnx_error
 
@@ -41,24 +41,6 @@ CACHE_DIR_NAME = 'openvino_cache'
 CACHE_ENV = 'PPGAN_EXT_OPENVINO_CACHE'
 
 
-def graph_version(path: str) -> str:
-    """A short key that changes whenever ``path`` is rewritten or replaced."""
-    st = os.stat(path)
-    return hashlib.sha1(f'{st.st_size}-{st.st_mtime_ns}-{st.st_ino}'.encode()).hexdigest()[:16]
-
-
-def _versioned_cache(base: str, graph: str, keep) -> str:
-    """``base/<version of graph>``; other versions' subfolders not in ``keep`` are removed."""
-    import shutil
-
-    version = graph_version(graph)
-    if os.path.isdir(base):
-        for name in os.listdir(base):
-            if name not in keep and name != version and len(name) == 16:
-                shutil.rmtree(os.path.join(base, name), ignore_errors=True)
-    return os.path.join(base, version)
-
-
 def cache_dir_for(model_dir: str) -> Optional[str]:
     """The compiled-blob cache folder of a model folder (None: caching off).
 
@@ -66,13 +48,7 @@ def cache_dir_for(model_dir: str) -> Optional[str]:
     ``MODEL_DIR/openvino_cache`` when the model folder is writable; else a
     folder per model under ``~/.cache/ppgan_ext/openvino``.
     """
-    env = os.environ.get(CACHE_ENV)
-    if env is not None:
-        return None if env.strip().lower() in ('', '0', 'off', 'none') else env
-    if os.access(model_dir, os.W_OK):
-        return os.path.join(model_dir, CACHE_DIR_NAME)
-    key = hashlib.sha1(os.path.realpath(model_dir).encode('utf-8')).hexdigest()[:16]
-    return os.path.join(os.path.expanduser('~'), '.cache', 'ppgan_ext', 'openvino', key)
+    return cache_root(model_dir, CACHE_DIR_NAME, CACHE_ENV, 'openvino')
 
 
 def _openvino():
@@ -151,7 +127,7 @@ class OpenVINOPredictor(BasePredictor):
             try:
                 current = {graph_version(f) for f in (self.info.onnx_file, self.info.int8_file)
                            if f}
-                self.cache_dir = _versioned_cache(self.cache_dir, graph, current)
+                self.cache_dir = versioned_cache(self.cache_dir, graph, current)
                 os.makedirs(self.cache_dir, exist_ok=True)
                 config['CACHE_DIR'] = self.cache_dir
             except OSError:   # read-only home or model folder: compile every time
