@@ -149,3 +149,17 @@ def test_orientation_6_jpeg_gives_one_array_everywhere(tmp_path, stored, capsys)
         styled.append(cv2.imread(os.path.join(out, 'phone.png')))
     assert styled[0].shape[:2] == (40, 24)
     np.testing.assert_array_equal(styled[0], styled[1])
+
+
+@pytest.mark.parametrize('shape', [(3, 1030, 67), (1, 37, 53), (4, 20, 30), (5, 9, 9)])
+def test_to_uint8_hwc_rounds_half_to_even_and_clips_like_numpy(shape):
+    from ppgan_ext.tiling import to_uint8_hwc
+
+    rng = np.random.default_rng(5)
+    chw = rng.random(shape, dtype=np.float32) * 1.4 - 0.2
+    flat = chw.reshape(-1)
+    flat[:64] = (np.arange(64, dtype=np.float32) + 0.5) / np.float32(255.0)   # ties
+    expected = np.rint(np.clip(chw, 0.0, 1.0) * np.float32(255.0)).astype(np.uint8)
+    got = to_uint8_hwc(chw, rows=512)
+    assert got.dtype == np.uint8 and got.shape == shape[1:] + shape[:1]
+    np.testing.assert_array_equal(got, expected.transpose(1, 2, 0))
