@@ -7,10 +7,11 @@ share the machine's load. Rows:
 
 * ``paddlegan infer`` on one 256x256 photo (x4: a 1024x1024 PNG) with
   ``--backend openvino`` and ``--backend onnxruntime``: first run (OpenVINO's
-  compiled-model cache emptied before each of these runs) and second run
-  (cache filled); OpenVINO with ``--precision bf16`` (CPUs with native bf16)
-  and ``int8`` (when the folder holds ``paddlegan quantize``'s graph), second
-  run;
+  compiled-model cache and ONNX Runtime's rewritten graph removed before each
+  of these runs) and second run (caches filled); ONNX Runtime on the graph as
+  exported (``PPGAN_EXT_ONNXRUNTIME_REWRITE=off``: what the sub-pixel rewrite
+  gains); OpenVINO with ``--precision bf16`` (CPUs with native bf16) and
+  ``int8`` (when the folder holds ``paddlegan quantize``'s graph), second run;
 * ``paddlegan --help`` and ``paddlegan COMMAND --help`` for every command;
 * for scale: ``python -c pass``, ``import ppgan_ext``, ``import onnxruntime``,
   ``import openvino``, ``import paddle``, ``import ppgan_ext`` + ppgan's
@@ -79,19 +80,24 @@ def prepare(args, work: str, env) -> tuple:
 
 def main(argv=None) -> int:
     from ppgan_ext.cli import COMMANDS
+    from ppgan_ext.deploy.backends import onnxruntime as ort_backend
     from ppgan_ext.deploy.backends.openvino import cache_dir_for
     from ppgan_ext.deploy.cpu import bf16_flags, cpu_name, int8_flags
 
     args = _parse(argv)
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get('PYTHONPATH', ''),
                OMP_NUM_THREADS=str(args.threads))
-    env.pop('PPGAN_EXT_OPENVINO_CACHE', None)
+    for name in ('PPGAN_EXT_OPENVINO_CACHE', ort_backend.CACHE_ENV, ort_backend.REWRITE_ENV):
+        env.pop(name, None)
+    plain_env = dict(env, **{ort_backend.REWRITE_ENV: 'off'})
+    load_before = os.getloadavg()
     work = args.work_dir or tempfile.mkdtemp(prefix='bench_startup_')
     os.makedirs(work, exist_ok=True)
     model_dir, photo = prepare(args, work, env)
     py = [sys.executable]
     cli = py + ['-m', 'ppgan_ext.cli']
-    cache = cache_dir_for(model_dir)
+    caches = {'openvino': cache_dir_for(model_dir),
+              'onnxruntime': os.path.join(model_dir, ort_backend.CACHE_DIR_NAME)}
 
     def infer(backend, precision='fp32'):
         return cli + ['infer', '--model_dir', model_dir, '--input', photo, '--output',
@@ -107,10 +113,12 @@ def main(argv=None) -> int:
     rows = {}
     for _ in range(args.repeat):
         for backend in ('openvino', 'onnxruntime'):
-            if backend == 'openvino' and cache and os.path.isdir(cache):
-                shutil.rmtree(cache)
+            if caches[backend] and os.path.isdir(caches[backend]):
+                shutil.rmtree(caches[backend])
             rows.setdefault(f'infer {backend}, first run', []).append(wall(infer(backend), env))
             rows.setdefault(f'infer {backend}, second run', []).append(wall(infer(backend), env))
+        rows.setdefault('infer onnxruntime, graph as exported', []).append(
+            wall(infer('onnxruntime'), plain_env))
         for precision in extra:   # OpenVINO, compiled-model cache filled by a first run
             wall(infer('openvino', precision), env)
             rows.setdefault(f'infer openvino {precision}, second run', []).append(
@@ -131,22 +139,32 @@ def main(argv=None) -> int:
     load = os.getloadavg()
     print(f'CPU: {cpu_name()}, {os.cpu_count()} logical cores (bf16: '
           f"{', '.join(bf16_flags()) or 'none'}; int8: {', '.join(int8_flags()) or 'none'}); "
-          f'OMP_NUM_THREADS={args.threads}; load average at the end {load[0]:.1f} / '
-          f'{load[1]:.1f} / {load[2]:.1f} (other processes share the machine when it is '
-          f'above the thread count)')
-    print(f'model: {model_dir}; photo: 256x256 -> 1024x1024; median of {args.repeat} rounds\n')
+          f'OMP_NUM_THREADS={args.threads}')
+    print(f'load average (1 / 5 / 15 min): {load_before[0]:.1f} / {load_before[1]:.1f} / '
+          f'{load_before[2]:.1f} at the start, {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at '
+          f'the end (above {args.threads}: other processes shared the cores, times are high)')
+    print(f'model: {model_dir}; photo: 256x256 -> 1024x1024; {args.repeat} rounds, the rows of '
+          f'a round run one after the other\n')
     width = max(len(k) for k in rows)
+    print(f"{'row':<{width}}  {'median':>7}  {'min':>6}  {'goal':>7}  verdict")
     verdicts = []
     for label, times in rows.items():
         median = statistics.median(times)
         goal = (GOALS['help'] if label.endswith('--help') else GOALS['infer first run']
-                if 'first run' in label else GOALS['infer'] if label.startswith('infer') else None)
-        mark = '' if goal is None else (f'  goal <= {goal:.1f} s: '
-                                        + ('met' if median <= goal else 'NOT met'))
+                if 'first run' in label else GOALS['infer']
+                if label.startswith('infer') and 'as exported' not in label else None)
         if goal is not None:
             verdicts.append(median <= goal)
-        print(f'{label:<{width}}  {median:6.2f} s  (min {min(times):.2f} s){mark}')
-    print(f'\ngoals met: {sum(verdicts)} of {len(verdicts)}')
+        verdict = '' if goal is None else ('met' if median <= goal else 'NOT met')
+        goal_text = f'<= {goal:.1f}' if goal is not None else ''
+        print(f'{label:<{width}}  {median:6.2f}s  {min(times):5.2f}s  {goal_text:>7}  {verdict}')
+    plain = rows['infer onnxruntime, graph as exported']
+    rewritten = rows['infer onnxruntime, second run']
+    print(f'\nONNX Runtime, graph as exported / sub-pixel rewrite (second run): '
+          f'{statistics.median(plain) / statistics.median(rewritten):.2f}x '
+          f'(median of the per-round ratios '
+          f'{statistics.median(p / r for p, r in zip(plain, rewritten)):.2f}x)')
+    print(f'goals met: {sum(verdicts)} of {len(verdicts)}')
     if not args.work_dir:
         shutil.rmtree(work, ignore_errors=True)
     return 0
