@@ -49,13 +49,28 @@ def _parse(argv=None):
     return p.parse_args(argv)
 
 
-def wall(cmd, env) -> float:
-    """Seconds from spawn to exit of ``cmd``; raises if it fails."""
+CPU_SECONDS = {}   # row label -> CPU seconds (user + system) of each run
+
+
+def wall(cmd, env, label=None) -> float:
+    """Seconds from spawn to exit of ``cmd``; raises if it fails.
+
+    The CPU seconds (user + system) the process used are kept in
+    :data:`CPU_SECONDS` under ``label``: under load the wall time grows with
+    the other processes, the CPU time much less.
+    """
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr[-800:]}")
+    if label is not None:
+        CPU_SECONDS.setdefault(label, []).append(
+            after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return elapsed
 
 
@@ -115,18 +130,19 @@ def main(argv=None) -> int:
         for backend in ('openvino', 'onnxruntime'):
             if caches[backend] and os.path.isdir(caches[backend]):
                 shutil.rmtree(caches[backend])
-            rows.setdefault(f'infer {backend}, first run', []).append(wall(infer(backend), env))
-            rows.setdefault(f'infer {backend}, second run', []).append(wall(infer(backend), env))
-        rows.setdefault('infer onnxruntime, graph as exported', []).append(
-            wall(infer('onnxruntime'), plain_env))
+            for run in ('first', 'second'):
+                label = f'infer {backend}, {run} run'
+                rows.setdefault(label, []).append(wall(infer(backend), env, label))
+        label = 'infer onnxruntime, graph as exported'
+        rows.setdefault(label, []).append(wall(infer('onnxruntime'), plain_env, label))
         for precision in extra:   # OpenVINO, compiled-model cache filled by a first run
             wall(infer('openvino', precision), env)
-            rows.setdefault(f'infer openvino {precision}, second run', []).append(
-                wall(infer('openvino', precision), env))
+            label = f'infer openvino {precision}, second run'
+            rows.setdefault(label, []).append(wall(infer('openvino', precision), env, label))
         for command in [None] + list(COMMANDS):
             label = f"paddlegan {command + ' ' if command else ''}--help"
             rows.setdefault(label, []).append(
-                wall(cli + ([command] if command else []) + ['--help'], env))
+                wall(cli + ([command] if command else []) + ['--help'], env, label))
         for label, code in (('python -c pass', 'pass'),
                             ('import ppgan_ext', 'import ppgan_ext'),
                             ('import onnxruntime', 'import onnxruntime'),
@@ -134,7 +150,7 @@ def main(argv=None) -> int:
                             ('import paddle', 'import paddle'),
                             ('import ppgan_ext + registries',
                              'import ppgan_ext; import ppgan.models.builder')):
-            rows.setdefault(label, []).append(wall(py + ['-c', code], env))
+            rows.setdefault(label, []).append(wall(py + ['-c', code], env, label))
 
     load = os.getloadavg()
     print(f'CPU: {cpu_name()}, {os.cpu_count()} logical cores (bf16: '
@@ -144,9 +160,10 @@ def main(argv=None) -> int:
           f'{load_before[2]:.1f} at the start, {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at '
           f'the end (above {args.threads}: other processes shared the cores, times are high)')
     print(f'model: {model_dir}; photo: 256x256 -> 1024x1024; {args.repeat} rounds, the rows of '
-          f'a round run one after the other\n')
+          f'a round run one after the other; median and min wall time from the shell, median '
+          f'CPU time (user + system, all threads) of the process\n')
     width = max(len(k) for k in rows)
-    print(f"{'row':<{width}}  {'median':>7}  {'min':>6}  {'goal':>7}  verdict")
+    print(f"{'row':<{width}}  {'median':>7}  {'min':>6}  {'CPU':>6}  {'goal':>7}  verdict")
     verdicts = []
     for label, times in rows.items():
         median = statistics.median(times)
@@ -157,7 +174,9 @@ def main(argv=None) -> int:
             verdicts.append(median <= goal)
         verdict = '' if goal is None else ('met' if median <= goal else 'NOT met')
         goal_text = f'<= {goal:.1f}' if goal is not None else ''
-        print(f'{label:<{width}}  {median:6.2f}s  {min(times):5.2f}s  {goal_text:>7}  {verdict}')
+        cpu = statistics.median(CPU_SECONDS.get(label, [float('nan')]))
+        print(f'{label:<{width}}  {median:6.2f}s  {min(times):5.2f}s  {cpu:5.2f}s  '
+              f'{goal_text:>7}  {verdict}')
     plain = rows['infer onnxruntime, graph as exported']
     rewritten = rows['infer onnxruntime, second run']
     print(f'\nONNX Runtime, graph as exported / sub-pixel rewrite (second run): '
