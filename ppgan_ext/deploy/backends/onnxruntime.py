@@ -125,7 +125,7 @@ class OnnxRuntimePredictor(BasePredictor):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         # idle threads sleep instead of spinning: on a 2-core machine shared with other work a
-        # one-photo run of the demo net was 13 % faster and used 17 % less CPU (and the graph's
+        # one-photo run of the demo net was 13 % faster and used 11 % less CPU (the graph's
         # ops last milliseconds, so waking a thread costs nothing that shows)
         options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         self.graph = rewritten_graph(self.info, self.info.onnx_file)
