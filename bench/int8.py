@@ -238,7 +238,7 @@ def print_profile(profile: dict) -> None:
     kinds = sorted(set(profile['bf16']) | set(profile['int8']),
                    key=lambda k: -profile['bf16'].get(k, (0, []))[0])
     total = {p: sum(v[0] for v in profile[p].values()) for p in profile}
-    print(f"\nOpenVINO per-layer time (PERF_COUNT), demo net 32x4 x4 at 256x256, ms per image:")
+    print("\nOpenVINO per-layer time (PERF_COUNT), demo net 32x4 x4 at 256x256, ms per image:")
     print(f"{'kind of layer':<28} {'bf16 ms':>8} {'share':>6} {'int8 ms':>8} {'share':>6}  "
           f"int8 kernels")
     for k in kinds:

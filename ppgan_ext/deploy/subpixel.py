@@ -85,6 +85,10 @@ class _Graph:
         return None
 
     def add_const(self, name: str, value: np.ndarray) -> str:
+        """Add an initializer named ``name`` (made unique); returns the name used."""
+        base, k = name, 1
+        while name in self.inits or name in self.producer:
+            name, k = f'{base}_{k}', k + 1
         self.g.initializer.append(self._from_array(np.ascontiguousarray(value), name))
         self.inits[name] = self.g.initializer[-1]
         return name
@@ -370,7 +374,7 @@ def _settle(gr: _Graph) -> None:
 
 
 def rewrite_file(src: str, dst: str) -> int:
-    """Rewrite the ONNX file ``src`` into ``dst`` (atomically); returns :func:`rewrite_model`'s count.
+    """Rewrite the ONNX file ``src`` into ``dst`` atomically; the count of :func:`rewrite_model`.
 
     Nothing is written when the graph has nothing to rewrite.
     """
