@@ -64,6 +64,10 @@ __all__ = ['PARITY_ATOL', 'DEFAULT_PARITY_SIZES', 'ParityError', 'ExportSpec', '
            'parse_inputs_size', 'parse_sizes', 'parse_formats', 'ExportReport',
            'build_model_for_export', 'check_parity', 'export_model']
 
+# what the backends derive from a folder's graphs (OpenVINO's compiled blobs, ONNX Runtime's
+# rewritten graph): never installed from the export's temporary folder, dropped on re-export
+_BACKEND_CACHES = ('openvino_cache', 'onnxruntime_cache')
+
 
 # ---------------------------------------------------------------- weights
 def load_weights(model, path: str) -> List[str]:
@@ -365,8 +369,10 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
                                               onnx_diffs, atol))
         # install: the new files replace the old ones, leftovers of the previous
         # export (e.g. a Paddle 2 .pdmodel) go, and the sidecar comes last
-        new_names = [n for n in os.listdir(tmp_dir) if not n.endswith('.info')
-                     or os.path.isfile(os.path.join(tmp_dir, n[:-len('.info')]))]
+        # (the backends' caches that the parity check made in tmp_dir stay behind)
+        new_names = [n for n in os.listdir(tmp_dir) if n not in _BACKEND_CACHES
+                     and (not n.endswith('.info')
+                          or os.path.isfile(os.path.join(tmp_dir, n[:-len('.info')])))]
         for name in sorted(new_names):
             if name != SIDECAR_NAME:
                 os.replace(os.path.join(tmp_dir, name), os.path.join(output_dir, name))
@@ -376,7 +382,7 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
         os.replace(sidecar_path, os.path.join(output_dir, SIDECAR_NAME))
         installed = True
         # OpenVINO's compiled blobs and ONNX Runtime's rewritten graphs of the replaced graphs
-        for cache in ('openvino_cache', 'onnxruntime_cache'):
+        for cache in _BACKEND_CACHES:
             shutil.rmtree(os.path.join(output_dir, cache), ignore_errors=True)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
