@@ -19,6 +19,17 @@ The CPU line names the native bf16 / int8 flags: int8 runs fast with AMX-INT8
 or AVX-512 VNNI; without native bf16 the bf16 column is skipped and int8 is
 compared with fp32.
 
+ONNX Runtime rows, timed in the same rounds: fp32 on the graph as exported
+and on the sub-pixel rewrite that ``--backend onnxruntime`` runs, and ONNX
+Runtime's own static quantization (:func:`ort_quantize`, QDQ) of that graph:
+it is not offered by ``paddlegan quantize`` because it measures slower than
+ONNX Runtime fp32 (``docs/startup_int8.md``).
+
+Then OpenVINO's per-layer counters (``PERF_COUNT``) of the demo net in bf16
+and int8, summed by kind of layer (:func:`perf_counters`), and the int8 / bf16
+ceiling they imply: the time of the int8 graph's layers that are not
+convolutions bounds what faster int8 convolutions can give.
+
 Goal: int8 >= 1.5x bf16 on CPUs with AMX (>= 1.5x the best other precision
 elsewhere).
 
