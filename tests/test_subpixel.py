@@ -129,3 +129,25 @@ def test_the_predictor_keeps_the_rewrite_beside_the_model_and_a_reexport_replace
     monkeypatch.setenv(CACHE_ENV, 'off')      # no cache: rewritten in memory
     fourth = create_predictor(model_dir, 'onnxruntime', threads=1)
     assert fourth.rewritten and isinstance(fourth.graph, bytes)
+
+
+def test_a_dcr_pixel_shuffle_elsewhere_in_the_graph_keeps_its_own_order():
+    rng = np.random.default_rng(1)
+    nodes = [_const('w', rng.normal(0, 0.3, (4, 8, 4, 4))),
+             helper.make_node('ConvTranspose', ['x', 'w'], ['up'], kernel_shape=[4, 4],
+                              strides=[2, 2], pads=[1, 1, 1, 1]),
+             helper.make_node('DepthToSpace', ['up'], ['ps'], blocksize=2, mode='DCR'),
+             _const('w2', rng.normal(0, 0.3, (1, 2, 3, 3))),
+             helper.make_node('Conv', ['ps', 'w2'], ['y0'], kernel_shape=[3, 3], pads=[1] * 4),
+             helper.make_node('Relu', ['y0'], ['y'])]
+    graph = helper.make_graph(
+        nodes, 'dcr', [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1, 4, None, None])],
+        [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1, 1, None, None])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 13)])
+    x = rng.random((1, 4, 9, 11), dtype=np.float32)
+    expected = _run(model, x)
+    assert rewrite_model(model) == 1
+    modes = [helper.get_attribute_value(a) for n in model.graph.node
+             if n.op_type == 'DepthToSpace' for a in n.attribute if a.name == 'mode']
+    assert sorted(modes) == [b'CRD', b'DCR']
+    np.testing.assert_allclose(_run(model, x), expected, atol=2e-5, rtol=0)
