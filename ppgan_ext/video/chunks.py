@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import sys
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -241,6 +240,9 @@ def process_video(info: VideoInfo, spec, output: str, chunk: int = DEFAULT_CHUNK
 def _run_parallel(spec, info, chunks, todo, segment, encoder, workers, threads, bar,
                   result) -> None:
     import multiprocessing as mp
+    # here, not at the top: a photo run of `paddlegan infer` imports this module for its
+    # defaults and need not pay for the process pool's imports
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     ctx = mp.get_context('spawn')
     queue = ctx.Queue()
