@@ -105,8 +105,6 @@ def run(args) -> int:
             tile=args.tile or 0,
             overlap=args.tile_overlap, device=args.device), suffix='_out')
 
-    from tqdm import tqdm
-
     from ..deploy.folder_job import infer, summarize
     from ..deploy.metrics import metrics_table, write_metrics_csv
 
@@ -114,7 +112,11 @@ def run(args) -> int:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
 
     def progress(items):
-        return tqdm(items, desc='infer', unit='img', disable=len(items) < 2, file=sys.stderr)
+        if len(items) < 2:   # one photo: no bar (and no tqdm import)
+            return items
+        from tqdm import tqdm
+
+        return tqdm(items, desc='infer', unit='img', file=sys.stderr)
 
     if args.model is not None:
         return _run_model(args, progress)
