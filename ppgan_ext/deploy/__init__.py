@@ -16,10 +16,13 @@ module                    concern
 :mod:`.graph_rewrites`    tracing third-party nets so that they convert
 :mod:`.backends`          predictor interface; ``paddle``, ``onnxruntime``,
                           ``openvino`` modules; default-backend rule
+:mod:`.subpixel`          transposed convs as sub-pixel convs (ONNX Runtime)
+:mod:`.graph_cache`       where backends keep what they derive from a graph
+:mod:`.quantize`          ``paddlegan quantize``: NNCF int8 and its guard
 :mod:`.onednn`            Paddle Inference's oneDNN passes this package deletes
 :mod:`.cpu`               threads, native bf16 detection
 :mod:`.folder_job`        image / folder inference, tiling, skip-if-done
-:mod:`.metrics`           PSNR/SSIM rows, table, CSV
+:mod:`.metrics`           Paddle-free PSNR/SSIM (ppgan's numbers), table, CSV
 :mod:`.quality`           bf16 vs fp32 on real outputs (bench, tests)
 ========================= ==================================================
 """
