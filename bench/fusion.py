@@ -185,7 +185,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             outputs[name] = np.clip(up(stylized_small), 0, 1)
             times[name].append(time.perf_counter() - t0)
-    # the same nets exported and run with Paddle Inference, as `stylize --model_dir
+    # the same nets exported and run with Paddle Inference, as `stylize --model-dir
     # --upscale DIR` runs them (time only; exported outputs match the dynamic graph to 1e-4)
     exported = export_all(args, lapstyle, aware_w)
     style_np = style.numpy()

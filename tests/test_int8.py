@@ -106,7 +106,7 @@ def test_int8_requests_that_cannot_run_are_one_line(trained, tmp_path, capsys):
     photo = str(root / 'photo.png')
     assert main(['infer', '--model_dir', plain, '--input', photo, '--output',
                  str(tmp_path / 'o'), '--precision', 'int8']) == 2
-    assert f'paddlegan quantize --model_dir {plain}' in _error(capsys)
+    assert f'paddlegan quantize --model-dir {plain}' in _error(capsys)
     assert main(['infer', '--model_dir', plain, '--input', photo, '--output',
                  str(tmp_path / 'o'), '--precision', 'int8', '--backend', 'onnxruntime']) == 2
     assert '--backend openvino' in _error(capsys)

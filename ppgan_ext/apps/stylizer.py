@@ -82,12 +82,12 @@ def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
 
     info = read_model_dir(model_dir)
     if info.kind != 'stylize':
-        raise ValueError(f"--model_dir {model_dir}: a {info.kind!r} model; `paddlegan stylize` "
+        raise ValueError(f"--model-dir {model_dir}: a {info.kind!r} model; `paddlegan stylize` "
                          f"runs exported LapStyle pyramids (kind 'stylize'; run this one with "
                          f"`paddlegan infer`)")
     exported = info.sidecar.get('levels')
     if len(info.inputs) != 2 or not isinstance(exported, int):
-        raise ValueError(f"--model_dir {model_dir}: {SIDECAR_NAME} does not describe a LapStyle "
+        raise ValueError(f"--model-dir {model_dir}: {SIDECAR_NAME} does not describe a LapStyle "
                          f"pyramid (two inputs and 'levels' expected)")
     if levels is not None and levels != exported:
         raise ValueError(f"--levels {levels}: {model_dir} holds a pyramid with {exported} "

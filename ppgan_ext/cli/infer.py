@@ -1,6 +1,6 @@
 """``paddlegan infer``: run an exported model over an image or a folder.
 
-    paddlegan infer --model_dir inference_model/demo_x4 --input photos/ --output sr/ \
+    paddlegan infer --model-dir inference_model/demo_x4 --input photos/ --output sr/ \
         [--gt hr/] [--tile 256 --tile-overlap 16] [--device cpu|gpu] [--overwrite] \
         [--backend auto|paddle|onnxruntime|openvino] [--precision fp32|bf16]
     paddlegan infer --model realsr-df2k-jpeg --input photos/ --output sr/
@@ -73,11 +73,11 @@ def _run_model(args, progress) -> int:
     """``--model NAME``: a named pretrained model through :mod:`ppgan_ext.apps.pretrained`."""
     from ..apps.pretrained import PretrainedRunner, run_folder
 
-    for flag, value in (('--model_dir', args.model_dir), ('--gt', args.gt),
+    for flag, value in (('--model-dir', args.model_dir), ('--gt', args.gt),
                         ('--crop-border', args.crop_border)):
         if value is not None:
             raise ValueError(f"{flag} and --model do not go together (score a --model's "
-                             f"outputs with --model_dir after `paddlegan export --model`)")
+                             f"outputs with --model-dir after `paddlegan export --model`)")
     runner = PretrainedRunner.create(args.model, args.backend, args.precision, args.tile,
                                      args.tile_overlap, args.threads)
     result = run_folder(runner, args.input, args.output, args.overwrite, progress)
@@ -98,8 +98,8 @@ def run(args) -> int:
         from ..apps.video import SRFrames
         if args.model is not None:
             raise ValueError("--model runs on images; for a video, export it first "
-                             "(`paddlegan export --model NAME --output_dir DIR`) and give "
-                             "--model_dir DIR")
+                             "(`paddlegan export --model NAME --output-dir DIR`) and give "
+                             "--model-dir DIR")
         return run_video_job(args, args.input, SRFrames(
             args.model_dir, backend=args.backend, precision=args.precision,
             tile=args.tile or 0,
@@ -119,10 +119,10 @@ def run(args) -> int:
     if args.model is not None:
         return _run_model(args, progress)
     if args.model_dir is None:
-        raise ValueError("give --model_dir DIR (from `paddlegan export`) or --model NAME "
+        raise ValueError("give --model-dir DIR (from `paddlegan export`) or --model NAME "
                          "(`paddlegan list --models`)")
     if args.backend == 'dygraph':
-        raise ValueError("--backend dygraph runs a --model; an exported --model_dir runs on "
+        raise ValueError("--backend dygraph runs a --model; an exported --model-dir runs on "
                          "paddle, onnxruntime or openvino")
     args.tile = 0 if args.tile is None else args.tile
 

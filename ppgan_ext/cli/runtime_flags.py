@@ -14,7 +14,7 @@ def add_runtime_arguments(parser, of: str, prefix: str = '', dygraph: bool = Tru
 
     Args:
         parser: An argparse parser or argument group.
-        of (str): What they apply to, for the help text (e.g. ``'--model_dir'``).
+        of (str): What they apply to, for the help text (e.g. ``'--model-dir'``).
         prefix (str): Flag prefix (``'upscale-'`` gives ``--upscale-backend``). Default: ''.
         dygraph (bool): Offer ``dygraph`` (Paddle's dynamic graph, for ``--model``).
             Default: True.

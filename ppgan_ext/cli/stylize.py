@@ -9,18 +9,18 @@ are a LapStyle checkpoint or weight file (ours or ppgan's: ``net_enc``,
 ``net_dec``, ``net_rev``, ``net_rev_2`` ...); the number of revision levels
 is read from it unless ``--levels`` asks for fewer.
 
-``--model_dir`` instead runs a pyramid exported with ``paddlegan export``
+``--model-dir`` instead runs a pyramid exported with ``paddlegan export``
 (sidecar kind ``stylize``) with the predictors of ``paddlegan infer``:
 ``--backend`` (default: the fastest installed for the folder) and
 ``--precision fp32|bf16`` (bf16: OpenVINO on CPUs with native bf16)::
 
     paddlegan stylize --content photos/ --style starry.png \
-        --model_dir inference_model/lapstyle --output stylized/ [--precision bf16]
+        --model-dir inference_model/lapstyle --output stylized/ [--precision bf16]
 
 ``--model NAME`` runs a named pretrained style (``paddlegan list --models``,
 e.g. PaddleGAN's ``lapstyle-starrynew``): its weights are fetched once into
 ppgan's cache and exported once into ``~/.cache/ppgan_ext/models/``, then run
-like ``--model_dir`` (``--backend dygraph``: like ``--weights``).
+like ``--model-dir`` (``--backend dygraph``: like ``--weights``).
 ``--style NAME`` with the name of one of PaddleGAN's LapStyle styles
 (``starrynew``, ``stars``, ``ocean``, ``circuit``) picks that style's model and
 its style image, which the user puts in ``~/.cache/ppgan/lapstyle_styles/``::
@@ -55,17 +55,17 @@ def add_arguments(parser):
                              '(starrynew, stars, ocean, circuit)')
     parser.add_argument('--model', default=None, metavar='NAME',
                         help='a named pretrained style model (`paddlegan list --models`); '
-                             'instead of --weights/--model_dir')
+                             'instead of --weights/--model-dir')
     parser.add_argument('--weights', default=None, metavar='CKPT',
                         help='LapStyle weight/checkpoint file (*.pdparams; a glob pattern '
-                             'picks the newest match); or use --model_dir')
+                             'picks the newest match); or use --model-dir')
     parser.add_argument('--model_dir', default=None, metavar='DIR',
                         help='a LapStyle pyramid exported with `paddlegan export` (run with '
                              '--backend); instead of --weights')
-    add_runtime_arguments(parser, '--model_dir/--model')
+    add_runtime_arguments(parser, '--model-dir/--model')
     parser.add_argument('--levels', type=int, default=None, metavar='K',
                         help='revision levels to use with --weights (default: all in the '
-                             'weights; 0 = drafting net only); --model_dir runs the exported ones')
+                             'weights; 0 = drafting net only); --model-dir runs the exported ones')
     parser.add_argument('--output', default='output_dir/stylized', metavar='DIR',
                         help='output folder for the PNGs (default: output_dir/stylized)')
     parser.add_argument('--style-size', type=int, default=None, metavar='N',
@@ -103,7 +103,7 @@ def resolve_named_model(args) -> None:
         args.model = f'lapstyle-{style_name}'
     if args.weights is not None or args.model_dir is not None:
         raise ValueError("--model (or --style NAME) brings its own weights; drop "
-                         "--weights/--model_dir")
+                         "--weights/--model-dir")
     entry = registry.get(args.model)
     if entry.task != 'stylize':
         raise ValueError(f"--model {args.model}: a {entry.task!r} model; stylize takes "
@@ -171,12 +171,12 @@ def run(args) -> int:
 
     arbitrary = args.model is not None and args.weights is None and args.model_dir is None
     if not arbitrary and (args.weights is None) == (args.model_dir is None):
-        raise ValueError("--weights and --model_dir are mutually exclusive; give exactly one "
+        raise ValueError("--weights and --model-dir are mutually exclusive; give exactly one "
                          "(a weight file, or a folder from `paddlegan export`)"
-                         if args.weights else "give --weights CKPT or --model_dir DIR")
+                         if args.weights else "give --weights CKPT or --model-dir DIR")
     if not arbitrary and args.weights is not None and (args.backend != 'auto'
                                                        or args.precision != 'fp32'):
-        raise ValueError("--backend/--precision choose how --model_dir runs; --weights runs the "
+        raise ValueError("--backend/--precision choose how --model-dir runs; --weights runs the "
                          "dynamic graph in fp32")
     if args.style_size is not None and args.style_size < 0:
         raise ValueError(f"--style-size must be >= 0, got {args.style_size}")

@@ -112,10 +112,10 @@ def parse_inputs_size(text: Optional[str]) -> Optional[List[List[int]]]:
         try:
             shape = [int(v) for v in part.replace(' ', '').split(',') if v != '']
         except ValueError:
-            raise ValueError(f"--inputs_size: {part!r} is not comma-separated integers "
+            raise ValueError(f"--inputs-size: {part!r} is not comma-separated integers "
                              f"(e.g. -1,3,-1,-1)") from None
         if not shape or any(v == 0 or v < -1 for v in shape):
-            raise ValueError(f"--inputs_size: {part!r}: sizes must be positive or -1 (dynamic)")
+            raise ValueError(f"--inputs-size: {part!r}: sizes must be positive or -1 (dynamic)")
         shapes.append(shape)
     return shapes
 
@@ -232,7 +232,7 @@ def _sidecar(spec: ExportSpec, files: Dict[str, Optional[str]], cfg: dict,
 def _check_output_dir(output_dir: str, name: str) -> List[str]:
     """Files of a previous export to replace; refuses a folder holding someone else's model."""
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise NotADirectoryError(f"--output_dir: {output_dir} is a file")
+        raise NotADirectoryError(f"--output-dir: {output_dir} is a file")
     if not os.path.isdir(output_dir):
         return []
     ours = set()
@@ -251,7 +251,7 @@ def _check_output_dir(output_dir: str, name: str) -> List[str]:
         if stem == name or graph in ours:
             stale += [graph, stem + PARAMS_SUFFIX, stem + PARAMS_SUFFIX + '.info']
         else:
-            raise ValueError(f"--output_dir {output_dir} already holds another model "
+            raise ValueError(f"--output-dir {output_dir} already holds another model "
                              f"({graph}); choose another folder")
     return [f for f in dict.fromkeys(stale) if os.path.isfile(os.path.join(output_dir, f))]
 

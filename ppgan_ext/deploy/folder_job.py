@@ -117,11 +117,11 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
         raise FileNotFoundError(missing_path_message(gt, '--gt'))
     info = read_model_dir(model_dir)
     if info.kind != 'sr':
-        hint = " (run it with `paddlegan stylize --model_dir`)" if info.kind == 'stylize' else ''
-        raise ValueError(f"--model_dir {model_dir}: a {info.kind!r} model; `paddlegan infer` "
+        hint = " (run it with `paddlegan stylize --model-dir`)" if info.kind == 'stylize' else ''
+        raise ValueError(f"--model-dir {model_dir}: a {info.kind!r} model; `paddlegan infer` "
                          f"runs image-to-image ('sr') models{hint}")
     if len(info.inputs) != 1:
-        raise ValueError(f"--model_dir {model_dir}: {len(info.inputs)} inputs; `paddlegan "
+        raise ValueError(f"--model-dir {model_dir}: {len(info.inputs)} inputs; `paddlegan "
                          f"infer` runs single-input models")
     plan = plan_outputs(source, output)
     remove_stale_temp_files(output)   # partial files of a killed run

@@ -123,18 +123,18 @@ def find_model_files(model_dir: str) -> Tuple[str, str]:
         ValueError: several graphs in one folder.
     """
     if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"--model_dir: no such folder: {model_dir}")
+        raise FileNotFoundError(f"--model-dir: no such folder: {model_dir}")
     graphs = graph_candidates(model_dir)
     if not graphs:
-        raise FileNotFoundError(f"--model_dir {model_dir}: no model graph (NAME.json or "
+        raise FileNotFoundError(f"--model-dir {model_dir}: no model graph (NAME.json or "
                                 f"NAME.pdmodel); export one with `paddlegan export`")
     if len(graphs) > 1:
-        raise ValueError(f"--model_dir {model_dir}: several model graphs ({', '.join(graphs)}); "
+        raise ValueError(f"--model-dir {model_dir}: several model graphs ({', '.join(graphs)}); "
                          f"keep one per folder")
     graph = os.path.join(model_dir, graphs[0])
     params = os.path.splitext(graph)[0] + PARAMS_SUFFIX
     if not os.path.isfile(params):
-        raise FileNotFoundError(f"--model_dir {model_dir}: {os.path.basename(params)} is "
+        raise FileNotFoundError(f"--model-dir {model_dir}: {os.path.basename(params)} is "
                                 f"missing (weights of {graphs[0]})")
     return graph, params
 
@@ -144,7 +144,7 @@ def _named_file(model_dir: str, meta: dict, key: str) -> Optional[str]:
         return None
     path = os.path.join(model_dir, os.path.basename(str(meta[key])))
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"--model_dir {model_dir}: {os.path.basename(path)} is "
+        raise FileNotFoundError(f"--model-dir {model_dir}: {os.path.basename(path)} is "
                                 f"missing (named by {SIDECAR_NAME})")
     return path
 
@@ -157,7 +157,7 @@ def read_model_dir(model_dir: str) -> ModelInfo:
             missing or malformed file.
     """
     if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"--model_dir: no such folder: {model_dir}")
+        raise FileNotFoundError(f"--model-dir: no such folder: {model_dir}")
     sidecar_path = os.path.join(model_dir, SIDECAR_NAME)
     if not os.path.isfile(sidecar_path):
         graph, params = find_model_files(model_dir)

@@ -18,7 +18,7 @@ Export (``paddlegan export -c CONFIG --load WEIGHTS``): the whole pyramid of
 the config's stage (draft + ``levels`` revision nets + pyramid ops) becomes
 ONE Paddle Inference graph ``(content, style) -> stylized`` with dynamic
 height and width (:mod:`ppgan_ext.deploy.exporters.lapstyle`);
-``paddlegan stylize --model_dir`` runs it.
+``paddlegan stylize --model-dir`` runs it.
 """
 import inspect
 import logging

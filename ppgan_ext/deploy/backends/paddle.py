@@ -108,7 +108,7 @@ class PaddlePredictor(BasePredictor):
             self._predictor = inference.create_predictor(config)
         except Exception as e:  # Paddle raises several types for unreadable models
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise ValueError(f"--model_dir {self.info.model_dir}: Paddle Inference cannot load "
+            raise ValueError(f"--model-dir {self.info.model_dir}: Paddle Inference cannot load "
                              f"{os.path.basename(self.info.model_file)} + "
                              f"{os.path.basename(self.info.params_file)}: {first}") from None
         self.input_names = self._predictor.get_input_names()
@@ -135,7 +135,7 @@ class PaddlePredictor(BasePredictor):
     def _probe(self) -> None:
         """Measure scale and channels of a model without a sidecar (one 16x16 run)."""
         if len(self.input_names) != 1:
-            raise ValueError(f"--model_dir {self.info.model_dir}: no {SIDECAR_NAME} and "
+            raise ValueError(f"--model-dir {self.info.model_dir}: no {SIDECAR_NAME} and "
                              f"{len(self.input_names)} inputs; only single-input image models "
                              f"run without a sidecar")
         handle = self._predictor.get_input_handle(self.input_names[0])
@@ -143,7 +143,7 @@ class PaddlePredictor(BasePredictor):
         channels = shape[1] if len(shape) == 4 and shape[1] > 0 else 3
         out = self(np.zeros((1, channels, 16, 16), np.float32))
         if out.ndim != 4 or out.shape[2] % 16 or out.shape[3] % 16 or out.shape[2] != out.shape[3]:
-            raise ValueError(f"--model_dir {self.info.model_dir}: output shape "
+            raise ValueError(f"--model-dir {self.info.model_dir}: output shape "
                              f"{tuple(out.shape)} for a 16x16 input is not an image upscale")
         self.info.scale = out.shape[2] // 16
         self.info.in_channels, self.info.out_channels = channels, int(out.shape[1])

@@ -126,7 +126,7 @@ def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
         raise ValueError("export_model.channel_order: LapStyle nets take RGB images")
     shapes = [list(s) for s in inputs_size] if inputs_size else [[1, 3, -1, -1]] * 2
     if len(shapes) != 2 or any(len(s) != 4 or s[1] != 3 for s in shapes):
-        raise ValueError(f"--inputs_size: {shapes} does not fit the LapStyle pyramid, which "
+        raise ValueError(f"--inputs-size: {shapes} does not fit the LapStyle pyramid, which "
                          f"takes content and style of shape (N, 3, H, W): "
                          f"-s=\"1,3,-1,-1;1,3,-1,-1\"")
     levels = model.levels
@@ -135,7 +135,7 @@ def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
     style_shape = [d if d > 0 else default for d, default in
                    zip(shapes[1], (1, 3, style_min + 5, style_min + 19))]
     if min(style_shape[2:]) < style_min:
-        raise ValueError(f"--inputs_size: style {shapes[1]} is too small; {levels} revision "
+        raise ValueError(f"--inputs-size: style {shapes[1]} is too small; {levels} revision "
                          f"level(s) need style sides >= {style_min}")
 
     def make_inputs(rng: np.random.Generator, height: int, width: int) -> List[np.ndarray]:

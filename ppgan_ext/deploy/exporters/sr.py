@@ -61,10 +61,10 @@ def export_sr_generator(model, cfg: dict, options: dict,
                          f"(got input_names {names})")
     shape = list(inputs_size[0]) if inputs_size else [-1, channels, -1, -1]
     if inputs_size and len(inputs_size) != 1:
-        raise ValueError(f"--inputs_size: {net_name} takes one input, got {len(inputs_size)} "
+        raise ValueError(f"--inputs-size: {net_name} takes one input, got {len(inputs_size)} "
                          f"shapes")
     if len(shape) != 4 or shape[1] != channels:
-        raise ValueError(f"--inputs_size: {shape} does not fit {net_name}, which takes "
+        raise ValueError(f"--inputs-size: {shape} does not fit {net_name}, which takes "
                          f"(N, {channels}, H, W)")
     with paddle.no_grad():
         probe = net(paddle.zeros([1, channels, 16, 16], 'float32'))

@@ -4,7 +4,7 @@
 ``(content, style) -> high-resolution stylized`` (kind ``stylize``, with the
 pyramid's ``levels`` and the upscaler's ``scale`` in the sidecar) and checks
 Paddle Inference and ONNX Runtime against the dynamic graph like every export;
-``paddlegan stylize --model_dir`` runs it. This module is the only link
+``paddlegan stylize --model-dir`` runs it. This module is the only link
 between the fused model and the export machinery
 (:func:`ppgan_ext.deploy.export_spec.register_exporter`).
 """
@@ -41,7 +41,7 @@ def export_stylize_sr(model, cfg: dict, options: dict,
                          f"graph (net: fused), got {net_name!r}")
     names = two_input_names(options, 'the fused net')
     if inputs_size:
-        raise ValueError('--inputs_size: the fused net exports with dynamic sizes only '
+        raise ValueError('--inputs-size: the fused net exports with dynamic sizes only '
                          '(content and style (1, 3, H, W))')
     levels = model.levels
     style_min, multiple = min_style_side(levels), content_multiple(levels)
