@@ -29,15 +29,12 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .tiling import tiled_apply
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, tiled_apply
 
 # (1, 3, H, W) content, (1, 3, H', W') style, float32 in [0, 1] -> (1, 3, H, W)
 Stylizer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 # called as progress(done, total) after each tile
 Progress = Callable[[int, int], None]
-
-DEFAULT_TILE = 128
-DEFAULT_OVERLAP = 16
 
 
 @dataclass

@@ -22,8 +22,8 @@ import numpy as np
 
 from ..image_io import check_image_file
 from ..sample_data import TEXTURES, sample_image
-from ..upscale import (DEFAULT_OVERLAP, DEFAULT_TILE, Upscaler, load_upscaler,
-                       resize_to_work_size, upscale_stylizer)
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..upscale import Upscaler, load_upscaler, resize_to_work_size, upscale_stylizer
 
 Progress = Callable[[float, str], None]   # (fraction done in [0, 1], what is happening)
 

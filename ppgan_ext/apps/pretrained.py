@@ -19,6 +19,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from ..tiling import DEFAULT_OVERLAP
 from ..zoo import registry
 from ..zoo.download import fetch_weights, verify
 
@@ -249,7 +250,7 @@ _PIPELINES = {'sr': _sr, 'realsr': _realsr, 'mprnet': _mprnet, 'animegan': _anim
 
 
 def run_pipeline(entry: registry.ModelEntry, net: Net, rgb: np.ndarray, tile: int = 0,
-                 overlap: int = 16) -> np.ndarray:
+                 overlap: int = DEFAULT_OVERLAP) -> np.ndarray:
     """The entry's reference pre/post-processing around ``net``.
 
     Args:
@@ -290,13 +291,14 @@ class PretrainedRunner:
     """
 
     def __init__(self, entry, net: Net, backend: str, precision: str = 'fp32', tile: int = 0,
-                 overlap: int = 16, model_dir: Optional[str] = None):
+                 overlap: int = DEFAULT_OVERLAP, model_dir: Optional[str] = None):
         self.entry, self.net, self.backend, self.precision = entry, net, backend, precision
         self.tile, self.overlap, self.model_dir = tile, overlap, model_dir
 
     @classmethod
     def create(cls, name: str, backend: str = 'auto', precision: str = 'fp32',
-               tile: Optional[int] = None, overlap: int = 16, threads: Optional[int] = None,
+               tile: Optional[int] = None, overlap: int = DEFAULT_OVERLAP,
+               threads: Optional[int] = None,
                weights_path: Optional[str] = None, device: str = 'cpu',
                progress: bool = True) -> 'PretrainedRunner':
         """Fetch (once) and load model ``name`` on ``backend``.

@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..tiling import tiled_apply, to_uint8_hwc
+from ..tiling import DEFAULT_OVERLAP, tiled_apply, to_uint8_hwc
 from ..video.chunks import DEFAULT_CHUNK, ChunkResult, process_video
 from ..video.io import DEFAULT_CRF, DEFAULT_PRESET, VIDEO_EXTENSIONS, probe
 from ..video.temporal import TemporalBlender
@@ -82,7 +82,7 @@ class SRFrames:
     backend: str = 'auto'
     precision: str = 'fp32'
     tile: int = 0
-    overlap: int = 16
+    overlap: int = DEFAULT_OVERLAP
     device: str = 'cpu'
 
     def describe(self) -> dict:

@@ -28,6 +28,7 @@ import argparse
 import os
 import sys
 
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from .runtime_flags import add_runtime_arguments
 from .video_flags import add_video_arguments, is_video, run_video_job
 
@@ -48,10 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              'and OUTPUT/metrics.csv')
     parser.add_argument('--tile', type=int, default=None, metavar='N',
                         help='tile side in input pixels (0: whole image at once; default: 0, '
-                             "or the --model's own, 128 for SR models); 128 keeps a 4096x4096 "
-                             'x4 output of the 64-feature net near 1.3 GiB')
-    parser.add_argument('--tile-overlap', type=int, default=16, metavar='M',
-                        help='overlap of neighbouring tiles in input pixels (default: 16)')
+                             f"or the --model's own, {DEFAULT_TILE} for SR models); "
+                             f'{DEFAULT_TILE} keeps a 4096x4096 x4 output of the 64-feature '
+                             'net near 1.3 GiB')
+    parser.add_argument('--tile-overlap', type=int, default=DEFAULT_OVERLAP, metavar='M',
+                        help='overlap of neighbouring tiles in input pixels '
+                             f'(default: {DEFAULT_OVERLAP})')
     parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
                         help='cpu (default) or gpu (needs paddlepaddle-gpu)')
     add_runtime_arguments(parser, 'the model')

@@ -14,7 +14,7 @@ docs/serve.md.
 """
 import argparse
 
-from ..upscale import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 
 HELP = 'start a local web app to restore and stylize photos'
 

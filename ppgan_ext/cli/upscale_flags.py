@@ -12,7 +12,8 @@ tile by tile like ``paddlegan infer --tile``, so the PNG written is
 """
 import argparse
 
-from ..upscale import DEFAULT_OVERLAP, DEFAULT_TILE, Stylizer, load_upscaler, upscale_stylizer
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..upscale import Stylizer, load_upscaler, upscale_stylizer
 from .runtime_flags import add_runtime_arguments
 
 

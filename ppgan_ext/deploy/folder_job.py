@@ -15,7 +15,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from ..image_io import read_input, read_uint8_rgb, write_png
-from ..tiling import tiled_apply, to_uint8_hwc
+from ..tiling import DEFAULT_OVERLAP, tiled_apply, to_uint8_hwc
 from ..utils import IMG_EXTENSIONS, missing_path_message, plan_png_outputs, remove_stale_temp_files
 from .backends import create_predictor
 from .metrics import image_metrics
@@ -76,7 +76,7 @@ def crop_gt_to_output(gt: np.ndarray, out_shape: Tuple[int, ...], scale: int) ->
 
 
 def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, tile: int = 0,
-          overlap: int = 16, device: str = 'cpu', overwrite: bool = False,
+          overlap: int = DEFAULT_OVERLAP, device: str = 'cpu', overwrite: bool = False,
           threads: Optional[int] = None, crop_border: Optional[int] = None,
           y_channel: bool = False, onednn: bool = True, backend: Optional[str] = None,
           precision: str = 'fp32',
