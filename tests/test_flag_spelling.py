@@ -94,3 +94,23 @@ def test_tools_main_keeps_paddlegans_flags():
                  '--no-cuda', '--evaluate-only'):
         assert flag in out
     assert '--source-path' not in out and '--model-path' not in out
+
+
+def test_one_device_flag_and_one_weights_flag_with_their_old_spellings(capsys):
+    parsers = _subparsers()
+    for command in ('train', 'eval', 'stylize', 'infer', 'serve'):
+        parser = parsers[command]
+        base = _required(parser, None)
+        assert '--device' in parser.format_help() and '--no-cuda' not in parser.format_help()
+        assert parser.parse_known_args(base + ['--device', 'gpu'])[0].device == 'gpu'
+        capsys.readouterr()
+        assert parser.parse_known_args(base + ['--no-cuda'])[0].device == 'cpu', command
+        assert 'warning: --no-cuda is deprecated; use --device cpu' in capsys.readouterr().err
+    stylize = parsers['stylize']
+    base = _required(stylize, None)
+    assert stylize.parse_known_args(base + ['--load', 'w.pdparams'])[0].weights == 'w.pdparams'
+    assert stylize.parse_known_args(base + ['--weights', 'v.pdparams'])[0].weights == 'v.pdparams'
+    assert 'warning: --weights is deprecated; use --load' in capsys.readouterr().err
+    assert '--load WEIGHTS' in stylize.format_help() and '--weights' not in stylize.format_help()
+    for command in ('train', 'eval', 'export'):
+        assert '--load WEIGHTS' in parsers[command].format_help()

@@ -4,7 +4,7 @@ Both run exactly the code of the command line, so a result downloaded from
 the app has the pixels of
 
 * ``paddlegan infer --model-dir SR --tile T --tile-overlap M`` for restore;
-* ``paddlegan stylize --weights W | --model-dir L --style STYLE
+* ``paddlegan stylize --load W | --model-dir L --style STYLE
   [--upscale SR --upscale-tile T --upscale-tile-overlap M]`` for stylize
   (the content shrunk to ``max_side`` first when it is larger, as
   ``--work-size`` does).

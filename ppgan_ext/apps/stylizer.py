@@ -28,7 +28,7 @@ def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
 
     from ..models.generators.lapstyle_pyramid import pyramid_from_weights
 
-    net = pyramid_from_weights(weights, levels, key='--weights', levels_key='--levels')
+    net = pyramid_from_weights(weights, levels, key='--load', levels_key='--levels')
     levels = net.levels
     encoded: List = []  # [(style array, its features)]
 
@@ -91,7 +91,7 @@ def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
                          f"pyramid (two inputs and 'levels' expected)")
     if levels is not None and levels != exported:
         raise ValueError(f"--levels {levels}: {model_dir} holds a pyramid with {exported} "
-                         f"revision level(s); --levels selects levels with --weights only")
+                         f"revision level(s); --levels selects levels with --load only")
     predictor = create_predictor(info, backend, precision, device)
 
     def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:

@@ -175,7 +175,7 @@ class StylizeFrames:
     def check(self) -> None:
         given = [x for x in (self.weights, self.model_dir, self.model) if x is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of --weights CKPT, --model-dir DIR, --model NAME")
+            raise ValueError("give exactly one of --load WEIGHTS, --model-dir DIR, --model NAME")
         if not 0.0 <= self.temporal < 1.0:
             raise ValueError(f"--temporal must be in [0, 1), got {self.temporal}")
         if not os.path.isfile(self.style):
@@ -202,7 +202,7 @@ class StylizeFrames:
         from ..models.generators.lapstyle_pyramid import pyramid_from_weights
 
         paddle.set_device(self.device)
-        net = pyramid_from_weights(self.weights, self.levels, key='--weights',
+        net = pyramid_from_weights(self.weights, self.levels, key='--load',
                                    levels_key='--levels')
         encoded = {}
 

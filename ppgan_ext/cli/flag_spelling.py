@@ -71,3 +71,24 @@ class FlagParser(argparse.ArgumentParser):
                 actions.append(match[0])
                 found.append(match)
         return found
+
+
+class DeprecatedFlag(argparse.Action):
+    """A hidden old flag that still works: it sets ``dest`` and prints which flag to use.
+
+    Args:
+        use (str): The flag to use instead, for the warning (e.g. ``'--device cpu'``).
+        const: With ``nargs=0``, the value stored (a switch such as ``--no-cuda``).
+    """
+
+    def __init__(self, option_strings, dest, use: str, nargs=None, const=None, **kwargs):
+        kwargs.setdefault('default', argparse.SUPPRESS)   # the new flag's default stands
+        super().__init__(option_strings, dest, nargs=nargs, const=const,
+                         help=argparse.SUPPRESS, **kwargs)
+        self.use = use
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        import sys
+
+        print(f'warning: {option_string} is deprecated; use {self.use}', file=sys.stderr)
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)

@@ -29,7 +29,7 @@ import os
 import sys
 
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from .runtime_flags import add_runtime_arguments
+from .runtime_flags import add_device_argument, add_runtime_arguments, resolve_device
 from .video_flags import add_video_arguments, is_video, run_video_job
 
 HELP = 'super-resolve images with an exported model (tiled, PSNR/SSIM against --gt)'
@@ -55,8 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--tile-overlap', type=int, default=DEFAULT_OVERLAP, metavar='M',
                         help='overlap of neighbouring tiles in input pixels '
                              f'(default: {DEFAULT_OVERLAP})')
-    parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
-                        help='cpu (default) or gpu (needs paddlepaddle-gpu)')
+    add_device_argument(parser, default='cpu')
     add_runtime_arguments(parser, 'the model')
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
@@ -97,6 +96,7 @@ def _run_model(args, progress) -> int:
 
 
 def run(args) -> int:
+    args.device = resolve_device(args.device)
     if is_video(args.input):   # a video file: frames through the model, sound kept
         from ..apps.video import SRFrames
         if args.model is not None:
