@@ -8,7 +8,8 @@ import pytest
 
 from ppgan_ext.cli import main
 from ppgan_ext.deploy.cpu import int8_flags
-from ppgan_ext.deploy.model_dir import SIDECAR_NAME, read_model_dir
+from ppgan_ext.deploy.model_dir import read_model_dir
+from ppgan_ext.deploy.sidecar import SIDECAR_NAME
 
 
 @pytest.fixture(scope='module')
@@ -46,7 +47,7 @@ def test_quantize_keeps_quality_and_int8_runs_beside_fp32(trained, tmp_path, cap
     assert main(['quantize', '--model_dir', model_dir]) == 0
     out = capsys.readouterr().out
     info = read_model_dir(model_dir)
-    record = info.sidecar['int8']
+    record = info.sidecar.int8
     assert info.int8_file == os.path.join(model_dir, 'basesrmodel_generator.int8.onnx')
     assert os.path.isfile(info.int8_file) and record['quantizer'].startswith('nncf ')
     # the guard's figures: held-out PSNR of both, the loss within the margin
@@ -119,5 +120,5 @@ def test_reexport_drops_the_int8_graph(trained, tmp_path, capsys):
     assert main(['export', '-c', run['config'], '--load', run['weights'], '--output_dir',
                  model_dir, '--no-parity']) == 0
     info = read_model_dir(model_dir)
-    assert info.int8_file is None and 'int8' not in info.sidecar
+    assert info.int8_file is None and info.sidecar.int8 is None
     assert not [n for n in os.listdir(model_dir) if n.endswith('.int8.onnx')]

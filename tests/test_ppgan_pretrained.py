@@ -253,7 +253,7 @@ def test_commands_take_a_model_name(served, cache, monkeypatch, tmp_path, capsys
     assert main(['export', '--model', 'mprnet-deraining', '--output_dir', str(model_dir),
                  '--no-parity']) == 0   # (the cached export above was checked)
     info = read_model_dir(str(model_dir))
-    assert info.sidecar['zoo_model'] == 'mprnet-deraining' and info.sidecar['pad_multiple'] == 8
+    assert info.sidecar.zoo_model == 'mprnet-deraining' and info.sidecar.pad_multiple == 8
     assert info.formats == ['paddle', 'onnx']
     # a name that is not a model, and a model of the wrong task for --upscale: one line each
     assert main(['infer', '--model', 'mprnet-derain', '--input', str(photos),

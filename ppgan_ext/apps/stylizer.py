@@ -78,7 +78,8 @@ def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
             exported pyramid's.
     """
     from ..deploy.backends import create_predictor
-    from ..deploy.model_dir import SIDECAR_NAME, read_model_dir
+    from ..deploy.model_dir import read_model_dir
+    from ..deploy.sidecar import SIDECAR_NAME
 
     info = read_model_dir(model_dir)
     if info.kind != 'stylize':

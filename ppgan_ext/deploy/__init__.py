@@ -7,7 +7,8 @@ Model code never imports this package.
 ========================= ==================================================
 module                    concern
 ========================= ==================================================
-:mod:`.model_dir`         the exported folder and its sidecar schema
+:mod:`.model_dir`         the exported folder: its files, read as ``ModelInfo``
+:mod:`.sidecar`           ``ppgan_ext.json``: the typed schema, its reader and writer
 :mod:`.export`            ``export_model``: to_static, formats, install
 :mod:`.export_spec`       ``ExportSpec`` and the exporter registry
 :mod:`.parity`            saved model vs dynamic graph

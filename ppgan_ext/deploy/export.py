@@ -53,11 +53,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from .export_spec import (EXPORTERS, ExportSpec, _preparer, export_layer,  # noqa: F401
                           export_options, register_exporter)
-from .model_dir import (FORMATS, GRAPH_SUFFIXES, ONNX_SUFFIX, PARAMS_SUFFIX, SIDECAR_FORMAT,
-                        SIDECAR_NAME, graph_candidates, onnx_candidates, read_model_dir,
-                        write_json)
+from .model_dir import (GRAPH_SUFFIXES, ONNX_SUFFIX, PARAMS_SUFFIX, graph_candidates,
+                        onnx_candidates, read_model_dir)
 from .parity import (DEFAULT_PARITY_SIZES, PARITY_ATOL, ParityError,  # noqa: F401
                      check_parity, parse_sizes, reference_cases)
+from .sidecar import FORMATS, SIDECAR_FORMAT, SIDECAR_NAME, Sidecar, write_sidecar
 
 __all__ = ['PARITY_ATOL', 'DEFAULT_PARITY_SIZES', 'ParityError', 'ExportSpec', 'EXPORTERS',
            'register_exporter', 'export_options', 'export_layer', 'load_weights',
@@ -194,7 +194,8 @@ def _parity_entry(diffs, atol: float) -> Optional[dict]:
 
 def _sidecar(spec: ExportSpec, files: Dict[str, Optional[str]], cfg: dict,
              weights: Optional[str], config_path: Optional[str], diffs, onnx_diffs,
-             atol: float) -> dict:
+             atol: float) -> Sidecar:
+    """The sidecar of an export: the spec's feed, its exporter's ``meta``, the run's record."""
     import paddle
 
     from .. import __version__
@@ -203,7 +204,7 @@ def _sidecar(spec: ExportSpec, files: Dict[str, Optional[str]], cfg: dict,
         return os.path.basename(files[key]) if files.get(key) else None
 
     formats = [f for f, key in (('paddle', 'model_file'), ('onnx', 'onnx_file')) if files.get(key)]
-    return {
+    return Sidecar.from_dict({
         'format': SIDECAR_FORMAT,
         'kind': spec.kind,
         'formats': formats,
@@ -226,7 +227,7 @@ def _sidecar(spec: ExportSpec, files: Dict[str, Optional[str]], cfg: dict,
         'onnx_opset': files.get('opset'),
         'paddle_version': paddle.__version__,
         'ppgan_ext_version': __version__,
-    }
+    }, f'the sidecar of {spec.name}')
 
 
 def _check_output_dir(output_dir: str, name: str) -> List[str]:
@@ -353,16 +354,15 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
         if 'paddle' not in formats:
             for key in ('model_file', 'params_file'):
                 os.remove(files.pop(key))
-        sidecar_path = os.path.join(tmp_dir, SIDECAR_NAME)
-        write_json(sidecar_path, _sidecar(spec, files, cfg, weights, config_path, None, None,
-                                          atol))
+        sidecar_path = write_sidecar(tmp_dir, _sidecar(spec, files, cfg, weights, config_path,
+                                                        None, None, atol))
         if parity and 'paddle' in formats:
             diffs, deleted = check_parity(tmp_dir, cases, atol, 'paddle')
         if parity and 'onnx' in formats:
             onnx_diffs, _ = check_parity(tmp_dir, cases, atol, 'onnxruntime')
         if parity:
-            write_json(sidecar_path, _sidecar(spec, files, cfg, weights, config_path, diffs,
-                                              onnx_diffs, atol))
+            write_sidecar(tmp_dir, _sidecar(spec, files, cfg, weights, config_path, diffs,
+                                            onnx_diffs, atol))
         # install: the new files replace the old ones, leftovers of the previous
         # export (e.g. a Paddle 2 .pdmodel) go, and the sidecar comes last
         new_names = [n for n in os.listdir(tmp_dir) if not n.endswith('.info')

@@ -33,12 +33,14 @@ figures); ``--precision int8`` runs it. Re-exporting the folder removes both.
 import math
 import os
 import tempfile
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .model_dir import SIDECAR_NAME, ModelInfo, read_model_dir, write_json
+from .model_dir import ModelInfo, read_model_dir
+from .sidecar import write_sidecar
 
 INT8_SUFFIX = '.int8.onnx'
 SR_MARGIN_DB = 0.1
@@ -294,9 +296,7 @@ def quantize_model_dir(model_dir: str, calibration: Optional[str] = None,
     report.record = {'onnx_file': target_name, 'quantizer': quantizer,
                      'calibration': calibration or 'training photos (skimage)',
                      'heldout': heldout or 'held-out photos (skimage)', **summary}
-    sidecar = dict(info.sidecar)
-    sidecar['int8'] = report.record
-    write_json(os.path.join(model_dir, SIDECAR_NAME), sidecar)
+    write_sidecar(model_dir, dataclasses.replace(info.sidecar, int8=report.record))
     return report
 
 
