@@ -30,6 +30,21 @@ DEFAULT_TILE = 128
 DEFAULT_OVERLAP = 16
 
 
+def dygraph_net(layer) -> Net:
+    """A Paddle dynamic-graph ``layer`` as a :data:`Net`: ndarray in, ndarray out, no autograd.
+
+    Args:
+        layer (paddle.nn.Layer): One image tensor in, one out (already in eval mode).
+    """
+    import paddle
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        with paddle.no_grad():
+            return layer(paddle.to_tensor(batch)).numpy()
+
+    return run
+
+
 def tile_starts(length: int, tile: int, overlap: int) -> List[int]:
     """Start offsets of tiles of size ``tile`` covering ``[0, length)``.
 

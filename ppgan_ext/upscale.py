@@ -29,7 +29,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, tiled_apply
+from .scale_probe import probe_scale
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, dygraph_net, tiled_apply
 
 # (1, 3, H, W) content, (1, 3, H', W') style, float32 in [0, 1] -> (1, 3, H, W)
 Stylizer = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -157,18 +158,9 @@ def _dygraph_upscaler(weights: str, config: str, device: str):
     if device == 'gpu':
         paddle.set_device('gpu')
     generator.eval()
-    with paddle.no_grad():
-        probe = generator(paddle.zeros([1, 3, 16, 16], 'float32'))
-    if probe.ndim != 4 or probe.shape[1] != 3 or probe.shape[2] % 16 \
-            or probe.shape[2] != probe.shape[3]:
-        raise ValueError(f"--upscale-config {config}: the generator maps a 3x16x16 input to "
-                         f"{list(probe.shape[1:])}; an upscaler maps RGB to larger RGB")
-
-    def net(batch: np.ndarray) -> np.ndarray:
-        with paddle.no_grad():
-            return generator(paddle.to_tensor(batch)).numpy()
-
-    return net, int(probe.shape[2]) // 16, value_range(cfg)
+    net = dygraph_net(generator)
+    scale, _ = probe_scale(net, out_channels=3, what=f'{config}: model.generator')
+    return net, scale, value_range(cfg)
 
 
 def resize_to_work_size(content: np.ndarray, work_size: int) -> np.ndarray:

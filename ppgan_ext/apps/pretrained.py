@@ -133,7 +133,7 @@ def lapstyle_config() -> str:
 
 
 def _cached_export(entry: registry.ModelEntry, weights_path: str) -> str:
-    from ..deploy.model_dir import SIDECAR_NAME
+    from ..deploy.sidecar import SIDECAR_NAME
 
     folder = model_cache_dir(entry, weights_path)
     if not os.path.isfile(os.path.join(folder, SIDECAR_NAME)):
@@ -330,14 +330,11 @@ class PretrainedRunner:
                                  "--backend openvino")
             import paddle
 
+            from ..tiling import dygraph_net
+
             paddle.set_device(device)
-            net = load_generator(entry, weights_path)
-
-            def run(x: np.ndarray) -> np.ndarray:
-                with paddle.no_grad():
-                    return net(paddle.to_tensor(x)).numpy()
-
-            return cls(entry, run, DYGRAPH, 'fp32', tile, overlap)
+            return cls(entry, dygraph_net(load_generator(entry, weights_path)), DYGRAPH, 'fp32',
+                       tile, overlap)
         from ..deploy.backends import create_predictor
 
         folder = _cached_export(entry, weights_path)
