@@ -51,8 +51,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .export_spec import (EXPORTERS, ExportSpec, _preparer, export_layer,  # noqa: F401
-                          export_options, register_exporter)
+from .export_spec import (EXPORTERS, ExportSpec, export_layer, export_options,  # noqa: F401
+                          preparer_of, register_exporter)
 from .model_dir import (GRAPH_SUFFIXES, ONNX_SUFFIX, PARAMS_SUFFIX, graph_candidates,
                         onnx_candidates, read_model_dir)
 from .parity import (DEFAULT_PARITY_SIZES, PARITY_ATOL, ParityError,  # noqa: F401
@@ -175,7 +175,7 @@ def build_model_for_export(cfg: dict, weights: Optional[str]):
         raise ValueError("config: missing required key 'model'")
     paddle.set_device('cpu')
     model_cfg = cfg['model']
-    prepare = _preparer(model_cfg.get('name') if isinstance(model_cfg, dict) else None)
+    prepare = preparer_of(model_cfg.get('name') if isinstance(model_cfg, dict) else None)
     if prepare is not None:
         model_cfg = prepare(model_cfg, weights)
     model = build_model(model_cfg)

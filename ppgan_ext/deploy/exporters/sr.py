@@ -39,7 +39,7 @@ def value_range(cfg: dict) -> Tuple[float, float]:
     return low, high
 
 
-@register_exporter('BaseSRModel')
+@register_exporter('BaseSRModel', generator_fallback=True)
 def export_sr_generator(model, cfg: dict, options: dict,
                         inputs_size: Optional[List[List[int]]] = None) -> ExportSpec:
     """``lq -> output`` for any model whose ``nets[net]`` maps one image to one image.
