@@ -158,9 +158,9 @@ class ConvCeiling:
         from openvino import opset13 as ops
 
         from ppgan_ext.deploy.backends import check_precision
-        from ppgan_ext.deploy.backends.openvino import _openvino
+        from ppgan_ext.deploy.backends.openvino import openvino_module
 
-        ov = _openvino()
+        ov = openvino_module()
         rng = np.random.default_rng(0)
         x = ops.parameter([1, channels, size, size], np.float32)
         y = x

@@ -38,8 +38,7 @@ import os
 import numpy as np
 
 from ..apps.stylizer import (build_dygraph_stylizer, build_predictor_stylizer,
-                             resize_style, stylize_files)
-from ..apps.stylizer import to_batch as _to_batch
+                             resize_style, stylize_files, to_batch)
 from .flag_spelling import DeprecatedFlag
 from .runtime_flags import add_device_argument, add_runtime_arguments, resolve_device
 from .upscale_flags import add_upscale_arguments, apply_upscale
@@ -207,7 +206,7 @@ def run(args) -> int:
 
     todo = [(src, dst) for src, dst in pairs if args.overwrite or not os.path.isfile(dst)]
     # a folder skips unreadable files on every run, also when one file is left to do
-    skipped = stylize_files(todo, _to_batch(style_img), stylize,
+    skipped = stylize_files(todo, to_batch(style_img), stylize,
                             strict=not os.path.isdir(args.content))
     done = len(todo) - len(skipped)
     kept = len(pairs) - len(todo)

@@ -75,7 +75,7 @@ def cache_dir_for(model_dir: str) -> Optional[str]:
     return os.path.join(os.path.expanduser('~'), '.cache', 'ppgan_ext', 'openvino', key)
 
 
-def _openvino():
+def openvino_module():
     """The ``openvino`` module, with its usage telemetry declined for this process.
 
     OpenVINO's Python package counts usage unless the user opted out: reading
@@ -97,7 +97,7 @@ def _openvino():
 
 def cpu_capabilities() -> list:
     """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of the CPU (e.g. ``['BF16', 'FP32', ...]``)."""
-    return list(_openvino().Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
+    return list(openvino_module().Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
 
 
 class OpenVINOPredictor(BasePredictor):
@@ -127,7 +127,7 @@ class OpenVINOPredictor(BasePredictor):
 
     def __init__(self, model_dir: Union[str, ModelInfo], precision: str = 'fp32',
                  threads: Optional[int] = None, graph_file: Optional[str] = None):
-        ov = _openvino()
+        ov = openvino_module()
 
         if precision not in _HINTS:
             raise ValueError(f"--precision must be one of {', '.join(_HINTS)}, got {precision!r}")
