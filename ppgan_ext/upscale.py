@@ -19,9 +19,10 @@ exported upscaler gives ``paddlegan infer``'s pixels.
 pyramid can stylize at a working size and the upscaler brings the result to
 ``scale`` times that size.
 
-The deployment APIs this module uses (``inference.Predictor``,
-``inference.read_model_dir``, ``export.build_model_for_export``) are
-imported in :func:`load_upscaler` only.
+Paddle and the deployment code (:func:`ppgan_ext.deploy.backends.create_predictor`,
+:func:`ppgan_ext.deploy.model_dir.read_model_dir`,
+:func:`ppgan_ext.deploy.export.build_model_for_export`) are imported when an
+upscaler is loaded, not with this module.
 """
 import os
 from dataclasses import dataclass

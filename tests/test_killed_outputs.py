@@ -120,7 +120,7 @@ def sr_model(tmp_path_factory):
 
 
 def test_infer_killed_mid_folder_then_rerun(tmp_path, sr_model):
-    from ppgan_ext.deploy.folder_job import infer
+    from ppgan_ext.apps.infer import infer
 
     src, out, ref = tmp_path / 'src', tmp_path / 'out', tmp_path / 'ref'
     total = 200

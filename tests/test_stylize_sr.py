@@ -201,7 +201,7 @@ def _content_dir(root):
 def test_stylized_sr_dataset_pairs_are_the_pyramids_outputs(parts, tmp_path):
     from ppgan_ext.cli.stylize import _to_batch
     from ppgan_ext.datasets.lapstyle_dataset import read_rgb, resize_short_side
-    from ppgan_ext.datasets.stylized_sr_dataset import StylizedSRDataset
+    from ppgan_ext.datasets.stylization_pairs_dataset import StylizedSRDataset
 
     content = _content_dir(tmp_path)
     common = dict(content_root=content, style_root=parts['style'],
@@ -241,7 +241,7 @@ def test_stylized_sr_dataset_pairs_are_the_pyramids_outputs(parts, tmp_path):
 
 
 def test_stylized_sr_dataset_errors(parts, tmp_path):
-    from ppgan_ext.datasets.stylized_sr_dataset import StylizedSRDataset
+    from ppgan_ext.datasets.stylization_pairs_dataset import StylizedSRDataset
 
     content = _content_dir(tmp_path)
     common = dict(content_root=content, style_root=parts['style'],

@@ -110,7 +110,7 @@ def run(args) -> int:
 
     from tqdm import tqdm
 
-    from ..deploy.folder_job import infer, summarize
+    from ..apps.infer import infer, summarize
     from ..deploy.metrics import metrics_table, write_metrics_csv
 
     if args.threads is not None and args.threads < 1:

@@ -1,7 +1,7 @@
-"""Deployment of trained ppgan-ext / PaddleGAN models: export, backends, the folder job.
+"""Deployment of trained ppgan-ext / PaddleGAN models: export, backends, predictors.
 
 Data flows one way: config -> model -> :mod:`.export` (graphs + sidecar) ->
-:mod:`.backends` (predictors) -> :mod:`.folder_job` (``paddlegan infer``).
+:mod:`.backends` (predictors) -> :mod:`ppgan_ext.apps.infer` (``paddlegan infer``).
 Model code never imports this package.
 
 ========================= ==================================================
@@ -19,7 +19,6 @@ module                    concern
                           ``openvino`` modules; default-backend rule
 :mod:`.onednn`            Paddle Inference's oneDNN passes this package deletes
 :mod:`.cpu`               threads, native bf16 detection
-:mod:`.folder_job`        image / folder inference, tiling, skip-if-done
 :mod:`.metrics`           PSNR/SSIM rows, table, CSV
 :mod:`.quality`           bf16 vs fp32 on real outputs (bench, tests)
 ========================= ==================================================

@@ -17,9 +17,9 @@ import numpy as np
 from ..image_io import read_input, read_uint8_rgb, write_png
 from ..tiling import DEFAULT_OVERLAP, tiled_apply, to_uint8_hwc
 from ..utils import IMG_EXTENSIONS, missing_path_message, plan_png_outputs, remove_stale_temp_files
-from .backends import create_predictor
-from .metrics import image_metrics
-from .model_dir import read_model_dir
+from ..deploy.backends import create_predictor
+from ..deploy.metrics import image_metrics
+from ..deploy.model_dir import read_model_dir
 
 __all__ = ['InferResult', 'plan_outputs', 'find_gt', 'infer', 'summarize']
 
