@@ -15,7 +15,7 @@ from ppgan_ext.deploy.sidecar import SIDECAR_NAME
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     """A TransposeSRResNet x2 trained briefly on scikit-image photos, exported (fp32 + ONNX)."""
-    from ppgan_ext.deploy.quality import train_brief_sr
+    from ppgan_ext.engine.brief_sr import train_brief_sr
 
     root = tmp_path_factory.mktemp('int8')
     run = train_brief_sr(str(root / 'train'), iters=60, batch=4)
@@ -58,7 +58,8 @@ def test_quantize_keeps_quality_and_int8_runs_beside_fp32(trained, tmp_path, cap
 
     photo = str(root / 'photo.png')
     from ppgan_ext.sample_data import sample_image
-    cv2.imwrite(photo, cv2.resize(sample_image('coffee'), (96, 64), interpolation=cv2.INTER_AREA))
+    cv2.imwrite(photo, cv2.resize(cv2.cvtColor(sample_image('coffee'), cv2.COLOR_RGB2BGR),
+                                  (96, 64), interpolation=cv2.INTER_AREA))
     outs = {}
     for precision in ('fp32', 'int8'):
         dst = str(tmp_path / precision)

@@ -1,4 +1,4 @@
-"""probe_scale: one probe of a net's scale for the exporters, the upscaler and sidecar-less folders."""
+"""probe_scale: one probe of a net's scale (exporters, upscaler, folders without a sidecar)."""
 import numpy as np
 import pytest
 

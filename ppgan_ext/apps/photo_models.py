@@ -164,7 +164,7 @@ class PhotoModels:
         if name not in TEXTURES:
             raise InputError(f"unknown texture {name!r}; choose one of {', '.join(TEXTURES)}")
         if name not in self._textures:
-            self._textures[name] = np.ascontiguousarray(sample_image(name)[:, :, ::-1])
+            self._textures[name] = sample_image(name)
         return self._textures[name]
 
     def check_style(self, style: np.ndarray, label: str) -> None:

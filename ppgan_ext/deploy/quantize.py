@@ -94,11 +94,9 @@ def _batch(rgb: np.ndarray) -> np.ndarray:
 
 
 def _rgb_photo(name: str) -> np.ndarray:
-    import cv2
-
     from ..sample_data import sample_image
 
-    return cv2.cvtColor(sample_image(name), cv2.COLOR_BGR2RGB)
+    return sample_image(name)
 
 
 def _folder_images(folder: str, key: str) -> Dict[str, np.ndarray]:
