@@ -82,7 +82,7 @@ def _check_tiling(tile: int, overlap: int) -> None:
 def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
                   tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
                   threads: Optional[int] = None, backend: Optional[str] = None,
-                  precision: str = 'fp32') -> Upscaler:
+                  precision: str = 'fp32', key: str = '--upscale') -> Upscaler:
     """An :class:`Upscaler` from an exported SR folder, or from weights + config.
 
     Args:
@@ -98,9 +98,11 @@ def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
             fastest installed. Default: None.
         precision (str): ``'fp32'`` or ``'bf16'`` (exported folder only).
             Default: 'fp32'.
+        key (str): What gave ``path`` (a flag or an option), named in the
+            errors. Default: '--upscale'.
 
     Raises:
-        FileNotFoundError / ValueError: one line naming ``--upscale`` or
+        FileNotFoundError / ValueError: one line naming ``key`` or
             ``--upscale-config``: missing files, a model that is not an RGB
             image-to-image upscaler, a scale below 2.
     """
@@ -112,30 +114,30 @@ def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
         from .deploy.backends import create_predictor
         from .deploy.model_dir import read_model_dir
 
-        info = read_model_dir(path)
+        info = read_model_dir(path, key)
         if info.kind != 'sr' or len(info.inputs) != 1:
-            raise ValueError(f"--upscale {path}: a {info.kind!r} model with "
+            raise ValueError(f"{key} {path}: a {info.kind!r} model with "
                              f"{len(info.inputs)} input(s); an upscaler is an exported SR "
                              f"model (kind 'sr', one input)")
         predictor = create_predictor(info, backend, precision, device, threads)
         info = predictor.info
         if info.in_channels != 3 or (info.out_channels or 3) != 3 or info.channel_order != 'RGB':
-            raise ValueError(f"--upscale {path}: takes {info.in_channels}-channel "
+            raise ValueError(f"{key} {path}: takes {info.in_channels}-channel "
                              f"{info.channel_order} images; the upscaler must map RGB to RGB")
         net, scale, value_range = predictor, int(info.scale), tuple(info.value_range)
     elif os.path.isfile(path):
         if config is None:
-            raise ValueError(f"--upscale {path}: a weight file needs its training config "
+            raise ValueError(f"{key} {path}: a weight file needs its training config "
                              f"(--upscale-config CONFIG.yaml), or give an exported folder")
         if backend not in (None, 'auto') or precision != 'fp32':
             raise ValueError(f"--upscale-backend/--upscale-precision choose how an exported "
-                             f"--upscale folder runs; the weight file {path} runs the dynamic "
+                             f"{key} folder runs; the weight file {path} runs the dynamic "
                              f"graph in fp32")
         net, scale, value_range = _dygraph_upscaler(path, config, device)
     else:
-        raise FileNotFoundError(f"--upscale: no such file or folder: {path}")
+        raise FileNotFoundError(f"{key}: no such file or folder: {path}")
     if scale < 2:
-        raise ValueError(f"--upscale {path}: the model's scale is x{scale}; an upscaler "
+        raise ValueError(f"{key} {path}: the model's scale is x{scale}; an upscaler "
                          f"must enlarge (x2, x4, ...)")
     return Upscaler(net, scale, path, value_range, tile, overlap)
 

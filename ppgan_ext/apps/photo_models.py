@@ -58,20 +58,21 @@ class PhotoModelOptions:
     threads: Optional[int] = None
 
 
-def load_stylizer(path: str, device: str = 'cpu'):
+def load_stylizer(path: str, device: str = 'cpu', key: str = '--lapstyle'):
     """(stylizer, revision levels) of a LapStyle weight file or exported pyramid folder.
 
     The pyramid is a black box ``(content, style) -> stylized`` built by
-    ``paddlegan stylize``'s own loaders.
+    ``paddlegan stylize``'s own loaders; their errors name ``key`` (what gave
+    ``path``), not stylize's flags.
     """
     from ..apps.stylizer import build_dygraph_stylizer, build_predictor_stylizer
 
     if os.path.isdir(path):
-        return build_predictor_stylizer(path, None, device)
+        return build_predictor_stylizer(path, None, device, key=key)
     import paddle
 
     paddle.set_device(device)
-    return build_dygraph_stylizer(path, None)
+    return build_dygraph_stylizer(path, None, key=key)
 
 
 def style_sizes(levels: int) -> Tuple[int, int]:
@@ -127,11 +128,8 @@ class PhotoModels:
     def _upscaler(self, path: str, flag: str) -> Upscaler:
         if not os.path.isdir(path):
             raise FileNotFoundError(f"{flag}: not an exported model folder: {path}")
-        try:
-            return load_upscaler(path, None, self.options.device, self.options.tile,
-                                 self.options.overlap, self.options.threads)
-        except ValueError as e:
-            raise ValueError(str(e).replace('--upscale', flag, 1)) from None
+        return load_upscaler(path, None, self.options.device, self.options.tile,
+                             self.options.overlap, self.options.threads, key=flag)
 
     def models(self) -> List[dict]:
         """The loaded models, one row each (JSON-ready): task, file or folder name, scale."""

@@ -94,7 +94,7 @@ def onnx_candidates(model_dir: str) -> List[str]:
     return _files_with(model_dir, (ONNX_SUFFIX,))
 
 
-def find_model_files(model_dir: str) -> Tuple[str, str]:
+def find_model_files(model_dir: str, key: str = '--model-dir') -> Tuple[str, str]:
     """(graph file, params file) of the single Paddle model in ``model_dir``.
 
     Takes Paddle 3's ``NAME.json`` and Paddle 2's ``NAME.pdmodel``, each
@@ -106,52 +106,57 @@ def find_model_files(model_dir: str) -> Tuple[str, str]:
         ValueError: several graphs in one folder.
     """
     if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"--model-dir: no such folder: {model_dir}")
+        raise FileNotFoundError(f"{key}: no such folder: {model_dir}")
     graphs = graph_candidates(model_dir)
     if not graphs:
-        raise FileNotFoundError(f"--model-dir {model_dir}: no model graph (NAME.json or "
+        raise FileNotFoundError(f"{key} {model_dir}: no model graph (NAME.json or "
                                 f"NAME.pdmodel); export one with `paddlegan export`")
     if len(graphs) > 1:
-        raise ValueError(f"--model-dir {model_dir}: several model graphs ({', '.join(graphs)}); "
+        raise ValueError(f"{key} {model_dir}: several model graphs ({', '.join(graphs)}); "
                          f"keep one per folder")
     graph = os.path.join(model_dir, graphs[0])
     params = os.path.splitext(graph)[0] + PARAMS_SUFFIX
     if not os.path.isfile(params):
-        raise FileNotFoundError(f"--model-dir {model_dir}: {os.path.basename(params)} is "
+        raise FileNotFoundError(f"{key} {model_dir}: {os.path.basename(params)} is "
                                 f"missing (weights of {graphs[0]})")
     return graph, params
 
 
-def _named_file(model_dir: str, name: Optional[str]) -> Optional[str]:
+def _named_file(model_dir: str, name: Optional[str], key: str) -> Optional[str]:
     if name is None:
         return None
     path = os.path.join(model_dir, os.path.basename(str(name)))
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"--model-dir {model_dir}: {os.path.basename(path)} is "
+        raise FileNotFoundError(f"{key} {model_dir}: {os.path.basename(path)} is "
                                 f"missing (named by {SIDECAR_NAME})")
     return path
 
 
-def read_model_dir(model_dir: str) -> ModelInfo:
+def read_model_dir(model_dir: str, key: str = '--model-dir') -> ModelInfo:
     """Locate and check an exported model; read its sidecar when there is one.
 
+    Args:
+        model_dir (str): The folder.
+        key (str): What gave the folder (a flag or an option), named in the errors.
+            Default: '--model-dir'.
+
     Raises:
-        FileNotFoundError / ValueError: one line naming the folder and the
+        FileNotFoundError / ValueError: one line naming ``key``, the folder and the
             missing or malformed file.
     """
     if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"--model-dir: no such folder: {model_dir}")
+        raise FileNotFoundError(f"{key}: no such folder: {model_dir}")
     meta = read_sidecar(model_dir)
     if meta is None:
-        graph, params = find_model_files(model_dir)
+        graph, params = find_model_files(model_dir, key)
         return ModelInfo(model_dir, graph, params, inputs=[{'name': None, 'shape': None}])
     shape = meta.inputs[0].get('shape') or [-1, 3, -1, -1]
     in_channels = meta.in_channels if meta.in_channels is not None else \
         (shape[1] if shape[1] > 0 else 3)
-    return ModelInfo(model_dir, _named_file(model_dir, meta.model_file),
-                     _named_file(model_dir, meta.params_file), kind=meta.kind,
+    return ModelInfo(model_dir, _named_file(model_dir, meta.model_file, key),
+                     _named_file(model_dir, meta.params_file, key), kind=meta.kind,
                      inputs=meta.inputs, scale=meta.scale, in_channels=in_channels,
                      out_channels=meta.out_channels, channel_order=meta.channel_order,
                      value_range=meta.value_range, sidecar=meta,
-                     onnx_file=_named_file(model_dir, meta.onnx_file),
-                     int8_file=_named_file(model_dir, (meta.int8 or {}).get('onnx_file')))
+                     onnx_file=_named_file(model_dir, meta.onnx_file, key),
+                     int8_file=_named_file(model_dir, (meta.int8 or {}).get('onnx_file'), key))
