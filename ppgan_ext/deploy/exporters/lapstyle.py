@@ -14,7 +14,7 @@ import numpy as np
 from ppgan.models.generators.builder import GENERATORS
 
 from ...models.generators.lapstyle_pyramid import revision_net_name
-from ...models.lapstyle_model import _DEFAULT_NETS, STAGES, LapStylePyramidModel
+from ...models.lapstyle_model import DEFAULT_NETS, STAGES, LapStylePyramidModel
 from ...pyramid import content_multiple, min_style_side
 from ...weight_files import is_state_dict, read_state_file
 from ..export_spec import ExportSpec, register_exporter
@@ -83,7 +83,7 @@ def export_config(model_cfg: dict, weights: Optional[str]) -> dict:
             raise ValueError(f"--load {weights}: no {name!r} weights; the config's pyramid "
                              f"(stage {stage}, levels {levels}) needs {', '.join(needed)} "
                              f"(the file holds: {', '.join(held) or 'no nets'})")
-    encoder = dict(cfg.get('encoder_generator') or _DEFAULT_NETS['encoder_generator'])
+    encoder = dict(cfg.get('encoder_generator') or DEFAULT_NETS['encoder_generator'])
     if is_state_dict(state.get('net_enc')):
         if _accepts(str(encoder.get('name')), 'random_init'):
             encoder['random_init'] = True  # replaced by the file's net_enc right after
