@@ -26,6 +26,9 @@ def test_round_trip_keeps_unknown_keys(tmp_path):
     assert sidecar.scale == 4 and sidecar.levels == 2 and sidecar.value_range == (0.0, 1.0)
     assert sidecar.extra == {'from_a_newer_version': {'x': [1, 2]}}
     assert sidecar.get('from_a_newer_version') == {'x': [1, 2]} and sidecar.get('net') is None
+    assert sidecar['levels'] == 2 and 'semantics' in sidecar and 'net' not in sidecar
+    with pytest.raises(KeyError):
+        sidecar['net']
     write_sidecar(folder, sidecar)
     again = json.loads((tmp_path / SIDECAR_NAME).read_text())
     assert again['from_a_newer_version'] == {'x': [1, 2]} and again['levels'] == 2

@@ -118,6 +118,16 @@ class Sidecar:
         value = getattr(self, key, None) if key in _field_types() else None
         return default if value is None else value
 
+    def __getitem__(self, key: str):
+        """``sidecar[key]``, as on the JSON object (KeyError when unset)."""
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
     def to_dict(self) -> dict:
         """The JSON object written to ``ppgan_ext.json``."""
         values = {f: getattr(self, f) for f in _field_types()}
