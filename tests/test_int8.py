@@ -32,6 +32,17 @@ def _error(capsys):
     return lines[0]
 
 
+def _photo(root) -> str:
+    """A 96x64 photo beside the trained model (written once)."""
+    from ppgan_ext.sample_data import sample_image
+
+    photo = str(root / 'photo.png')
+    if not os.path.isfile(photo):
+        cv2.imwrite(photo, cv2.resize(cv2.cvtColor(sample_image('coffee'), cv2.COLOR_RGB2BGR),
+                                      (96, 64), interpolation=cv2.INTER_AREA))
+    return photo
+
+
 def test_int8_flags_are_read_from_cpuinfo(tmp_path):
     cpuinfo = tmp_path / 'cpuinfo'
     cpuinfo.write_text('model name\t: Some CPU\nflags\t\t: fpu sse2 avx2 avx512_vnni amx_int8\n')
@@ -56,10 +67,7 @@ def test_quantize_keeps_quality_and_int8_runs_beside_fp32(trained, tmp_path, cap
                                               abs=1e-3)
     assert record['loss_db'] <= 0.1 and 'run it with --precision int8' in out
 
-    photo = str(root / 'photo.png')
-    from ppgan_ext.sample_data import sample_image
-    cv2.imwrite(photo, cv2.resize(cv2.cvtColor(sample_image('coffee'), cv2.COLOR_RGB2BGR),
-                                  (96, 64), interpolation=cv2.INTER_AREA))
+    photo = _photo(root)
     outs = {}
     for precision in ('fp32', 'int8'):
         dst = str(tmp_path / precision)
@@ -105,7 +113,7 @@ def test_int8_requests_that_cannot_run_are_one_line(trained, tmp_path, capsys):
     assert main(['export', '-c', run['config'], '--load', run['weights'], '--output_dir', plain,
                  '--no-parity']) == 0
     capsys.readouterr()
-    photo = str(root / 'photo.png')
+    photo = _photo(root)   # also when this test runs alone
     assert main(['infer', '--model_dir', plain, '--input', photo, '--output',
                  str(tmp_path / 'o'), '--precision', 'int8']) == 2
     assert f'paddlegan quantize --model-dir {plain}' in _error(capsys)
