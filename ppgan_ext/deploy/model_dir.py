@@ -56,6 +56,8 @@ class ModelInfo:
         onnx_file (str or None): The ONNX graph, when exported.
         int8_file (str or None): The int8 ONNX graph written by
             ``paddlegan quantize`` (sidecar key ``int8``), if any.
+        key (str): What gave the folder (a flag or an option), named in the
+            errors of the predictors that run it. Default: '--model-dir'.
     """
     model_dir: str
     model_file: Optional[str]
@@ -70,6 +72,7 @@ class ModelInfo:
     sidecar: Sidecar = field(default_factory=Sidecar)
     onnx_file: Optional[str] = None
     int8_file: Optional[str] = None
+    key: str = '--model-dir'
 
     @property
     def formats(self) -> List[str]:
@@ -149,7 +152,8 @@ def read_model_dir(model_dir: str, key: str = '--model-dir') -> ModelInfo:
     meta = read_sidecar(model_dir)
     if meta is None:
         graph, params = find_model_files(model_dir, key)
-        return ModelInfo(model_dir, graph, params, inputs=[{'name': None, 'shape': None}])
+        return ModelInfo(model_dir, graph, params, inputs=[{'name': None, 'shape': None}],
+                         key=key)
     shape = meta.inputs[0].get('shape') or [-1, 3, -1, -1]
     in_channels = meta.in_channels if meta.in_channels is not None else \
         (shape[1] if shape[1] > 0 else 3)
@@ -159,4 +163,5 @@ def read_model_dir(model_dir: str, key: str = '--model-dir') -> ModelInfo:
                      out_channels=meta.out_channels, channel_order=meta.channel_order,
                      value_range=meta.value_range, sidecar=meta,
                      onnx_file=_named_file(model_dir, meta.onnx_file, key),
-                     int8_file=_named_file(model_dir, (meta.int8 or {}).get('onnx_file'), key))
+                     int8_file=_named_file(model_dir, (meta.int8 or {}).get('onnx_file'), key),
+                     key=key)

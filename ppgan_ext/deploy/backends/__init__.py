@@ -152,7 +152,7 @@ def choose_backend(info: ModelInfo, device: str = 'cpu', precision: str = 'fp32'
         raise ValueError(f"--precision {precision}: needs the openvino backend and an ONNX graph "
                          f"(folder {info.model_dir} has formats: {', '.join(info.formats)}; "
                          f"installed backends: {', '.join(installed) or 'none'})")
-    raise ValueError(f"--model-dir {info.model_dir}: no installed backend runs formats "
+    raise ValueError(f"{info.key} {info.model_dir}: no installed backend runs formats "
                      f"{', '.join(info.formats)} (installed: {', '.join(installed) or 'none'})")
 
 

@@ -160,7 +160,7 @@ class OpenVINOPredictor(BasePredictor):
             self._compiled = core.compile_model(graph, 'CPU', config)
         except Exception as e:  # OpenVINO raises RuntimeError with multi-line text
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise ValueError(f"--model-dir {self.info.model_dir}: OpenVINO cannot load "
+            raise ValueError(f"{self.info.key} {self.info.model_dir}: OpenVINO cannot load "
                              f"{graph}: {first}") from None
         self.loaded_from_cache = bool(self.cache_dir) and bool(
             self._compiled.get_property('LOADED_FROM_CACHE'))
