@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     style_img = resize_short_side(read_rgb(style_path), 128 * 2 ** pyramid.levels)
     style = paddle.to_tensor(np.ascontiguousarray(style_img.transpose(2, 0, 1)[None],
                                                   dtype=np.float32) / 255.0)
-    photo = cv2.resize(sample_image('retina')[:, :, ::-1], (args.size, args.size),
+    photo = cv2.resize(sample_image('retina'), (args.size, args.size),
                        interpolation=cv2.INTER_CUBIC)
     content = np.ascontiguousarray(photo.transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
     low = args.size // 4
@@ -185,7 +185,7 @@ def main(argv=None) -> int:
             t0 = time.perf_counter()
             outputs[name] = np.clip(up(stylized_small), 0, 1)
             times[name].append(time.perf_counter() - t0)
-    # the same nets exported and run with Paddle Inference, as `stylize --model_dir
+    # the same nets exported and run with Paddle Inference, as `stylize --model-dir
     # --upscale DIR` runs them (time only; exported outputs match the dynamic graph to 1e-4)
     exported = export_all(args, lapstyle, aware_w)
     style_np = style.numpy()

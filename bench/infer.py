@@ -10,7 +10,7 @@ plain-convolution ceiling timed in the same rounds (:class:`ConvCeiling`:
 what OpenVINO reaches on a chain of 64-channel 3x3 convolutions on this CPU
 at that time); each target prints the time the graph's convolutions alone
 would take at that ceiling. Then the bf16 quality guard
-(:mod:`ppgan_ext.deploy.quality`) and the peak memory of a tiled 4096x4096 x4
+(:mod:`ppgan_ext.apps.precision_check`) and the peak memory of a tiled 4096x4096 x4
 upscale.
 
 Run from the repository root::
@@ -158,9 +158,9 @@ class ConvCeiling:
         from openvino import opset13 as ops
 
         from ppgan_ext.deploy.backends import check_precision
-        from ppgan_ext.deploy.backends.openvino import _openvino
+        from ppgan_ext.deploy.backends.openvino import openvino_module
 
-        ov = _openvino()
+        ov = openvino_module()
         rng = np.random.default_rng(0)
         x = ops.parameter([1, channels, size, size], np.float32)
         y = x
@@ -472,7 +472,9 @@ def quality(demo_dir: str, threads: int, work: str) -> None:
     from ppgan_ext.deploy.backends import check_precision
     from ppgan_ext.deploy.export import export_model
     from ppgan_ext.deploy.model_dir import read_model_dir
-    from ppgan_ext.deploy.quality import compare_precisions, train_brief_sr, write_heldout_pairs
+    from ppgan_ext.apps.precision_check import compare_precisions
+    from ppgan_ext.engine.brief_sr import train_brief_sr
+    from ppgan_ext.sample_data import write_heldout_pairs
 
     try:
         check_precision('openvino', 'bf16')

@@ -113,7 +113,7 @@ def bench_realesrgan(args, folder):
     name = 'realesrgan-x4plus'
     entry = packaged.get(name)
     s = args.sr_size
-    bgr = np.ascontiguousarray(sample_image('coffee')[100:100 + s, 200:200 + s])
+    bgr = np.ascontiguousarray(sample_image('coffee')[100:100 + s, 200:200 + s, ::-1])
     x = np.ascontiguousarray(bgr[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.
     net = packaged.build(name)
     onnx_file = _export(net, [paddle.static.InputSpec([1, 3, None, None], 'float32', 'x')],
@@ -171,9 +171,9 @@ def bench_magenta(args, folder):
     from ppgan_ext.sample_data import sample_image
     from ppgan_ext.zoo import packaged
 
-    style = np.asarray(Image.fromarray(sample_image('astronaut')[:, :, ::-1]).resize(
+    style = np.asarray(Image.fromarray(sample_image('astronaut')).resize(
         (256, 256), Image.LANCZOS), np.float32)[None] / 255.
-    content = np.asarray(Image.fromarray(sample_image('chelsea')[:, :, ::-1]).resize(
+    content = np.asarray(Image.fromarray(sample_image('chelsea')).resize(
         (384, 384), Image.LANCZOS), np.float32)[None] / 255.
     lite = StyleTransfer(device='cpu', threads=args.threads)
     sp, st = lite._session('arbitrary_predict'), lite._session('arbitrary_transform')

@@ -120,7 +120,7 @@ def main() -> int:
         os.environ['PPGAN_EXT_CACHE'] = os.path.join(tmp, 'cache')
         for name in args.models:
             h, w = CASES[name]
-            rgb = cv2.resize(sample_image('coffee')[:, :, ::-1], (w, h),
+            rgb = cv2.resize(sample_image('coffee'), (w, h),
                              interpolation=cv2.INTER_AREA)
             png = os.path.join(tmp, f'{name}.png')
             cv2.imwrite(png, np.ascontiguousarray(rgb[:, :, ::-1]))

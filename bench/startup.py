@@ -81,8 +81,8 @@ def prepare(args, work: str, env) -> tuple:
     from ppgan_ext.sample_data import sample_image
 
     photo = os.path.join(work, 'photo256.png')
-    cv2.imwrite(photo, cv2.resize(sample_image('coffee'), (256, 256),
-                                  interpolation=cv2.INTER_AREA))
+    cv2.imwrite(photo, cv2.resize(cv2.cvtColor(sample_image('coffee'), cv2.COLOR_RGB2BGR),
+                                  (256, 256), interpolation=cv2.INTER_AREA))
     model_dir = args.model_dir
     if not os.path.isfile(os.path.join(model_dir, 'ppgan_ext.json')):
         model_dir = os.path.join(work, 'demo_model')

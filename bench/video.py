@@ -156,7 +156,7 @@ def stylize_part(args, work: str) -> None:
           f'{args.style_frames} frame(s) after one warm-up)')
     weights, style_dir = export_lapstyle(work)
     style = os.path.join(work, 'style.png')
-    cv2.imwrite(style, sample_image('chelsea'))
+    cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
     clip = write_clip(os.path.join(work, 'clip1080.mp4'), frames=args.style_frames + 1,
                       width=1920, height=1080)
     frames = [f for _, f in io.read_frames(io.probe(clip))]

@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     style = args.style
     if style is None:
         style = os.path.join(tmp, 'style.png')
-        cv2.imwrite(style, sample_image('chelsea'))
+        cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
     clip = write_clip(os.path.join(tmp, 'clip.mp4'), frames=args.frames, width=width,
                       height=height, audio=False)
     frames = [f for _, f in io.read_frames(io.probe(clip))]

@@ -48,7 +48,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     work = tempfile.mkdtemp(prefix='video_strip_')
     rng = np.random.default_rng(0)
-    photo = cv2.cvtColor(sample_image(args.photo), cv2.COLOR_BGR2RGB)
+    photo = sample_image(args.photo)
     clean = [scene_frame(photo, t / (args.frames - 1), 640, 480) for t in range(args.frames)]
     low = str(os.path.join(work, 'degraded.mkv'))
     writer = SegmentWriter(low, Fraction(1, 24), Fraction(24), crf=10)

@@ -143,7 +143,7 @@ def _lookup(registry, name: Any):
 
 def _class_accepts(name: Any, key: str) -> bool:
     """True if a registered component called ``name`` takes argument ``key``."""
-    for registry in _registries().values():
+    for registry in ppgan_registries().values():
         cls = _lookup(registry, name)
         if cls is not None:
             try:
@@ -226,7 +226,8 @@ def load_config(path: str, overrides: Optional[Sequence[str]] = None) -> AttrDic
 
 
 # --------------------------------------------------------------------- checks
-def _registries():
+def ppgan_registries() -> dict:
+    """ppgan's registries by name (``MODELS``, ``GENERATORS``, ...): ours are registered there."""
     from ppgan.datasets.builder import DATASETS
     from ppgan.metrics.builder import METRICS
     from ppgan.models.builder import MODELS
@@ -393,7 +394,7 @@ def validate_config(cfg: dict, is_train: bool = True, source: str = 'config') ->
         if not isinstance(keep, int) or isinstance(keep, bool) or keep < 0:
             raise ConfigError(f"snapshot_config.keep_checkpoints: expected an integer >= 0 "
                               f"(0 keeps all), got {keep!r}")
-    registries = _registries()
+    registries = ppgan_registries()
     model = cfg.get('model')
     model_cls = _lookup(registries['MODELS'], model.get('name')) \
         if isinstance(model, dict) else None

@@ -1,7 +1,7 @@
 """The LapStyle pyramid's size rules: plain integer arithmetic, no Paddle.
 
 Kept apart from :mod:`ppgan_ext.pyramid` (tensor code) so that the commands
-running an exported pyramid (``paddlegan stylize --model_dir``) check sizes
+running an exported pyramid (``paddlegan stylize --model-dir``) check sizes
 without importing Paddle; :mod:`ppgan_ext.pyramid` re-exports every name.
 """
 

@@ -10,7 +10,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from .utils import atomic_write
+from .image_io import write_png
 
 # Held out from training in the demo; never in TRAIN_PHOTOS.
 TEST_PHOTOS = ('chelsea', 'rocket', 'coffee')
@@ -24,7 +24,7 @@ HELDOUT2_PHOTOS = ('retina', 'colorwheel') + TEXTURES
 
 
 def sample_image(name: str) -> np.ndarray:
-    """A bundled scikit-image picture as uint8 BGR ``(H, W, 3)``.
+    """A bundled scikit-image picture as uint8 RGB ``(H, W, 3)`` (greyscale ones repeated).
 
     Args:
         name (str): a ``skimage.data`` function name (``'motorcycle'`` is the
@@ -42,8 +42,8 @@ def sample_image(name: str) -> np.ndarray:
     if img.dtype == bool:
         img = img.astype(np.uint8) * 255
     if img.ndim == 2:
-        return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    return cv2.cvtColor(img[..., :3], cv2.COLOR_RGB2BGR)
+        return cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    return np.ascontiguousarray(img[..., :3])
 
 
 def dead_leaves(rng: np.random.Generator, size: int = 384, palette: Optional[np.ndarray] = None,
@@ -63,7 +63,7 @@ def dead_leaves(rng: np.random.Generator, size: int = 384, palette: Optional[np.
     Args:
         rng (numpy.random.Generator): Source of randomness.
         size (int): Side of the square output. Default: 384.
-        palette (ndarray | None): uint8 ``(K, 3)`` BGR colours to draw from
+        palette (ndarray | None): uint8 ``(K, 3)`` RGB colours to draw from
             (e.g. pixels of photographs); None draws uniform colours. Default: None.
         min_radius (float): Smallest shape radius in pixels. Default: 2.
         max_radius (float): Largest shape radius in pixels. Default: 96.
@@ -72,7 +72,8 @@ def dead_leaves(rng: np.random.Generator, size: int = 384, palette: Optional[np.
         shapes_per_pixel (float): Shapes drawn per output pixel. Default: 0.1.
 
     Returns:
-        ndarray: uint8 BGR ``(size, size, 3)``.
+        ndarray: uint8 RGB ``(size, size, 3)``. (Colours are drawn and painted in
+        B, G, R order, so a seed gives the pictures it always gave.)
     """
     if size < 8:
         raise ValueError(f'size must be >= 8, got {size!r}')
@@ -82,7 +83,7 @@ def dead_leaves(rng: np.random.Generator, size: int = 384, palette: Optional[np.
     radii = (lo + (hi - lo) * rng.random(count)) ** (1.0 / a)
     centres = rng.uniform(-0.2 * size, 1.2 * size, (count, 2))
     if palette is not None and len(palette):
-        colours = palette[rng.integers(len(palette), size=count)].astype(np.float32)
+        colours = palette[rng.integers(len(palette), size=count), ::-1].astype(np.float32)
     else:
         colours = rng.uniform(0, 255, (count, 3)).astype(np.float32)
     polygon = rng.random(count) < 0.5
@@ -128,12 +129,12 @@ def dead_leaves(rng: np.random.Generator, size: int = 384, palette: Optional[np.
     sigma = rng.uniform(0, max_blur)
     if sigma > 0.3:
         canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
-    return np.clip(canvas, 0, 255).round().astype(np.uint8)
+    return np.ascontiguousarray(np.clip(canvas, 0, 255).round().astype(np.uint8)[:, :, ::-1])
 
 
 def photo_palette(names: Sequence[str] = COLOUR_PHOTOS, count: int = 4096,
                   seed: int = 0) -> np.ndarray:
-    """``count`` random pixels of the named photos as uint8 BGR ``(count, 3)``."""
+    """``count`` random pixels of the named photos as uint8 RGB ``(count, 3)``."""
     rng = np.random.default_rng(seed)
     pixels = np.concatenate([sample_image(n).reshape(-1, 3) for n in names])
     return pixels[rng.integers(len(pixels), size=count)]
@@ -145,7 +146,7 @@ def write_images(folder: str, names: Iterable[str]) -> List[str]:
     for name in names:
         path = os.path.join(folder, f'{name}.png')
         if not os.path.isfile(path):
-            _write_png(path, sample_image(name))
+            write_png(path, sample_image(name))
         paths.append(path)
     return paths
 
@@ -169,16 +170,9 @@ def write_dead_leaves(folder: str, count: int, seed: int = 0, size: int = 384,
             if use_palette and palette is None:
                 palette = photo_palette()
             rng = np.random.default_rng([seed, i])
-            _write_png(path, dead_leaves(rng, size, palette if use_palette else None, **kwargs))
+            write_png(path, dead_leaves(rng, size, palette if use_palette else None, **kwargs))
         paths.append(path)
     return paths
-
-
-def _write_png(path: str, img: np.ndarray) -> None:
-    ok, buf = cv2.imencode('.png', img)
-    if not ok:
-        raise ValueError(f'{path}: PNG encoding failed')
-    atomic_write(path, lambda tmp, buf=buf: buf.tofile(tmp))
 
 
 def build_sr_split(root: str = 'data/saltpepper', photos: Sequence[str] = TRAIN_PHOTOS,
@@ -229,7 +223,7 @@ def build_heldout2(folder: str, size: int = 256, generated: int = 2,
             side = min(h, w)
             top, left = (h - side) // 2, (w - side) // 2
             img = img[top:top + side, left:left + side]
-            _write_png(path, cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
+            write_png(path, cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA))
         paths.append(path)
     paths += write_dead_leaves(folder, generated, seed=seed, size=size, prefix='other_leaves',
                                alpha=2.5, max_blur=2.0, palette_every=0)
@@ -279,3 +273,33 @@ def write_random_lapstyle_weights(path: str, levels: int, width: Optional[int] =
         last.bias.set_value(paddle.full(last.bias.shape, 0.3 if name == 'net_dec' else 0.0))
     paddle.save({name: net.state_dict() for name, net in nets.items()}, str(path))
     return str(path)
+
+
+def write_heldout_pairs(folder: str, scale: int, names=None, size: int = 0) -> dict:
+    """Ground truth and area-downscaled inputs of the held-out photos, as PNGs.
+
+    Args:
+        folder (str): Gets ``gt/NAME.png`` and ``lq/NAME.png``.
+        scale (int): Downscale factor.
+        names (list[str], optional): Default:
+            :data:`ppgan_ext.sample_data.TEST_PHOTOS`.
+        size (int): Centre-crop the ground truth to at most ``size`` x
+            ``size`` first (0: whole photos, cut to a multiple of ``scale``).
+
+    Returns:
+        dict: ``{'gt': folder/gt, 'lq': folder/lq}``.
+    """
+    dirs = {'gt': os.path.join(folder, 'gt'), 'lq': os.path.join(folder, 'lq')}
+    for d in dirs.values():
+        os.makedirs(d, exist_ok=True)
+    for name in names or TEST_PHOTOS:
+        img = sample_image(name)
+        h, w = img.shape[:2]
+        ch, cw = (min(h, size), min(w, size)) if size else (h, w)
+        ch, cw = ch - ch % scale, cw - cw % scale
+        top, left = (h - ch) // 2, (w - cw) // 2
+        gt = np.ascontiguousarray(img[top:top + ch, left:left + cw])
+        write_png(os.path.join(dirs['gt'], f'{name}.png'), gt)
+        write_png(os.path.join(dirs['lq'], f'{name}.png'),
+                  cv2.resize(gt, (cw // scale, ch // scale), interpolation=cv2.INTER_AREA))
+    return dirs

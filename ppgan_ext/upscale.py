@@ -19,9 +19,10 @@ exported upscaler gives ``paddlegan infer``'s pixels.
 pyramid can stylize at a working size and the upscaler brings the result to
 ``scale`` times that size.
 
-The deployment APIs this module uses (``inference.Predictor``,
-``inference.read_model_dir``, ``export.build_model_for_export``) are
-imported in :func:`load_upscaler` only.
+Paddle and the deployment code (:func:`ppgan_ext.deploy.backends.create_predictor`,
+:func:`ppgan_ext.deploy.model_dir.read_model_dir`,
+:func:`ppgan_ext.deploy.export.build_model_for_export`) are imported when an
+upscaler is loaded, not with this module.
 """
 import os
 from dataclasses import dataclass
@@ -29,15 +30,13 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .tiling import tiled_apply
+from .scale_probe import probe_scale
+from .tiling import DEFAULT_OVERLAP, DEFAULT_TILE, dygraph_net, tiled_apply
 
 # (1, 3, H, W) content, (1, 3, H', W') style, float32 in [0, 1] -> (1, 3, H, W)
 Stylizer = Callable[[np.ndarray, np.ndarray], np.ndarray]
 # called as progress(done, total) after each tile
 Progress = Callable[[int, int], None]
-
-DEFAULT_TILE = 128
-DEFAULT_OVERLAP = 16
 
 
 @dataclass
@@ -83,7 +82,7 @@ def _check_tiling(tile: int, overlap: int) -> None:
 def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
                   tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
                   threads: Optional[int] = None, backend: Optional[str] = None,
-                  precision: str = 'fp32') -> Upscaler:
+                  precision: str = 'fp32', key: str = '--upscale') -> Upscaler:
     """An :class:`Upscaler` from an exported SR folder, or from weights + config.
 
     Args:
@@ -99,9 +98,11 @@ def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
             fastest installed. Default: None.
         precision (str): ``'fp32'`` or ``'bf16'`` (exported folder only).
             Default: 'fp32'.
+        key (str): What gave ``path`` (a flag or an option), named in the
+            errors. Default: '--upscale'.
 
     Raises:
-        FileNotFoundError / ValueError: one line naming ``--upscale`` or
+        FileNotFoundError / ValueError: one line naming ``key`` or
             ``--upscale-config``: missing files, a model that is not an RGB
             image-to-image upscaler, a scale below 2.
     """
@@ -113,30 +114,30 @@ def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
         from .deploy.backends import create_predictor
         from .deploy.model_dir import read_model_dir
 
-        info = read_model_dir(path)
+        info = read_model_dir(path, key)
         if info.kind != 'sr' or len(info.inputs) != 1:
-            raise ValueError(f"--upscale {path}: a {info.kind!r} model with "
+            raise ValueError(f"{key} {path}: a {info.kind!r} model with "
                              f"{len(info.inputs)} input(s); an upscaler is an exported SR "
                              f"model (kind 'sr', one input)")
         predictor = create_predictor(info, backend, precision, device, threads)
         info = predictor.info
         if info.in_channels != 3 or (info.out_channels or 3) != 3 or info.channel_order != 'RGB':
-            raise ValueError(f"--upscale {path}: takes {info.in_channels}-channel "
+            raise ValueError(f"{key} {path}: takes {info.in_channels}-channel "
                              f"{info.channel_order} images; the upscaler must map RGB to RGB")
         net, scale, value_range = predictor, int(info.scale), tuple(info.value_range)
     elif os.path.isfile(path):
         if config is None:
-            raise ValueError(f"--upscale {path}: a weight file needs its training config "
+            raise ValueError(f"{key} {path}: a weight file needs its training config "
                              f"(--upscale-config CONFIG.yaml), or give an exported folder")
         if backend not in (None, 'auto') or precision != 'fp32':
             raise ValueError(f"--upscale-backend/--upscale-precision choose how an exported "
-                             f"--upscale folder runs; the weight file {path} runs the dynamic "
+                             f"{key} folder runs; the weight file {path} runs the dynamic "
                              f"graph in fp32")
         net, scale, value_range = _dygraph_upscaler(path, config, device)
     else:
-        raise FileNotFoundError(f"--upscale: no such file or folder: {path}")
+        raise FileNotFoundError(f"{key}: no such file or folder: {path}")
     if scale < 2:
-        raise ValueError(f"--upscale {path}: the model's scale is x{scale}; an upscaler "
+        raise ValueError(f"{key} {path}: the model's scale is x{scale}; an upscaler "
                          f"must enlarge (x2, x4, ...)")
     return Upscaler(net, scale, path, value_range, tile, overlap)
 
@@ -160,18 +161,9 @@ def _dygraph_upscaler(weights: str, config: str, device: str):
     if device == 'gpu':
         paddle.set_device('gpu')
     generator.eval()
-    with paddle.no_grad():
-        probe = generator(paddle.zeros([1, 3, 16, 16], 'float32'))
-    if probe.ndim != 4 or probe.shape[1] != 3 or probe.shape[2] % 16 \
-            or probe.shape[2] != probe.shape[3]:
-        raise ValueError(f"--upscale-config {config}: the generator maps a 3x16x16 input to "
-                         f"{list(probe.shape[1:])}; an upscaler maps RGB to larger RGB")
-
-    def net(batch: np.ndarray) -> np.ndarray:
-        with paddle.no_grad():
-            return generator(paddle.to_tensor(batch)).numpy()
-
-    return net, int(probe.shape[2]) // 16, value_range(cfg)
+    net = dygraph_net(generator)
+    scale, _ = probe_scale(net, out_channels=3, what=f'{config}: model.generator')
+    return net, scale, value_range(cfg)
 
 
 def resize_to_work_size(content: np.ndarray, work_size: int) -> np.ndarray:

@@ -51,7 +51,7 @@ def read_state_file(path: str, hint: str = '', key: str = '') -> Dict[str, Any]:
     of a ppgan weight file, so ``--load`` takes it as it is.
 
     The one reader of weight files in this package: ``paddlegan export
-    --load``, ``stylize --weights``, the LapStyle weight chain and the VGG
+    --load``, ``stylize --load``, the LapStyle weight chain and the VGG
     encoder all use it.
 
     Args:

@@ -19,7 +19,8 @@ def write_photo(path: str, name: str, size=(72, 96)) -> str:
     from ppgan_ext.sample_data import sample_image
 
     h, w = size
-    img = cv2.resize(sample_image(name), (w, h), interpolation=cv2.INTER_AREA)
+    img = cv2.resize(cv2.cvtColor(sample_image(name), cv2.COLOR_RGB2BGR), (w, h),
+                     interpolation=cv2.INTER_AREA)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     assert cv2.imwrite(path, img)
     return path

@@ -2,6 +2,7 @@
 import os
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -18,4 +19,5 @@ from ppgan_ext.sample_data import sample_image  # noqa: E402
 @pytest.fixture(scope='session')
 def photos():
     """A few bundled scikit-image photos as uint8 BGR (H, W, 3)."""
-    return {n: sample_image(n) for n in ('astronaut', 'coffee', 'chelsea', 'rocket')}
+    return {n: np.ascontiguousarray(sample_image(n)[:, :, ::-1])
+            for n in ('astronaut', 'coffee', 'chelsea', 'rocket')}

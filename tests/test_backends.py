@@ -155,7 +155,9 @@ def test_bf16_quality_guard_on_a_trained_net(tmp_path):
     PSNR/SSIM table against ground truth moves by at most 0.05 dB."""
     from ppgan_ext.config import load_config
     from ppgan_ext.deploy.export import export_model
-    from ppgan_ext.deploy.quality import compare_precisions, train_brief_sr, write_heldout_pairs
+    from ppgan_ext.apps.precision_check import compare_precisions
+    from ppgan_ext.engine.brief_sr import train_brief_sr
+    from ppgan_ext.sample_data import write_heldout_pairs
 
     trained = train_brief_sr(str(tmp_path / 'train'), iters=400, batch=8)
     model_dir = str(tmp_path / 'model')

@@ -197,7 +197,8 @@ def _tiny_set(tmp_path):
     from ppgan_ext.sample_data import sample_image
 
     for name, photo in (('a', 'astronaut'), ('b', 'coffee')):
-        img = cv2.resize(sample_image(photo), (64, 64), interpolation=cv2.INTER_AREA)
+        img = cv2.resize(cv2.cvtColor(sample_image(photo), cv2.COLOR_RGB2BGR), (64, 64),
+                         interpolation=cv2.INTER_AREA)
         cv2.imwrite(str(folder / f'{name}.png'), img)
     dataset = build_dataset(dict(name='SaltPepperDataset', gt_folder=str(folder), mode='test',
                                  prob=0.05, blur=3, scale=4, seed=0))

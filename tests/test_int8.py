@@ -8,13 +8,14 @@ import pytest
 
 from ppgan_ext.cli import main
 from ppgan_ext.deploy.cpu import int8_flags
-from ppgan_ext.deploy.model_dir import SIDECAR_NAME, read_model_dir
+from ppgan_ext.deploy.model_dir import read_model_dir
+from ppgan_ext.deploy.sidecar import SIDECAR_NAME
 
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     """A TransposeSRResNet x2 trained briefly on scikit-image photos, exported (fp32 + ONNX)."""
-    from ppgan_ext.deploy.quality import train_brief_sr
+    from ppgan_ext.engine.brief_sr import train_brief_sr
 
     root = tmp_path_factory.mktemp('int8')
     run = train_brief_sr(str(root / 'train'), iters=60, batch=4)
@@ -29,6 +30,17 @@ def _error(capsys):
     lines = [line for line in err.splitlines() if line.startswith('error:')]
     assert len(lines) == 1 and 'Traceback' not in err, err
     return lines[0]
+
+
+def _photo(root) -> str:
+    """A 96x64 photo beside the trained model (written once)."""
+    from ppgan_ext.sample_data import sample_image
+
+    photo = str(root / 'photo.png')
+    if not os.path.isfile(photo):
+        cv2.imwrite(photo, cv2.resize(cv2.cvtColor(sample_image('coffee'), cv2.COLOR_RGB2BGR),
+                                      (96, 64), interpolation=cv2.INTER_AREA))
+    return photo
 
 
 def test_int8_flags_are_read_from_cpuinfo(tmp_path):
@@ -46,7 +58,7 @@ def test_quantize_keeps_quality_and_int8_runs_beside_fp32(trained, tmp_path, cap
     assert main(['quantize', '--model_dir', model_dir]) == 0
     out = capsys.readouterr().out
     info = read_model_dir(model_dir)
-    record = info.sidecar['int8']
+    record = info.sidecar.int8
     assert info.int8_file == os.path.join(model_dir, 'basesrmodel_generator.int8.onnx')
     assert os.path.isfile(info.int8_file) and record['quantizer'].startswith('nncf ')
     # the guard's figures: held-out PSNR of both, the loss within the margin
@@ -55,9 +67,7 @@ def test_quantize_keeps_quality_and_int8_runs_beside_fp32(trained, tmp_path, cap
                                               abs=1e-3)
     assert record['loss_db'] <= 0.1 and 'run it with --precision int8' in out
 
-    photo = str(root / 'photo.png')
-    from ppgan_ext.sample_data import sample_image
-    cv2.imwrite(photo, cv2.resize(sample_image('coffee'), (96, 64), interpolation=cv2.INTER_AREA))
+    photo = _photo(root)
     outs = {}
     for precision in ('fp32', 'int8'):
         dst = str(tmp_path / precision)
@@ -103,10 +113,10 @@ def test_int8_requests_that_cannot_run_are_one_line(trained, tmp_path, capsys):
     assert main(['export', '-c', run['config'], '--load', run['weights'], '--output_dir', plain,
                  '--no-parity']) == 0
     capsys.readouterr()
-    photo = str(root / 'photo.png')
+    photo = _photo(root)   # also when this test runs alone
     assert main(['infer', '--model_dir', plain, '--input', photo, '--output',
                  str(tmp_path / 'o'), '--precision', 'int8']) == 2
-    assert f'paddlegan quantize --model_dir {plain}' in _error(capsys)
+    assert f'paddlegan quantize --model-dir {plain}' in _error(capsys)
     assert main(['infer', '--model_dir', plain, '--input', photo, '--output',
                  str(tmp_path / 'o'), '--precision', 'int8', '--backend', 'onnxruntime']) == 2
     assert '--backend openvino' in _error(capsys)
@@ -119,5 +129,5 @@ def test_reexport_drops_the_int8_graph(trained, tmp_path, capsys):
     assert main(['export', '-c', run['config'], '--load', run['weights'], '--output_dir',
                  model_dir, '--no-parity']) == 0
     info = read_model_dir(model_dir)
-    assert info.int8_file is None and 'int8' not in info.sidecar
+    assert info.int8_file is None and info.sidecar.int8 is None
     assert not [n for n in os.listdir(model_dir) if n.endswith('.int8.onnx')]

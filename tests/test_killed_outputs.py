@@ -120,7 +120,7 @@ def sr_model(tmp_path_factory):
 
 
 def test_infer_killed_mid_folder_then_rerun(tmp_path, sr_model):
-    from ppgan_ext.deploy.folder_job import infer
+    from ppgan_ext.apps.infer import infer
 
     src, out, ref = tmp_path / 'src', tmp_path / 'out', tmp_path / 'ref'
     total = 200
@@ -140,7 +140,7 @@ def test_infer_killed_mid_folder_then_rerun(tmp_path, sr_model):
 
 def test_stylize_file_loop_writes_atomically_and_skips_unreadable(tmp_path):
     """stylize's file loop (reruns and --overwrite: tests/test_lapstyle_export.py)."""
-    from ppgan_ext.cli.stylize import stylize_files
+    from ppgan_ext.apps.stylizer import stylize_files
 
     src = tmp_path / 'src'
     write_images(str(src), 3, sizes=((24, 20),))

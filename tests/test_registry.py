@@ -21,8 +21,8 @@ def test_expected_components_are_registered():
 
 
 def test_each_registered_name_resolves_to_a_ppgan_ext_class():
-    from ppgan_ext.config import _registries
-    registries = _registries()
+    from ppgan_ext.config import ppgan_registries
+    registries = ppgan_registries()
     count = 0
     for reg, names in _ours().items():
         for name in names:

@@ -436,7 +436,8 @@ def test_models_by_name_restore_as_infer_model_does(tmp_path, monkeypatch, capsy
         {'task': 'restore', 'name': name, 'scale': 2, 'levels': None},
         {'task': 'upscale', 'name': name, 'scale': 2, 'levels': None}]
     src = str(tmp_path / 'coffee.png')
-    cv2.imwrite(src, cv2.resize(sample_image('coffee'), (45, 30), interpolation=cv2.INTER_AREA))
+    cv2.imwrite(src, cv2.resize(cv2.cvtColor(sample_image('coffee'), cv2.COLOR_RGB2BGR), (45, 30),
+                                interpolation=cv2.INTER_AREA))
     assert models.restore(src, str(tmp_path / 'app.png'), lambda *a: None) == (60, 90)
     assert main(['infer', '--model', name, '--input', src, '--output', str(tmp_path / 'cli'),
                  '--tile', '0']) == 0

@@ -216,7 +216,7 @@ def test_restore_and_stylize_in_the_page_give_the_command_lines_pixels(app):
     # stylize with a bundled texture, upscaled: `paddlegan stylize --upscale`
     gravel = str(app.root / 'gravel.png')
     from ppgan_ext.sample_data import sample_image
-    cv2.imwrite(gravel, sample_image('gravel'))
+    cv2.imwrite(gravel, cv2.cvtColor(sample_image('gravel'), cv2.COLOR_RGB2BGR))
     before = _run(app, [photo], 'stylize', texture='gravel', upscale=True)
     [card] = _finished_cards(app, 1, before)
     assert card.get_attribute('data-state') == 'done', card.text

@@ -87,7 +87,7 @@ _REGISTERED = (
     'import ppgan_ext.cli',                                  # a shell module, then ppgan
     'import ppgan_ext.metrics.style_loss_metric',            # registration starts inside ...
     'import ppgan_ext.models.lapstyle_model',                # ... a component module
-    'import ppgan_ext.datasets.stylized_sr_dataset',
+    'import ppgan_ext.datasets.stylization_pairs_dataset',
     'import ppgan_ext.config',
     'from ppgan_ext import compat; compat.apply(); import ppgan.models; import ppgan_ext',
 ])

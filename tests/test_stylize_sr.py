@@ -40,11 +40,11 @@ def parts(tmp_path_factory):
 
 def _stylized(parts):
     """The pyramid's float output for the photo, computed here from the weight file."""
-    from ppgan_ext.cli.stylize import _to_batch, resize_style
+    from ppgan_ext.apps.stylizer import resize_style, to_batch
     from ppgan_ext.datasets.lapstyle_dataset import read_rgb
 
     net = pyramid_from_weights(parts['lap'])
-    style = _to_batch(resize_style(read_rgb(parts['style']), 256, net.semantics))
+    style = to_batch(resize_style(read_rgb(parts['style']), 256, net.semantics))
     with paddle.no_grad():
         return net(paddle.to_tensor(read_rgb_float(parts['photo'])),
                    paddle.to_tensor(style)).numpy()
@@ -199,9 +199,9 @@ def _content_dir(root):
 
 
 def test_stylized_sr_dataset_pairs_are_the_pyramids_outputs(parts, tmp_path):
-    from ppgan_ext.cli.stylize import _to_batch
+    from ppgan_ext.apps.stylizer import to_batch
     from ppgan_ext.datasets.lapstyle_dataset import read_rgb, resize_short_side
-    from ppgan_ext.datasets.stylized_sr_dataset import StylizedSRDataset
+    from ppgan_ext.datasets.stylization_pairs_dataset import StylizedSRDataset
 
     content = _content_dir(tmp_path)
     common = dict(content_root=content, style_root=parts['style'],
@@ -215,7 +215,7 @@ def test_stylized_sr_dataset_pairs_are_the_pyramids_outputs(parts, tmp_path):
     # of the scale: 68x80); lq: the matching crop of its area downscale
     img = read_rgb(os.path.join(content, 'camera.png'))[:68, :80]
     full = img.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
-    style = _to_batch(resize_short_side(read_rgb(parts['style']), 256))
+    style = to_batch(resize_short_side(read_rgb(parts['style']), 256))
     net = pyramid_from_weights(parts['lap'])
     with paddle.no_grad():
         gt_full = net(paddle.to_tensor(full), paddle.to_tensor(style)).numpy()[0]
@@ -241,7 +241,7 @@ def test_stylized_sr_dataset_pairs_are_the_pyramids_outputs(parts, tmp_path):
 
 
 def test_stylized_sr_dataset_errors(parts, tmp_path):
-    from ppgan_ext.datasets.stylized_sr_dataset import StylizedSRDataset
+    from ppgan_ext.datasets.stylization_pairs_dataset import StylizedSRDataset
 
     content = _content_dir(tmp_path)
     common = dict(content_root=content, style_root=parts['style'],

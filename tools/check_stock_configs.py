@@ -48,7 +48,7 @@ def _photos(size: int) -> List[np.ndarray]:
 
     out = []
     for name in ('astronaut', 'coffee', 'chelsea', 'rocket'):
-        img = sample_image(name)
+        img = cv2.cvtColor(sample_image(name), cv2.COLOR_RGB2BGR)
         h, w = img.shape[:2]
         s = min(h, w)
         img = img[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]

@@ -3,8 +3,8 @@
 Both run exactly the code of the command line, so a result downloaded from
 the app has the pixels of
 
-* ``paddlegan infer --model_dir SR --tile T --tile-overlap M`` for restore;
-* ``paddlegan stylize --weights W | --model_dir L --style STYLE
+* ``paddlegan infer --model-dir SR --tile T --tile-overlap M`` for restore;
+* ``paddlegan stylize --load W | --model-dir L --style STYLE
   [--upscale SR --upscale-tile T --upscale-tile-overlap M]`` for stylize
   (the content shrunk to ``max_side`` first when it is larger, as
   ``--work-size`` does).
@@ -22,8 +22,8 @@ import numpy as np
 
 from ..image_io import check_image_file
 from ..sample_data import TEXTURES, sample_image
-from ..upscale import (DEFAULT_OVERLAP, DEFAULT_TILE, Upscaler, load_upscaler,
-                       resize_to_work_size, upscale_stylizer)
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..upscale import Upscaler, load_upscaler, resize_to_work_size, upscale_stylizer
 
 Progress = Callable[[float, str], None]   # (fraction done in [0, 1], what is happening)
 
@@ -58,20 +58,21 @@ class PhotoModelOptions:
     threads: Optional[int] = None
 
 
-def load_stylizer(path: str, device: str = 'cpu'):
+def load_stylizer(path: str, device: str = 'cpu', key: str = '--lapstyle'):
     """(stylizer, revision levels) of a LapStyle weight file or exported pyramid folder.
 
     The pyramid is a black box ``(content, style) -> stylized`` built by
-    ``paddlegan stylize``'s own loaders.
+    ``paddlegan stylize``'s own loaders; their errors name ``key`` (what gave
+    ``path``), not stylize's flags.
     """
     from ..apps.stylizer import build_dygraph_stylizer, build_predictor_stylizer
 
     if os.path.isdir(path):
-        return build_predictor_stylizer(path, None, device)
+        return build_predictor_stylizer(path, None, device, key=key)
     import paddle
 
     paddle.set_device(device)
-    return build_dygraph_stylizer(path, None)
+    return build_dygraph_stylizer(path, None, key=key)
 
 
 def style_sizes(levels: int) -> Tuple[int, int]:
@@ -127,11 +128,8 @@ class PhotoModels:
     def _upscaler(self, path: str, flag: str) -> Upscaler:
         if not os.path.isdir(path):
             raise FileNotFoundError(f"{flag}: not an exported model folder: {path}")
-        try:
-            return load_upscaler(path, None, self.options.device, self.options.tile,
-                                 self.options.overlap, self.options.threads)
-        except ValueError as e:
-            raise ValueError(str(e).replace('--upscale', flag, 1)) from None
+        return load_upscaler(path, None, self.options.device, self.options.tile,
+                             self.options.overlap, self.options.threads, key=flag)
 
     def models(self) -> List[dict]:
         """The loaded models, one row each (JSON-ready): task, file or folder name, scale."""
@@ -164,7 +162,7 @@ class PhotoModels:
         if name not in TEXTURES:
             raise InputError(f"unknown texture {name!r}; choose one of {', '.join(TEXTURES)}")
         if name not in self._textures:
-            self._textures[name] = np.ascontiguousarray(sample_image(name)[:, :, ::-1])
+            self._textures[name] = sample_image(name)
         return self._textures[name]
 
     def check_style(self, style: np.ndarray, label: str) -> None:

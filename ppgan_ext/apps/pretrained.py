@@ -19,6 +19,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from ..tiling import DEFAULT_OVERLAP
 from ..zoo import registry
 from ..zoo.download import fetch_weights, verify
 
@@ -132,7 +133,7 @@ def lapstyle_config() -> str:
 
 
 def _cached_export(entry: registry.ModelEntry, weights_path: str) -> str:
-    from ..deploy.model_dir import SIDECAR_NAME
+    from ..deploy.sidecar import SIDECAR_NAME
 
     folder = model_cache_dir(entry, weights_path)
     if not os.path.isfile(os.path.join(folder, SIDECAR_NAME)):
@@ -249,7 +250,7 @@ _PIPELINES = {'sr': _sr, 'realsr': _realsr, 'mprnet': _mprnet, 'animegan': _anim
 
 
 def run_pipeline(entry: registry.ModelEntry, net: Net, rgb: np.ndarray, tile: int = 0,
-                 overlap: int = 16) -> np.ndarray:
+                 overlap: int = DEFAULT_OVERLAP) -> np.ndarray:
     """The entry's reference pre/post-processing around ``net``.
 
     Args:
@@ -290,13 +291,14 @@ class PretrainedRunner:
     """
 
     def __init__(self, entry, net: Net, backend: str, precision: str = 'fp32', tile: int = 0,
-                 overlap: int = 16, model_dir: Optional[str] = None):
+                 overlap: int = DEFAULT_OVERLAP, model_dir: Optional[str] = None):
         self.entry, self.net, self.backend, self.precision = entry, net, backend, precision
         self.tile, self.overlap, self.model_dir = tile, overlap, model_dir
 
     @classmethod
     def create(cls, name: str, backend: str = 'auto', precision: str = 'fp32',
-               tile: Optional[int] = None, overlap: int = 16, threads: Optional[int] = None,
+               tile: Optional[int] = None, overlap: int = DEFAULT_OVERLAP,
+               threads: Optional[int] = None,
                weights_path: Optional[str] = None, device: str = 'cpu',
                progress: bool = True) -> 'PretrainedRunner':
         """Fetch (once) and load model ``name`` on ``backend``.
@@ -328,14 +330,11 @@ class PretrainedRunner:
                                  "--backend openvino")
             import paddle
 
+            from ..tiling import dygraph_net
+
             paddle.set_device(device)
-            net = load_generator(entry, weights_path)
-
-            def run(x: np.ndarray) -> np.ndarray:
-                with paddle.no_grad():
-                    return net(paddle.to_tensor(x)).numpy()
-
-            return cls(entry, run, DYGRAPH, 'fp32', tile, overlap)
+            return cls(entry, dygraph_net(load_generator(entry, weights_path)), DYGRAPH, 'fp32',
+                       tile, overlap)
         from ..deploy.backends import create_predictor
 
         folder = _cached_export(entry, weights_path)

@@ -13,7 +13,8 @@ import numpy as np
 from ..upscale import Stylizer  # (1, 3, H, W) content, (1, 3, H', W') style -> (1, 3, H, W)
 
 
-def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
+def build_dygraph_stylizer(weights: str, levels=None, key: str = '--load',
+                           levels_key: str = '--levels') -> Tuple[Stylizer, int]:
     """A stylizer running :class:`LapStylePyramidNet` in dynamic graph; also its level count.
 
     The pyramid semantics comes from the weights (a file without a record is
@@ -28,7 +29,7 @@ def build_dygraph_stylizer(weights: str, levels=None) -> Tuple[Stylizer, int]:
 
     from ..models.generators.lapstyle_pyramid import pyramid_from_weights
 
-    net = pyramid_from_weights(weights, levels, key='--weights', levels_key='--levels')
+    net = pyramid_from_weights(weights, levels, key=key, levels_key=levels_key)
     levels = net.levels
     encoded: List = []  # [(style array, its features)]
 
@@ -62,8 +63,8 @@ def resize_style(img: np.ndarray, size: int, semantics: str) -> np.ndarray:
 
 
 def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
-                             backend: Optional[str] = None,
-                             precision: str = 'fp32') -> Tuple[Stylizer, int]:
+                             backend: Optional[str] = None, precision: str = 'fp32',
+                             key: str = '--model-dir') -> Tuple[Stylizer, int]:
     """A stylizer running an exported pyramid; also its level count.
 
     The predictor is :func:`ppgan_ext.deploy.create_predictor`'s, as in
@@ -78,20 +79,21 @@ def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
             exported pyramid's.
     """
     from ..deploy.backends import create_predictor
-    from ..deploy.model_dir import SIDECAR_NAME, read_model_dir
+    from ..deploy.model_dir import read_model_dir
+    from ..deploy.sidecar import SIDECAR_NAME
 
-    info = read_model_dir(model_dir)
+    info = read_model_dir(model_dir, key)
     if info.kind != 'stylize':
-        raise ValueError(f"--model_dir {model_dir}: a {info.kind!r} model; `paddlegan stylize` "
+        raise ValueError(f"{key} {model_dir}: a {info.kind!r} model; `paddlegan stylize` "
                          f"runs exported LapStyle pyramids (kind 'stylize'; run this one with "
                          f"`paddlegan infer`)")
     exported = info.sidecar.get('levels')
     if len(info.inputs) != 2 or not isinstance(exported, int):
-        raise ValueError(f"--model_dir {model_dir}: {SIDECAR_NAME} does not describe a LapStyle "
+        raise ValueError(f"{key} {model_dir}: {SIDECAR_NAME} does not describe a LapStyle "
                          f"pyramid (two inputs and 'levels' expected)")
     if levels is not None and levels != exported:
         raise ValueError(f"--levels {levels}: {model_dir} holds a pyramid with {exported} "
-                         f"revision level(s); --levels selects levels with --weights only")
+                         f"revision level(s); --levels selects levels with --load only")
     predictor = create_predictor(info, backend, precision, device)
 
     def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:

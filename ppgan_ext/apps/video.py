@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..tiling import tiled_apply, to_uint8_hwc
+from ..tiling import DEFAULT_OVERLAP, tiled_apply, to_uint8_hwc
 from ..video.chunks import DEFAULT_CHUNK, ChunkResult, process_video
 from ..video.io import DEFAULT_CRF, DEFAULT_PRESET, VIDEO_EXTENSIONS, probe
 from ..video.temporal import TemporalBlender
@@ -82,7 +82,7 @@ class SRFrames:
     backend: str = 'auto'
     precision: str = 'fp32'
     tile: int = 0
-    overlap: int = 16
+    overlap: int = DEFAULT_OVERLAP
     device: str = 'cpu'
 
     def describe(self) -> dict:
@@ -99,7 +99,7 @@ class SRFrames:
                              f"got {self.overlap}")
         info = read_model_dir(self.model_dir)
         if info.kind != 'sr' or len(info.inputs) != 1:
-            raise ValueError(f"--model_dir {self.model_dir}: a {info.kind!r} model with "
+            raise ValueError(f"--model-dir {self.model_dir}: a {info.kind!r} model with "
                              f"{len(info.inputs)} input(s); video frames run through one-input "
                              f"'sr' models (LapStyle: `paddlegan stylize --content VIDEO`)")
         return info
@@ -175,7 +175,7 @@ class StylizeFrames:
     def check(self) -> None:
         given = [x for x in (self.weights, self.model_dir, self.model) if x is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of --weights CKPT, --model_dir DIR, --model NAME")
+            raise ValueError("give exactly one of --load WEIGHTS, --model-dir DIR, --model NAME")
         if not 0.0 <= self.temporal < 1.0:
             raise ValueError(f"--temporal must be in [0, 1), got {self.temporal}")
         if not os.path.isfile(self.style):
@@ -189,7 +189,7 @@ class StylizeFrames:
             info = read_model_dir(self.model_dir)
             levels = info.sidecar.get('levels')
             if info.kind != 'stylize' or not isinstance(levels, int):
-                raise ValueError(f"--model_dir {self.model_dir}: a {info.kind!r} model; "
+                raise ValueError(f"--model-dir {self.model_dir}: a {info.kind!r} model; "
                                  f"stylizing runs exported LapStyle pyramids (kind 'stylize')")
             if self.levels is not None and self.levels != levels:
                 raise ValueError(f"--levels {self.levels}: {self.model_dir} holds {levels} "
@@ -202,7 +202,7 @@ class StylizeFrames:
         from ..models.generators.lapstyle_pyramid import pyramid_from_weights
 
         paddle.set_device(self.device)
-        net = pyramid_from_weights(self.weights, self.levels, key='--weights',
+        net = pyramid_from_weights(self.weights, self.levels, key='--load',
                                    levels_key='--levels')
         encoded = {}
 

@@ -1,7 +1,9 @@
 """The ``paddlegan`` command: one sub-command per module of this package.
 
 Each sub-command module defines ``HELP`` (one line), ``add_arguments(parser)``
-and ``run(args) -> int``.
+and ``run(args) -> int``. Flags are shown hyphenated (``--model-dir``); the
+underscore spelling (``--model-dir``) is a hidden alias
+(:mod:`ppgan_ext.cli.flag_spelling`).
 """
 import argparse
 import importlib
@@ -155,17 +157,19 @@ def guarded(func: Callable, args) -> int:
 
 
 def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
-    """The ``paddlegan`` parser; ``only``: with that command's sub-parser alone.
+    """The ``paddlegan`` parser, flags in both spellings; ``only``: that command alone.
 
     ``main`` builds the one command that argv names, so a command imports
     its own module and not every other command's (their imports cost about
     50 ms of a one-photo ``infer``).
     """
+    from .flag_spelling import FlagParser, respell
+
     parser = argparse.ArgumentParser(
         prog='paddlegan',
         description='PaddleGAN with ppgan-ext: train, evaluate, export, infer, stylize, degrade, '
                     'serve, list components.')
-    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND', parser_class=FlagParser)
     sub.required = True
     for command, module_name in COMMANDS.items():
         if only is not None and command != only:
@@ -173,6 +177,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
         module = importlib.import_module(f'{__name__}.{module_name}')
         p = sub.add_parser(command, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
+        respell(p)
         p.set_defaults(func=module.run, command_parser=p)
     return parser
 

@@ -1,5 +1,6 @@
 """``paddlegan eval``: evaluate weights on a config's ``dataset.test``."""
 from ..engine import run as _run
+from .runtime_flags import add_device_argument
 
 HELP = 'evaluate weights on dataset.test of a config (PSNR/SSIM as the config says)'
 
@@ -11,7 +12,7 @@ def add_arguments(parser):
                         help='weights file (*_weight.pdparams or *_checkpoint.pdparams)')
     parser.add_argument('-o', '--opt', nargs='+', default=None, metavar='KEY=VALUE',
                         help='override config entries')
-    parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
+    add_device_argument(parser)
     parser.add_argument('--seed', type=int, default=None, help='seed')
     parser.add_argument('--allow-partial-load', action='store_true', default=False,
                         help='load the parameters that fit and leave the others as '

@@ -3,7 +3,7 @@
 Same flags as PaddleGAN's ``tools/export_model.py``::
 
     paddlegan export -c configs/demo_saltpepper_x4.yaml \
-        --load output_dir/RUN/iter_1200_weight.pdparams --output_dir inference_model/demo_x4
+        --load output_dir/RUN/iter_1200_weight.pdparams --output-dir inference_model/demo_x4
 
 writes ``basesrmodel_generator.json`` + ``.pdiparams`` (dynamic N, H, W),
 ``basesrmodel_generator.onnx`` (paddle2onnx) and ``ppgan_ext.json``, runs the
@@ -13,13 +13,13 @@ than 1e-4. ``--format paddle`` or ``--format onnx`` writes one format only.
 ``--model NAME`` exports a named pretrained model (``paddlegan list
 --models``) with its weights, fetched once into ppgan's cache::
 
-    paddlegan export --model realsr-df2k-jpeg --output_dir inference_model/realsr
+    paddlegan export --model realsr-df2k-jpeg --output-dir inference_model/realsr
 
 A LapStyle config exports its whole pyramid (draft + ``levels`` revision
 nets) as one ``(content, style) -> stylized`` graph::
 
     paddlegan export -c configs/lapstyle_rev2.yaml \
-        --load output_dir/RUN/iter_30000_weight.pdparams --output_dir inference_model/lapstyle
+        --load output_dir/RUN/iter_30000_weight.pdparams --output-dir inference_model/lapstyle
 """
 import argparse
 import sys
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              'with its weights, fetched once into ppgan\'s cache')
     parser.add_argument('--load', metavar='WEIGHTS', default=None,
                         help='weights: *_weight.pdparams or *_checkpoint.pdparams')
-    parser.add_argument('-s', '--inputs_size', metavar='SHAPE', default=None,
+    parser.add_argument('-s', '--inputs-size', metavar='SHAPE', default=None,
                         help='input shape(s), -1 = dynamic, ";" between inputs, written '
                              'with "=": -s=-1,3,-1,-1 (default: -1,C,-1,-1 per input)')
     parser.add_argument('--output_dir', default='inference_model', metavar='DIR',

@@ -1,6 +1,6 @@
 """``paddlegan infer``: run an exported model over an image or a folder.
 
-    paddlegan infer --model_dir inference_model/demo_x4 --input photos/ --output sr/ \
+    paddlegan infer --model-dir inference_model/demo_x4 --input photos/ --output sr/ \
         [--gt hr/] [--tile 256 --tile-overlap 16] [--device cpu|gpu] [--overwrite] \
         [--backend auto|paddle|onnxruntime|openvino] [--precision fp32|bf16]
     paddlegan infer --model realsr-df2k-jpeg --input photos/ --output sr/
@@ -28,7 +28,8 @@ import argparse
 import os
 import sys
 
-from .runtime_flags import add_runtime_arguments
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from .runtime_flags import add_device_argument, add_runtime_arguments, resolve_device
 from .video_flags import add_video_arguments, is_video, run_video_job
 
 HELP = 'super-resolve images with an exported model (tiled, PSNR/SSIM against --gt)'
@@ -48,12 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                              'and OUTPUT/metrics.csv')
     parser.add_argument('--tile', type=int, default=None, metavar='N',
                         help='tile side in input pixels (0: whole image at once; default: 0, '
-                             "or the --model's own, 128 for SR models); 128 keeps a 4096x4096 "
-                             'x4 output of the 64-feature net near 1.3 GiB')
-    parser.add_argument('--tile-overlap', type=int, default=16, metavar='M',
-                        help='overlap of neighbouring tiles in input pixels (default: 16)')
-    parser.add_argument('--device', choices=('cpu', 'gpu'), default='cpu',
-                        help='cpu (default) or gpu (needs paddlepaddle-gpu)')
+                             f"or the --model's own, {DEFAULT_TILE} for SR models); "
+                             f'{DEFAULT_TILE} keeps a 4096x4096 x4 output of the 64-feature '
+                             'net near 1.3 GiB')
+    parser.add_argument('--tile-overlap', type=int, default=DEFAULT_OVERLAP, metavar='M',
+                        help='overlap of neighbouring tiles in input pixels '
+                             f'(default: {DEFAULT_OVERLAP})')
+    add_device_argument(parser, default='cpu')
     add_runtime_arguments(parser, 'the model')
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
@@ -73,11 +75,11 @@ def _run_model(args, progress) -> int:
     """``--model NAME``: a named pretrained model through :mod:`ppgan_ext.apps.pretrained`."""
     from ..apps.pretrained import PretrainedRunner, run_folder
 
-    for flag, value in (('--model_dir', args.model_dir), ('--gt', args.gt),
+    for flag, value in (('--model-dir', args.model_dir), ('--gt', args.gt),
                         ('--crop-border', args.crop_border)):
         if value is not None:
             raise ValueError(f"{flag} and --model do not go together (score a --model's "
-                             f"outputs with --model_dir after `paddlegan export --model`)")
+                             f"outputs with --model-dir after `paddlegan export --model`)")
     runner = PretrainedRunner.create(args.model, args.backend, args.precision, args.tile,
                                      args.tile_overlap, args.threads)
     result = run_folder(runner, args.input, args.output, args.overwrite, progress)
@@ -94,18 +96,19 @@ def _run_model(args, progress) -> int:
 
 
 def run(args) -> int:
+    args.device = resolve_device(args.device)
     if is_video(args.input):   # a video file: frames through the model, sound kept
         from ..apps.video import SRFrames
         if args.model is not None:
             raise ValueError("--model runs on images; for a video, export it first "
-                             "(`paddlegan export --model NAME --output_dir DIR`) and give "
-                             "--model_dir DIR")
+                             "(`paddlegan export --model NAME --output-dir DIR`) and give "
+                             "--model-dir DIR")
         return run_video_job(args, args.input, SRFrames(
             args.model_dir, backend=args.backend, precision=args.precision,
             tile=args.tile or 0,
             overlap=args.tile_overlap, device=args.device), suffix='_out')
 
-    from ..deploy.folder_job import infer, summarize
+    from ..apps.infer import infer, summarize
     from ..deploy.metrics import metrics_table, write_metrics_csv
 
     if args.threads is not None and args.threads < 1:
@@ -121,10 +124,10 @@ def run(args) -> int:
     if args.model is not None:
         return _run_model(args, progress)
     if args.model_dir is None:
-        raise ValueError("give --model_dir DIR (from `paddlegan export`) or --model NAME "
+        raise ValueError("give --model-dir DIR (from `paddlegan export`) or --model NAME "
                          "(`paddlegan list --models`)")
     if args.backend == 'dygraph':
-        raise ValueError("--backend dygraph runs a --model; an exported --model_dir runs on "
+        raise ValueError("--backend dygraph runs a --model; an exported --model-dir runs on "
                          "paddle, onnxruntime or openvino")
     args.tile = 0 if args.tile is None else args.tile
 

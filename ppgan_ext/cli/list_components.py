@@ -19,10 +19,10 @@ def add_arguments(parser):
 def registered(ours_only: bool = False):
     """{registry name: [(component name, is ours)]} in registry order."""
     import ppgan_ext  # noqa: F401  (registers our components)
-    from ..config import _registries
+    from ..config import ppgan_registries
 
     table = {}
-    for reg_name, registry in _registries().items():
+    for reg_name, registry in ppgan_registries().items():
         rows = []
         for name, obj in sorted(registry._obj_map.items()):
             mine = getattr(obj, '__module__', '').startswith('ppgan_ext')

@@ -1,6 +1,6 @@
 """``paddlegan quantize``: an int8 graph beside the fp32 one, kept only if it holds quality.
 
-    paddlegan quantize --model_dir inference_model/demo_x4 \
+    paddlegan quantize --model-dir inference_model/demo_x4 \
         [--calibration train_lq/] [--heldout test_lq/ --heldout-gt test_gt/] [--margin 0.1]
 
 NNCF quantizes the folder's ONNX graph after calibrating it on training

@@ -14,7 +14,8 @@ docs/serve.md.
 """
 import argparse
 
-from ..upscale import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from .runtime_flags import add_device_argument, resolve_device
 
 HELP = 'start a local web app to restore and stylize photos'
 
@@ -55,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help=f'tile side of the SR models (default: {DEFAULT_TILE})')
     parser.add_argument('--tile-overlap', type=int, default=DEFAULT_OVERLAP, metavar='M',
                         help=f'tile overlap (default: {DEFAULT_OVERLAP})')
+    add_device_argument(parser, default='cpu')
     parser.add_argument('--threads', type=int, default=None, metavar='N',
                         help='CPU threads of Paddle Inference (default: all cores)')
     parser.add_argument('--header-timeout', type=float, default=10.0, metavar='S',
@@ -90,7 +92,7 @@ def run(args) -> int:
     models = PhotoModelOptions(
         sr_model=args.sr_model, lapstyle=args.lapstyle, upscale_model=args.upscale_model,
         tile=args.tile, overlap=args.tile_overlap, max_side=args.max_side,
-        threads=args.threads)
+        threads=args.threads, device=resolve_device(args.device))
     return serve(models, ServerSettings(
         host=args.host, port=args.port, work_dir=args.work_dir,
         allowed_hosts=args.allowed_host, max_upload=int(args.max_upload_mb * 2 ** 20),

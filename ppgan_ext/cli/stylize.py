@@ -1,7 +1,7 @@
 """``paddlegan stylize``: LapStyle style transfer of an image or a folder, at full resolution.
 
     paddlegan stylize --content photo.jpg --style starry.png \
-        --weights output_dir/lapstyle_rev2-*/iter_30000_weight.pdparams --output stylized/
+        --load output_dir/lapstyle_rev2-*/iter_30000_weight.pdparams --output stylized/
 
 Every content image is stylized at its own size (padded inside the pyramid,
 cropped back), so the output PNG has exactly the input's size. The weights
@@ -9,18 +9,18 @@ are a LapStyle checkpoint or weight file (ours or ppgan's: ``net_enc``,
 ``net_dec``, ``net_rev``, ``net_rev_2`` ...); the number of revision levels
 is read from it unless ``--levels`` asks for fewer.
 
-``--model_dir`` instead runs a pyramid exported with ``paddlegan export``
+``--model-dir`` instead runs a pyramid exported with ``paddlegan export``
 (sidecar kind ``stylize``) with the predictors of ``paddlegan infer``:
 ``--backend`` (default: the fastest installed for the folder) and
 ``--precision fp32|bf16`` (bf16: OpenVINO on CPUs with native bf16)::
 
     paddlegan stylize --content photos/ --style starry.png \
-        --model_dir inference_model/lapstyle --output stylized/ [--precision bf16]
+        --model-dir inference_model/lapstyle --output stylized/ [--precision bf16]
 
 ``--model NAME`` runs a named pretrained style (``paddlegan list --models``,
 e.g. PaddleGAN's ``lapstyle-starrynew``): its weights are fetched once into
 ppgan's cache and exported once into ``~/.cache/ppgan_ext/models/``, then run
-like ``--model_dir`` (``--backend dygraph``: like ``--weights``).
+like ``--model-dir`` (``--backend dygraph``: like ``--load``).
 ``--style NAME`` with the name of one of PaddleGAN's LapStyle styles
 (``starrynew``, ``stars``, ``ocean``, ``circuit``) picks that style's model and
 its style image, which the user puts in ``~/.cache/ppgan/lapstyle_styles/``::
@@ -38,9 +38,9 @@ import os
 import numpy as np
 
 from ..apps.stylizer import (build_dygraph_stylizer, build_predictor_stylizer,
-                             resize_style, stylize_files)
-from ..apps.stylizer import to_batch as _to_batch
-from .runtime_flags import add_runtime_arguments
+                             resize_style, stylize_files, to_batch)
+from .flag_spelling import DeprecatedFlag
+from .runtime_flags import add_device_argument, add_runtime_arguments, resolve_device
 from .upscale_flags import add_upscale_arguments, apply_upscale
 from .video_flags import add_video_arguments, is_video, run_video_job
 
@@ -55,17 +55,19 @@ def add_arguments(parser):
                              '(starrynew, stars, ocean, circuit)')
     parser.add_argument('--model', default=None, metavar='NAME',
                         help='a named pretrained style model (`paddlegan list --models`); '
-                             'instead of --weights/--model_dir')
-    parser.add_argument('--weights', default=None, metavar='CKPT',
+                             'instead of --load/--model-dir')
+    parser.add_argument('--load', dest='weights', default=None, metavar='WEIGHTS',
                         help='LapStyle weight/checkpoint file (*.pdparams; a glob pattern '
-                             'picks the newest match); or use --model_dir')
+                             'picks the newest match), as train/eval/export --load; or use '
+                             '--model-dir')
+    parser.add_argument('--weights', dest='weights', action=DeprecatedFlag, use='--load')
     parser.add_argument('--model_dir', default=None, metavar='DIR',
                         help='a LapStyle pyramid exported with `paddlegan export` (run with '
-                             '--backend); instead of --weights')
-    add_runtime_arguments(parser, '--model_dir/--model')
+                             '--backend); instead of --load')
+    add_runtime_arguments(parser, '--model-dir/--model')
     parser.add_argument('--levels', type=int, default=None, metavar='K',
-                        help='revision levels to use with --weights (default: all in the '
-                             'weights; 0 = drafting net only); --model_dir runs the exported ones')
+                        help='revision levels to use with --load (default: all in the '
+                             'weights; 0 = drafting net only); --model-dir runs the exported ones')
     parser.add_argument('--output', default='output_dir/stylized', metavar='DIR',
                         help='output folder for the PNGs (default: output_dir/stylized)')
     parser.add_argument('--style-size', type=int, default=None, metavar='N',
@@ -73,17 +75,11 @@ def add_arguments(parser):
                              "training size, 128 * 2**K; 0: keep its size): to N x N for "
                              "weights of ppgan's semantics (as PaddleGAN does), the shorter "
                              "side to N for the exact semantics")
-    parser.add_argument('--no-cuda', action='store_true', help='run on CPU')
+    add_device_argument(parser)
     parser.add_argument('--overwrite', action='store_true',
                         help='recompute outputs that already exist')
     add_upscale_arguments(parser)
     add_video_arguments(parser, stylize=True)
-
-
-def _device() -> str:
-    from ..deploy.backends import paddle_cuda_build
-
-    return 'gpu' if paddle_cuda_build() else 'cpu'
 
 
 def resolve_named_model(args) -> None:
@@ -96,14 +92,14 @@ def resolve_named_model(args) -> None:
                                 and not os.path.isfile(args.style)) else None
     if args.model is None and style_name is None:
         if args.backend == 'dygraph':
-            raise ValueError("--backend dygraph runs a --model; --weights always runs the "
+            raise ValueError("--backend dygraph runs a --model; --load always runs the "
                              "dynamic graph")
         return
     if args.model is None:
         args.model = f'lapstyle-{style_name}'
     if args.weights is not None or args.model_dir is not None:
         raise ValueError("--model (or --style NAME) brings its own weights; drop "
-                         "--weights/--model_dir")
+                         "--load/--model-dir")
     entry = registry.get(args.model)
     if entry.task != 'stylize':
         raise ValueError(f"--model {args.model}: a {entry.task!r} model; stylize takes "
@@ -162,7 +158,7 @@ def run(args) -> int:
             model=args.model if args.weights is None and args.model_dir is None else None,
             levels=args.levels,
             style_size=args.style_size, temporal=args.temporal, backend=args.backend,
-            precision=args.precision, device='cpu' if args.no_cuda else _device()),
+            precision=args.precision, device=resolve_device(args.device)),
             suffix='_stylized')
 
     from ..image_io import read_image as read_rgb
@@ -171,12 +167,12 @@ def run(args) -> int:
 
     arbitrary = args.model is not None and args.weights is None and args.model_dir is None
     if not arbitrary and (args.weights is None) == (args.model_dir is None):
-        raise ValueError("--weights and --model_dir are mutually exclusive; give exactly one "
+        raise ValueError("--load and --model-dir are mutually exclusive; give exactly one "
                          "(a weight file, or a folder from `paddlegan export`)"
-                         if args.weights else "give --weights CKPT or --model_dir DIR")
+                         if args.weights else "give --load WEIGHTS or --model-dir DIR")
     if not arbitrary and args.weights is not None and (args.backend != 'auto'
                                                        or args.precision != 'fp32'):
-        raise ValueError("--backend/--precision choose how --model_dir runs; --weights runs the "
+        raise ValueError("--backend/--precision choose how --model-dir runs; --load runs the "
                          "dynamic graph in fp32")
     if args.style_size is not None and args.style_size < 0:
         raise ValueError(f"--style-size must be >= 0, got {args.style_size}")
@@ -185,7 +181,7 @@ def run(args) -> int:
     if os.path.realpath(args.style) in {os.path.realpath(d) for _, d in pairs}:
         raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
     style_img = read_rgb(args.style)
-    device = 'cpu' if args.no_cuda else _device()
+    device = resolve_device(args.device)
     if args.model is not None and args.weights is None and args.model_dir is None:
         return _run_arbitrary(args, pairs, style_img, device)
     if args.model_dir is not None:
@@ -210,7 +206,7 @@ def run(args) -> int:
 
     todo = [(src, dst) for src, dst in pairs if args.overwrite or not os.path.isfile(dst)]
     # a folder skips unreadable files on every run, also when one file is left to do
-    skipped = stylize_files(todo, _to_batch(style_img), stylize,
+    skipped = stylize_files(todo, to_batch(style_img), stylize,
                             strict=not os.path.isdir(args.content))
     done = len(todo) - len(skipped)
     kept = len(pairs) - len(todo)

@@ -1,6 +1,6 @@
 """The ``--upscale`` flags of ``paddlegan stylize``: stylize at a working size, then super-resolve.
 
-    paddlegan stylize --content photo.jpg --style starry.png --weights LAPSTYLE.pdparams \
+    paddlegan stylize --content photo.jpg --style starry.png --load LAPSTYLE.pdparams \
         --upscale inference_model/stylized_sr_x4 --work-size 512 --output stylized/
 
 ``--upscale`` takes an exported SR model folder, a weight file together
@@ -12,7 +12,8 @@ tile by tile like ``paddlegan infer --tile``, so the PNG written is
 """
 import argparse
 
-from ..upscale import DEFAULT_OVERLAP, DEFAULT_TILE, Stylizer, load_upscaler, upscale_stylizer
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
+from ..upscale import Stylizer, load_upscaler, upscale_stylizer
 from .runtime_flags import add_runtime_arguments
 
 

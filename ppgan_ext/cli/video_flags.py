@@ -1,8 +1,8 @@
 """The video options of ``paddlegan infer`` and ``paddlegan stylize`` (input is a video file).
 
-    paddlegan infer --model_dir inference_model/demo_x4 --input clip.mp4 --output clip_x4.mp4 \
+    paddlegan infer --model-dir inference_model/demo_x4 --input clip.mp4 --output clip_x4.mp4 \
         [--workers 2] [--chunk 240] [--resume] [--crf 18] [--codec libx264|mpeg4]
-    paddlegan stylize --content clip.mp4 --style starry.png --weights lapstyle.pdparams \
+    paddlegan stylize --content clip.mp4 --style starry.png --load lapstyle.pdparams \
         --output clip_starry.mp4 [--temporal 0.75]
 
 A video input (by extension, see :data:`ppgan_ext.video.io.VIDEO_EXTENSIONS`)

@@ -1,13 +1,14 @@
-"""Deployment of trained ppgan-ext / PaddleGAN models: export, backends, the folder job.
+"""Deployment of trained ppgan-ext / PaddleGAN models: export, backends, predictors.
 
 Data flows one way: config -> model -> :mod:`.export` (graphs + sidecar) ->
-:mod:`.backends` (predictors) -> :mod:`.folder_job` (``paddlegan infer``).
+:mod:`.backends` (predictors) -> :mod:`ppgan_ext.apps.infer` (``paddlegan infer``).
 Model code never imports this package.
 
 ========================= ==================================================
 module                    concern
 ========================= ==================================================
-:mod:`.model_dir`         the exported folder and its sidecar schema
+:mod:`.model_dir`         the exported folder: its files, read as ``ModelInfo``
+:mod:`.sidecar`           ``ppgan_ext.json``: the typed schema, its reader and writer
 :mod:`.export`            ``export_model``: to_static, formats, install
 :mod:`.export_spec`       ``ExportSpec`` and the exporter registry
 :mod:`.parity`            saved model vs dynamic graph
@@ -21,9 +22,7 @@ module                    concern
 :mod:`.quantize`          ``paddlegan quantize``: NNCF int8 and its guard
 :mod:`.onednn`            Paddle Inference's oneDNN passes this package deletes
 :mod:`.cpu`               threads, native bf16 detection
-:mod:`.folder_job`        image / folder inference, tiling, skip-if-done
 :mod:`.metrics`           Paddle-free PSNR/SSIM (ppgan's numbers), table, CSV
-:mod:`.quality`           bf16 vs fp32 on real outputs (bench, tests)
 ========================= ==================================================
 """
 from .backends import BACKENDS, PRECISIONS, create_predictor  # noqa: F401

@@ -51,13 +51,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from .export_spec import (EXPORTERS, ExportSpec, _preparer, export_layer,  # noqa: F401
-                          export_options, register_exporter)
-from .model_dir import (FORMATS, GRAPH_SUFFIXES, ONNX_SUFFIX, PARAMS_SUFFIX, SIDECAR_FORMAT,
-                        SIDECAR_NAME, graph_candidates, onnx_candidates, read_model_dir,
-                        write_json)
+from .export_spec import (EXPORTERS, ExportSpec, export_layer, export_options,  # noqa: F401
+                          preparer_of, register_exporter)
+from .model_dir import (GRAPH_SUFFIXES, ONNX_SUFFIX, PARAMS_SUFFIX, graph_candidates,
+                        onnx_candidates, read_model_dir)
 from .parity import (DEFAULT_PARITY_SIZES, PARITY_ATOL, ParityError,  # noqa: F401
                      check_parity, parse_sizes, reference_cases)
+from .sidecar import FORMATS, SIDECAR_FORMAT, SIDECAR_NAME, Sidecar, write_sidecar
 
 __all__ = ['PARITY_ATOL', 'DEFAULT_PARITY_SIZES', 'ParityError', 'ExportSpec', 'EXPORTERS',
            'register_exporter', 'export_options', 'export_layer', 'load_weights',
@@ -116,10 +116,10 @@ def parse_inputs_size(text: Optional[str]) -> Optional[List[List[int]]]:
         try:
             shape = [int(v) for v in part.replace(' ', '').split(',') if v != '']
         except ValueError:
-            raise ValueError(f"--inputs_size: {part!r} is not comma-separated integers "
+            raise ValueError(f"--inputs-size: {part!r} is not comma-separated integers "
                              f"(e.g. -1,3,-1,-1)") from None
         if not shape or any(v == 0 or v < -1 for v in shape):
-            raise ValueError(f"--inputs_size: {part!r}: sizes must be positive or -1 (dynamic)")
+            raise ValueError(f"--inputs-size: {part!r}: sizes must be positive or -1 (dynamic)")
         shapes.append(shape)
     return shapes
 
@@ -179,7 +179,7 @@ def build_model_for_export(cfg: dict, weights: Optional[str]):
         raise ValueError("config: missing required key 'model'")
     paddle.set_device('cpu')
     model_cfg = cfg['model']
-    prepare = _preparer(model_cfg.get('name') if isinstance(model_cfg, dict) else None)
+    prepare = preparer_of(model_cfg.get('name') if isinstance(model_cfg, dict) else None)
     if prepare is not None:
         model_cfg = prepare(model_cfg, weights)
     model = build_model(model_cfg)
@@ -198,7 +198,8 @@ def _parity_entry(diffs, atol: float) -> Optional[dict]:
 
 def _sidecar(spec: ExportSpec, files: Dict[str, Optional[str]], cfg: dict,
              weights: Optional[str], config_path: Optional[str], diffs, onnx_diffs,
-             atol: float) -> dict:
+             atol: float) -> Sidecar:
+    """The sidecar of an export: the spec's feed, its exporter's ``meta``, the run's record."""
     import paddle
 
     from .. import __version__
@@ -207,7 +208,7 @@ def _sidecar(spec: ExportSpec, files: Dict[str, Optional[str]], cfg: dict,
         return os.path.basename(files[key]) if files.get(key) else None
 
     formats = [f for f, key in (('paddle', 'model_file'), ('onnx', 'onnx_file')) if files.get(key)]
-    return {
+    return Sidecar.from_dict({
         'format': SIDECAR_FORMAT,
         'kind': spec.kind,
         'formats': formats,
@@ -230,13 +231,13 @@ def _sidecar(spec: ExportSpec, files: Dict[str, Optional[str]], cfg: dict,
         'onnx_opset': files.get('opset'),
         'paddle_version': paddle.__version__,
         'ppgan_ext_version': __version__,
-    }
+    }, f'the sidecar of {spec.name}')
 
 
 def _check_output_dir(output_dir: str, name: str) -> List[str]:
     """Files of a previous export to replace; refuses a folder holding someone else's model."""
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise NotADirectoryError(f"--output_dir: {output_dir} is a file")
+        raise NotADirectoryError(f"--output-dir: {output_dir} is a file")
     if not os.path.isdir(output_dir):
         return []
     ours = set()
@@ -255,7 +256,7 @@ def _check_output_dir(output_dir: str, name: str) -> List[str]:
         if stem == name or graph in ours:
             stale += [graph, stem + PARAMS_SUFFIX, stem + PARAMS_SUFFIX + '.info']
         else:
-            raise ValueError(f"--output_dir {output_dir} already holds another model "
+            raise ValueError(f"--output-dir {output_dir} already holds another model "
                              f"({graph}); choose another folder")
     return [f for f in dict.fromkeys(stale) if os.path.isfile(os.path.join(output_dir, f))]
 
@@ -357,16 +358,15 @@ def export_model(cfg: dict, weights: Optional[str], output_dir: str,
         if 'paddle' not in formats:
             for key in ('model_file', 'params_file'):
                 os.remove(files.pop(key))
-        sidecar_path = os.path.join(tmp_dir, SIDECAR_NAME)
-        write_json(sidecar_path, _sidecar(spec, files, cfg, weights, config_path, None, None,
-                                          atol))
+        sidecar_path = write_sidecar(tmp_dir, _sidecar(spec, files, cfg, weights, config_path,
+                                                        None, None, atol))
         if parity and 'paddle' in formats:
             diffs, deleted = check_parity(tmp_dir, cases, atol, 'paddle')
         if parity and 'onnx' in formats:
             onnx_diffs, _ = check_parity(tmp_dir, cases, atol, 'onnxruntime')
         if parity:
-            write_json(sidecar_path, _sidecar(spec, files, cfg, weights, config_path, diffs,
-                                              onnx_diffs, atol))
+            write_sidecar(tmp_dir, _sidecar(spec, files, cfg, weights, config_path, diffs,
+                                            onnx_diffs, atol))
         # install: the new files replace the old ones, leftovers of the previous
         # export (e.g. a Paddle 2 .pdmodel) go, and the sidecar comes last
         # (the backends' caches that the parity check made in tmp_dir stay behind)

@@ -1,17 +1,20 @@
 """What an exporter returns (:class:`ExportSpec`) and the exporter registry.
 
 An exporter is ``fn(model, cfg, options, inputs_size) -> ExportSpec``,
-registered for model class names with :func:`register_exporter`; the
-built-in ones live in :mod:`ppgan_ext.deploy.exporters`. :func:`export_layer`
-finds the exporter of a model (its class first, then its base classes).
+registered for model class names with :func:`register_exporter`.
+:func:`export_layer` finds the exporter of a model (its class first, then its
+base classes). The built-in exporters register themselves when their package,
+:data:`EXPORTER_PACKAGE`, is imported; the registry holds only that import
+path (it imports no exporter module, so exporters import this one freely).
 """
+import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-__all__ = ['ExportSpec', 'EXPORTERS', 'PREPARERS', 'register_exporter', 'export_options',
-           'export_layer']
+__all__ = ['ExportSpec', 'EXPORTERS', 'PREPARERS', 'EXPORTER_PACKAGE', 'register_exporter',
+           'load_exporters', 'preparer_of', 'export_options', 'export_layer']
 
 InputMaker = Callable[[np.random.Generator, int, int], List[np.ndarray]]
 
@@ -84,10 +87,13 @@ Exporter = Callable[[object, dict, dict, Optional[List[List[int]]]], ExportSpec]
 Preparer = Callable[[dict, Optional[str]], dict]
 EXPORTERS: Dict[str, Exporter] = {}
 PREPARERS: Dict[str, Preparer] = {}
+# exporter of models that have a 'generator' net and no exporter of their own
+GENERATOR_FALLBACK: Dict[str, Exporter] = {}
+EXPORTER_PACKAGE = 'ppgan_ext.deploy.exporters'   # importing it registers the built-in ones
 
 
-def register_exporter(*model_names: str,
-                      prepare: Optional[Preparer] = None) -> Callable[[Exporter], Exporter]:
+def register_exporter(*model_names: str, prepare: Optional[Preparer] = None,
+                      generator_fallback: bool = False) -> Callable[[Exporter], Exporter]:
     """Register ``fn(model, cfg, options, inputs_size) -> ExportSpec`` for model classes.
 
     ``options`` is the config's ``export_model`` mapping (``{}`` when absent);
@@ -99,8 +105,13 @@ def register_exporter(*model_names: str,
     training stage that reads other weight files in its constructor takes
     everything from the one ``--load`` file instead. It must not change
     ``model_cfg`` in place.
+
+    ``generator_fallback=True`` also makes it the exporter of any model with
+    a ``generator`` net that has no exporter of its own.
     """
     def decorator(fn: Exporter) -> Exporter:
+        if generator_fallback:
+            GENERATOR_FALLBACK['generator'] = fn
         for name in model_names:
             if name in EXPORTERS and EXPORTERS[name] is not fn:
                 raise ValueError(f'an exporter for {name!r} is already registered')
@@ -111,11 +122,11 @@ def register_exporter(*model_names: str,
     return decorator
 
 
-def _preparer(model_name: Optional[str]) -> Optional[Preparer]:
+def preparer_of(model_name: Optional[str]) -> Optional[Preparer]:
     """The :data:`PREPARERS` entry of a registered model class or of its nearest base."""
     from ppgan.models.builder import MODELS
 
-    _load_exporters()
+    load_exporters()
     try:
         cls = MODELS.get(model_name) if model_name else None
     except KeyError:
@@ -126,9 +137,9 @@ def _preparer(model_name: Optional[str]) -> Optional[Preparer]:
     return None
 
 
-def _load_exporters() -> None:
-    """Import :mod:`ppgan_ext.deploy.exporters` (registers the built-in exporters)."""
-    from . import exporters  # noqa: F401
+def load_exporters() -> None:
+    """Import :data:`EXPORTER_PACKAGE`, whose modules register the built-in exporters."""
+    importlib.import_module(EXPORTER_PACKAGE)
 
 
 def export_options(cfg: dict) -> dict:
@@ -161,15 +172,13 @@ def export_layer(model, cfg: dict, inputs_size: Optional[List[List[int]]] = None
     Raises:
         ValueError: no exporter for the model class, or bad ``export_model`` options.
     """
-    _load_exporters()
+    load_exporters()
     options = export_options(cfg)
     for cls in type(model).__mro__:
         if cls.__name__ in EXPORTERS:
             return EXPORTERS[cls.__name__](model, cfg, options, inputs_size)
-    if 'generator' in getattr(model, 'nets', {}):
-        from .exporters.sr import export_sr_generator
-
-        return export_sr_generator(model, cfg, options, inputs_size)
+    if 'generator' in getattr(model, 'nets', {}) and GENERATOR_FALLBACK:
+        return GENERATOR_FALLBACK['generator'](model, cfg, options, inputs_size)
     raise ValueError(f"model.name: no exporter for {type(model).__name__} (registered: "
                      f"{', '.join(sorted(EXPORTERS)) or 'none'}; models with a 'generator' net "
                      f"export it as lq -> output)")

@@ -8,22 +8,7 @@ formats, plus the sidecar that says how to feed it:
 * ``onnx``: ``NAME.onnx`` (converted by paddle2onnx from the Paddle graph),
   run by ONNX Runtime or OpenVINO.
 
-Sidecar (format ``ppgan_ext.inference/1``; the keys ``formats``,
-``onnx_file`` and ``onnx_parity`` are optional, so folders exported before
-ONNX existed still read)::
-
-    {"format": "ppgan_ext.inference/1", "kind": "sr",
-     "formats": ["paddle", "onnx"],
-     "model_file": "basesrmodel_generator.json",
-     "params_file": "basesrmodel_generator.pdiparams",
-     "onnx_file": "basesrmodel_generator.onnx",
-     "inputs": [{"name": "lq", "shape": [-1, 3, -1, -1]}],
-     "scale": 4, "in_channels": 3, "out_channels": 3,
-     "channel_order": "RGB", "value_range": [0.0, 1.0],
-     "parity": {...}, "onnx_parity": {...},
-     "int8": {"onnx_file": "basesrmodel_generator.int8.onnx", "quantizer": ...,
-              "psnr_fp32_db": ..., "psnr_int8_db": ..., ...}, ...}
-
+The sidecar's schema, reader and writer are :mod:`ppgan_ext.deploy.sidecar`;
 ``int8`` is written by ``paddlegan quantize`` (:mod:`ppgan_ext.deploy.quantize`)
 and dropped by a re-export.
 
@@ -32,21 +17,18 @@ exported by PaddleGAN itself (no sidecar, one single-input image-to-image
 Paddle graph in RGB [0, 1]) also work: the Paddle backend measures their scale
 with a probe run.
 """
-import json
 import os
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
-SIDECAR_NAME = 'ppgan_ext.json'
-SIDECAR_FORMAT = 'ppgan_ext.inference/1'
+from .sidecar import FORMATS, SIDECAR_NAME, Sidecar, read_sidecar
+
 GRAPH_SUFFIXES = ('.json', '.pdmodel')
 PARAMS_SUFFIX = '.pdiparams'
 ONNX_SUFFIX = '.onnx'
-FORMATS = ('paddle', 'onnx')
 
-__all__ = ['SIDECAR_NAME', 'SIDECAR_FORMAT', 'GRAPH_SUFFIXES', 'PARAMS_SUFFIX', 'ONNX_SUFFIX',
-           'FORMATS', 'ModelInfo', 'graph_candidates', 'onnx_candidates', 'find_model_files',
-           'read_model_dir', 'write_json']
+__all__ = ['GRAPH_SUFFIXES', 'PARAMS_SUFFIX', 'ONNX_SUFFIX', 'FORMATS', 'ModelInfo',
+           'graph_candidates', 'onnx_candidates', 'find_model_files', 'read_model_dir']
 
 
 @dataclass
@@ -69,10 +51,13 @@ class ModelInfo:
         channel_order (str): ``'RGB'`` or ``'BGR'``, order of colour channels
             in the tensors.
         value_range (tuple[float, float]): Pixel range of the tensors.
-        sidecar (dict): The sidecar as read (empty without one).
+        sidecar (Sidecar): The sidecar as read (all defaults without one;
+            ``sidecar.get(key)`` reads a field or a kept unknown key).
         onnx_file (str or None): The ONNX graph, when exported.
         int8_file (str or None): The int8 ONNX graph written by
             ``paddlegan quantize`` (sidecar key ``int8``), if any.
+        key (str): What gave the folder (a flag or an option), named in the
+            errors of the predictors that run it. Default: '--model-dir'.
     """
     model_dir: str
     model_file: Optional[str]
@@ -84,9 +69,10 @@ class ModelInfo:
     out_channels: Optional[int] = None
     channel_order: str = 'RGB'
     value_range: Tuple[float, float] = (0.0, 1.0)
-    sidecar: dict = field(default_factory=dict)
+    sidecar: Sidecar = field(default_factory=Sidecar)
     onnx_file: Optional[str] = None
     int8_file: Optional[str] = None
+    key: str = '--model-dir'
 
     @property
     def formats(self) -> List[str]:
@@ -111,7 +97,7 @@ def onnx_candidates(model_dir: str) -> List[str]:
     return _files_with(model_dir, (ONNX_SUFFIX,))
 
 
-def find_model_files(model_dir: str) -> Tuple[str, str]:
+def find_model_files(model_dir: str, key: str = '--model-dir') -> Tuple[str, str]:
     """(graph file, params file) of the single Paddle model in ``model_dir``.
 
     Takes Paddle 3's ``NAME.json`` and Paddle 2's ``NAME.pdmodel``, each
@@ -123,91 +109,59 @@ def find_model_files(model_dir: str) -> Tuple[str, str]:
         ValueError: several graphs in one folder.
     """
     if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"--model_dir: no such folder: {model_dir}")
+        raise FileNotFoundError(f"{key}: no such folder: {model_dir}")
     graphs = graph_candidates(model_dir)
     if not graphs:
-        raise FileNotFoundError(f"--model_dir {model_dir}: no model graph (NAME.json or "
+        raise FileNotFoundError(f"{key} {model_dir}: no model graph (NAME.json or "
                                 f"NAME.pdmodel); export one with `paddlegan export`")
     if len(graphs) > 1:
-        raise ValueError(f"--model_dir {model_dir}: several model graphs ({', '.join(graphs)}); "
+        raise ValueError(f"{key} {model_dir}: several model graphs ({', '.join(graphs)}); "
                          f"keep one per folder")
     graph = os.path.join(model_dir, graphs[0])
     params = os.path.splitext(graph)[0] + PARAMS_SUFFIX
     if not os.path.isfile(params):
-        raise FileNotFoundError(f"--model_dir {model_dir}: {os.path.basename(params)} is "
+        raise FileNotFoundError(f"{key} {model_dir}: {os.path.basename(params)} is "
                                 f"missing (weights of {graphs[0]})")
     return graph, params
 
 
-def _named_file(model_dir: str, meta: dict, key: str) -> Optional[str]:
-    if meta.get(key) is None:
+def _named_file(model_dir: str, name: Optional[str], key: str) -> Optional[str]:
+    if name is None:
         return None
-    path = os.path.join(model_dir, os.path.basename(str(meta[key])))
+    path = os.path.join(model_dir, os.path.basename(str(name)))
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"--model_dir {model_dir}: {os.path.basename(path)} is "
+        raise FileNotFoundError(f"{key} {model_dir}: {os.path.basename(path)} is "
                                 f"missing (named by {SIDECAR_NAME})")
     return path
 
 
-def read_model_dir(model_dir: str) -> ModelInfo:
+def read_model_dir(model_dir: str, key: str = '--model-dir') -> ModelInfo:
     """Locate and check an exported model; read its sidecar when there is one.
 
+    Args:
+        model_dir (str): The folder.
+        key (str): What gave the folder (a flag or an option), named in the errors.
+            Default: '--model-dir'.
+
     Raises:
-        FileNotFoundError / ValueError: one line naming the folder and the
+        FileNotFoundError / ValueError: one line naming ``key``, the folder and the
             missing or malformed file.
     """
     if not os.path.isdir(model_dir):
-        raise FileNotFoundError(f"--model_dir: no such folder: {model_dir}")
-    sidecar_path = os.path.join(model_dir, SIDECAR_NAME)
-    if not os.path.isfile(sidecar_path):
-        graph, params = find_model_files(model_dir)
-        return ModelInfo(model_dir, graph, params, inputs=[{'name': None, 'shape': None}])
-    try:
-        with open(sidecar_path, 'r', encoding='utf-8') as f:
-            meta = json.load(f)
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{sidecar_path}: unreadable sidecar ({e})") from None
-    if not isinstance(meta, dict) or meta.get('format') != SIDECAR_FORMAT:
-        raise ValueError(f"{sidecar_path}: not a {SIDECAR_FORMAT} sidecar")
-    for key in ('model_file', 'params_file', 'inputs', 'kind'):
-        if key not in meta:
-            raise ValueError(f"{sidecar_path}: missing key {key!r}")
-    model_file = _named_file(model_dir, meta, 'model_file')
-    params_file = _named_file(model_dir, meta, 'params_file')
-    onnx_file = _named_file(model_dir, meta, 'onnx_file')
-    int8 = meta.get('int8')
-    if int8 is not None and not (isinstance(int8, dict) and int8.get('onnx_file')):
-        raise ValueError(f"{sidecar_path}: 'int8' must be a record with an 'onnx_file'")
-    int8_file = _named_file(model_dir, int8, 'onnx_file') if int8 else None
-    if (model_file is None) != (params_file is None):
-        raise ValueError(f"{sidecar_path}: 'model_file' and 'params_file' must both be set "
-                         f"or both be null")
-    if model_file is None and onnx_file is None:
-        raise ValueError(f"{sidecar_path}: names no model (model_file and onnx_file are null)")
-    inputs = meta['inputs']
-    if not isinstance(inputs, list) or not inputs or not all(
-            isinstance(i, dict) and 'name' in i for i in inputs):
-        raise ValueError(f"{sidecar_path}: 'inputs' must be a list of {{name, shape}}")
-    order = str(meta.get('channel_order', 'RGB')).upper()
-    if order not in ('RGB', 'BGR'):
-        raise ValueError(f"{sidecar_path}: channel_order must be 'RGB' or 'BGR', got {order!r}")
-    shape = inputs[0].get('shape') or [-1, 3, -1, -1]
-    scale = meta.get('scale')
-    return ModelInfo(model_dir, model_file, params_file, kind=str(meta['kind']), inputs=inputs,
-                     scale=int(scale) if scale is not None else None,
-                     in_channels=int(meta.get('in_channels', shape[1] if shape[1] > 0 else 3)),
-                     out_channels=meta.get('out_channels'), channel_order=order,
-                     value_range=tuple(meta.get('value_range', (0.0, 1.0))), sidecar=meta,
-                     onnx_file=onnx_file, int8_file=int8_file)
-
-
-def write_json(path: str, data: dict) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    from ..utils import atomic_write
-
-    def write(tmp: str) -> None:
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(data, f, indent=2)
-            f.write('\n')
-
-    atomic_write(path, write)
+        raise FileNotFoundError(f"{key}: no such folder: {model_dir}")
+    meta = read_sidecar(model_dir)
+    if meta is None:
+        graph, params = find_model_files(model_dir, key)
+        return ModelInfo(model_dir, graph, params, inputs=[{'name': None, 'shape': None}],
+                         key=key)
+    shape = meta.inputs[0].get('shape') or [-1, 3, -1, -1]
+    in_channels = meta.in_channels if meta.in_channels is not None else \
+        (shape[1] if shape[1] > 0 else 3)
+    return ModelInfo(model_dir, _named_file(model_dir, meta.model_file, key),
+                     _named_file(model_dir, meta.params_file, key), kind=meta.kind,
+                     inputs=meta.inputs, scale=meta.scale, in_channels=in_channels,
+                     out_channels=meta.out_channels, channel_order=meta.channel_order,
+                     value_range=meta.value_range, sidecar=meta,
+                     onnx_file=_named_file(model_dir, meta.onnx_file, key),
+                     int8_file=_named_file(model_dir, (meta.int8 or {}).get('onnx_file'), key),
+                     key=key)

@@ -33,12 +33,14 @@ figures); ``--precision int8`` runs it. Re-exporting the folder removes both.
 import math
 import os
 import tempfile
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from .model_dir import SIDECAR_NAME, ModelInfo, read_model_dir, write_json
+from .model_dir import ModelInfo, read_model_dir
+from .sidecar import write_sidecar
 
 INT8_SUFFIX = '.int8.onnx'
 SR_MARGIN_DB = 0.1
@@ -92,11 +94,9 @@ def _batch(rgb: np.ndarray) -> np.ndarray:
 
 
 def _rgb_photo(name: str) -> np.ndarray:
-    import cv2
-
     from ..sample_data import sample_image
 
-    return cv2.cvtColor(sample_image(name), cv2.COLOR_BGR2RGB)
+    return sample_image(name)
 
 
 def _folder_images(folder: str, key: str) -> Dict[str, np.ndarray]:
@@ -114,7 +114,7 @@ def _folder_images(folder: str, key: str) -> Dict[str, np.ndarray]:
 def _check_sr(info: ModelInfo) -> int:
     if info.kind == 'sr' and (len(info.inputs) != 1 or info.in_channels != 3
                               or info.channel_order != 'RGB'):
-        raise ValueError(f"--model_dir {info.model_dir}: int8 calibration feeds RGB photos to a "
+        raise ValueError(f"--model-dir {info.model_dir}: int8 calibration feeds RGB photos to a "
                          f"single-input model; this one takes {len(info.inputs)} input(s) of "
                          f"{info.in_channels} {info.channel_order} channels")
     return int(info.scale or 1)
@@ -143,7 +143,7 @@ def calibration_inputs(info: ModelInfo, folder: Optional[str] = None, count: int
         return [[_batch(_centre_square(_rgb_photo(n), side)), styles[i % len(styles)]]
                 for i, n in enumerate(TRAIN_PHOTOS[:count])]
     if info.kind != 'sr':
-        raise ValueError(f"--model_dir {info.model_dir}: int8 quantization knows 'sr' and "
+        raise ValueError(f"--model-dir {info.model_dir}: int8 quantization knows 'sr' and "
                          f"'stylize' models, not {info.kind!r}")
     scale = _check_sr(info)
     if folder is not None:
@@ -253,7 +253,7 @@ def quantize_model_dir(model_dir: str, calibration: Optional[str] = None,
     say = progress or (lambda line: None)
     info = read_model_dir(model_dir)
     if info.onnx_file is None:
-        raise ValueError(f"--model_dir {model_dir}: no ONNX graph to quantize (formats: "
+        raise ValueError(f"--model-dir {model_dir}: no ONNX graph to quantize (formats: "
                          f"{', '.join(info.formats)}); re-export with --format paddle,onnx")
     if (heldout is None) != (heldout_gt is None):
         raise ValueError("--heldout and --heldout-gt go together (inputs and their ground truth)")
@@ -294,9 +294,7 @@ def quantize_model_dir(model_dir: str, calibration: Optional[str] = None,
     report.record = {'onnx_file': target_name, 'quantizer': quantizer,
                      'calibration': calibration or 'training photos (skimage)',
                      'heldout': heldout or 'held-out photos (skimage)', **summary}
-    sidecar = dict(info.sidecar)
-    sidecar['int8'] = report.record
-    write_json(os.path.join(model_dir, SIDECAR_NAME), sidecar)
+    write_sidecar(model_dir, dataclasses.replace(info.sidecar, int8=report.record))
     return report
 
 

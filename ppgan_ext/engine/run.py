@@ -22,12 +22,20 @@ from typing import Sequence
 import numpy as np
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """PaddleGAN's ``tools/main.py`` flags."""
+def add_arguments(parser: argparse.ArgumentParser,
+                  no_cuda: bool = True) -> argparse.ArgumentParser:
+    """PaddleGAN's ``tools/main.py`` flags.
+
+    Args:
+        parser (argparse.ArgumentParser): Gets the flags.
+        no_cuda (bool): Add PaddleGAN's ``--no-cuda``; False when the caller adds its own
+            device flag (``paddlegan train``'s ``--device``). Default: True.
+    """
     parser.add_argument('-c', '--config-file', metavar='FILE', required=True,
                         help='config file path')
-    parser.add_argument('--no-cuda', action='store_true', default=False,
-                        help='run on CPU even if Paddle is compiled with CUDA')
+    if no_cuda:
+        parser.add_argument('--no-cuda', action='store_true', default=False,
+                            help='run on CPU even if Paddle is compiled with CUDA')
     parser.add_argument('--resume', type=str, default=None, metavar='CKPT',
                         help='continue training from a *_checkpoint.pdparams file '
                              '(nets, optimizers, learning-rate schedule, iteration)')
@@ -160,7 +168,8 @@ def setup(args, cfg) -> None:
 
     import paddle
 
-    use_gpu = paddle.is_compiled_with_cuda() and not args.no_cuda
+    device = getattr(args, 'device', None) or ('cpu' if args.no_cuda else 'auto')
+    use_gpu = paddle.is_compiled_with_cuda() if device == 'auto' else device == 'gpu'
     paddle.set_device('gpu' if use_gpu else 'cpu')
     if args.seed is not None:
         paddle.seed(args.seed)

@@ -18,7 +18,7 @@ Export (``paddlegan export -c CONFIG --load WEIGHTS``): the whole pyramid of
 the config's stage (draft + ``levels`` revision nets + pyramid ops) becomes
 ONE Paddle Inference graph ``(content, style) -> stylized`` with dynamic
 height and width (:mod:`ppgan_ext.deploy.exporters.lapstyle`);
-``paddlegan stylize --model_dir`` runs it.
+``paddlegan stylize --model-dir`` runs it.
 """
 import inspect
 import logging
@@ -54,7 +54,7 @@ GAN_MODES = ('vanilla', 'lsgan')
 # "Pyramid semantics: ppgan and exact", has the measurement behind it).
 DEFAULT_TRAIN_SEMANTICS = 'ppgan'
 _ALL_LAYERS = ('r11', 'r21', 'r31', 'r41', 'r51')
-_DEFAULT_NETS = {
+DEFAULT_NETS = {
     'encoder_generator': {'name': 'LapStyleVGGEncoder'},
     'draft_generator': {'name': 'LapStyleDraftNet'},
     'revision_generator': {'name': 'LapStyleRevisionNet'},
@@ -201,7 +201,7 @@ class LapStylePyramidModel(BaseModel):
         self.gan_mode = gan_mode
 
         def net_config(key, value):
-            cfg = dict(value if value is not None else _DEFAULT_NETS[key])
+            cfg = dict(value if value is not None else DEFAULT_NETS[key])
             if 'name' not in cfg:
                 raise ValueError(f"{key} needs a 'name'")
             return cfg

@@ -116,7 +116,7 @@ def write_clip(path: str, frames: int = 48, width: int = 96, height: int = 64, f
     tick = Fraction(1, 2 * fps)
     starts = np.concatenate([[0], np.cumsum(ticks)[:-1]])
     seconds = float(int(ticks.sum()) * tick)
-    img = cv2.cvtColor(sample_image(photo), cv2.COLOR_BGR2RGB)
+    img = sample_image(photo)
     up_w, up_h = (height, width) if rotation in (90, 270) else (width, height)
     container = av.open(path, 'w')
     try:

@@ -40,6 +40,7 @@ from the nets; the published files add a little pickle framing).
 
 This module imports neither Paddle nor ppgan.
 """
+from ..tiling import DEFAULT_TILE
 from .registry import ModelEntry, UrlWeights, register
 
 __all__ = ['LAPSTYLE_STYLES']
@@ -55,7 +56,7 @@ register(ModelEntry(
     licence=_LICENCE,
     origin=_APPS + 'realsr_predictor.py (REALSR_WEIGHT_URL, RRDBNet(3, 3, 64, 23))',
     reference='ppgan.apps.RealSRPredictor', scale=4, size_bytes=66_791_948,
-    extra={'pipeline': 'realsr', 'tile': 128}))
+    extra={'pipeline': 'realsr', 'tile': DEFAULT_TILE}))
 
 # MPRPredictor's model_cfgs: task -> (file, n_feat, scale_unetfeats, scale_orsnetfeats)
 _MPR = {'deblurring': ('Deblurring', 96, 48, 32, 80_508_508),

@@ -152,7 +152,7 @@ def choose_backend(info: ModelInfo, device: str = 'cpu', precision: str = 'fp32'
         raise ValueError(f"--precision {precision}: needs the openvino backend and an ONNX graph "
                          f"(folder {info.model_dir} has formats: {', '.join(info.formats)}; "
                          f"installed backends: {', '.join(installed) or 'none'})")
-    raise ValueError(f"--model_dir {info.model_dir}: no installed backend runs formats "
+    raise ValueError(f"{info.key} {info.model_dir}: no installed backend runs formats "
                      f"{', '.join(info.formats)} (installed: {', '.join(installed) or 'none'})")
 
 
@@ -236,7 +236,7 @@ def create_predictor(model_dir: Union[str, ModelInfo], backend: Optional[str] = 
     check_precision(backend, precision)
     if precision == 'int8' and info.int8_file is None:
         raise ValueError(f"--precision int8: {info.model_dir} holds no int8 graph; make one with "
-                         f"`paddlegan quantize --model_dir {info.model_dir}`")
+                         f"`paddlegan quantize --model-dir {info.model_dir}`")
     cls: Callable[..., BasePredictor] = _backend_module(backend).PREDICTOR
     if backend == 'paddle':
         return cls(info, device=device, threads=threads, **options)

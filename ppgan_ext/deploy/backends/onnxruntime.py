@@ -142,7 +142,7 @@ class OnnxRuntimePredictor(BasePredictor):
                                                      providers=['CPUExecutionProvider'])
         except Exception as e:  # ONNX Runtime raises its own exception types
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise ValueError(f"--model_dir {self.info.model_dir}: ONNX Runtime cannot load "
+            raise ValueError(f"{self.info.key} {self.info.model_dir}: ONNX Runtime cannot load "
                              f"{self.info.onnx_file}: {first}") from None
         self.input_names = [i.name for i in self._session.get_inputs()]
         wanted = [i.get('name') for i in self.info.inputs]

@@ -51,7 +51,7 @@ def cache_dir_for(model_dir: str) -> Optional[str]:
     return cache_root(model_dir, CACHE_DIR_NAME, CACHE_ENV, 'openvino')
 
 
-def _openvino():
+def openvino_module():
     """The ``openvino`` module, with its usage telemetry declined for this process.
 
     OpenVINO's Python package counts usage unless the user opted out: reading
@@ -73,7 +73,7 @@ def _openvino():
 
 def cpu_capabilities() -> list:
     """OpenVINO's ``OPTIMIZATION_CAPABILITIES`` of the CPU (e.g. ``['BF16', 'FP32', ...]``)."""
-    return list(_openvino().Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
+    return list(openvino_module().Core().get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))
 
 
 class OpenVINOPredictor(BasePredictor):
@@ -103,7 +103,7 @@ class OpenVINOPredictor(BasePredictor):
 
     def __init__(self, model_dir: Union[str, ModelInfo], precision: str = 'fp32',
                  threads: Optional[int] = None, graph_file: Optional[str] = None):
-        ov = _openvino()
+        ov = openvino_module()
 
         if precision not in _HINTS:
             raise ValueError(f"--precision must be one of {', '.join(_HINTS)}, got {precision!r}")
@@ -136,7 +136,7 @@ class OpenVINOPredictor(BasePredictor):
             self._compiled = core.compile_model(graph, 'CPU', config)
         except Exception as e:  # OpenVINO raises RuntimeError with multi-line text
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise ValueError(f"--model_dir {self.info.model_dir}: OpenVINO cannot load "
+            raise ValueError(f"{self.info.key} {self.info.model_dir}: OpenVINO cannot load "
                              f"{graph}: {first}") from None
         self.loaded_from_cache = bool(self.cache_dir) and bool(
             self._compiled.get_property('LOADED_FROM_CACHE'))

@@ -10,8 +10,10 @@ from typing import List, Optional, Sequence
 
 import numpy as np
 
+from ...scale_probe import probe_scale
 from ..cpu import default_threads
-from ..model_dir import SIDECAR_NAME, ModelInfo, read_model_dir
+from ..model_dir import ModelInfo, read_model_dir
+from ..sidecar import SIDECAR_NAME
 from ..onednn import graph_ops, onednn_passes_to_delete
 from . import BasePredictor
 
@@ -108,7 +110,7 @@ class PaddlePredictor(BasePredictor):
             self._predictor = inference.create_predictor(config)
         except Exception as e:  # Paddle raises several types for unreadable models
             first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-            raise ValueError(f"--model_dir {self.info.model_dir}: Paddle Inference cannot load "
+            raise ValueError(f"{self.info.key} {self.info.model_dir}: Paddle Inference cannot load "
                              f"{os.path.basename(self.info.model_file)} + "
                              f"{os.path.basename(self.info.params_file)}: {first}") from None
         self.input_names = self._predictor.get_input_names()
@@ -135,18 +137,15 @@ class PaddlePredictor(BasePredictor):
     def _probe(self) -> None:
         """Measure scale and channels of a model without a sidecar (one 16x16 run)."""
         if len(self.input_names) != 1:
-            raise ValueError(f"--model_dir {self.info.model_dir}: no {SIDECAR_NAME} and "
+            raise ValueError(f"{self.info.key} {self.info.model_dir}: no {SIDECAR_NAME} and "
                              f"{len(self.input_names)} inputs; only single-input image models "
                              f"run without a sidecar")
         handle = self._predictor.get_input_handle(self.input_names[0])
         shape = list(handle.shape()) if hasattr(handle, 'shape') else []
         channels = shape[1] if len(shape) == 4 and shape[1] > 0 else 3
-        out = self(np.zeros((1, channels, 16, 16), np.float32))
-        if out.ndim != 4 or out.shape[2] % 16 or out.shape[3] % 16 or out.shape[2] != out.shape[3]:
-            raise ValueError(f"--model_dir {self.info.model_dir}: output shape "
-                             f"{tuple(out.shape)} for a 16x16 input is not an image upscale")
-        self.info.scale = out.shape[2] // 16
-        self.info.in_channels, self.info.out_channels = channels, int(out.shape[1])
+        self.info.scale, self.info.out_channels = probe_scale(
+            self, channels, what=f'{self.info.key} {self.info.model_dir}')
+        self.info.in_channels = channels
         self.info.inputs = [{'name': self.input_names[0], 'shape': [-1, channels, -1, -1]}]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 from ppgan.models.generators.builder import GENERATORS
 
 from ...models.generators.lapstyle_pyramid import revision_net_name
-from ...models.lapstyle_model import _DEFAULT_NETS, STAGES, LapStylePyramidModel
+from ...models.lapstyle_model import DEFAULT_NETS, STAGES, LapStylePyramidModel
 from ...pyramid import content_multiple, min_style_side
 from ...weight_files import is_state_dict, read_state_file
 from ..export_spec import ExportSpec, register_exporter
@@ -83,7 +83,7 @@ def export_config(model_cfg: dict, weights: Optional[str]) -> dict:
             raise ValueError(f"--load {weights}: no {name!r} weights; the config's pyramid "
                              f"(stage {stage}, levels {levels}) needs {', '.join(needed)} "
                              f"(the file holds: {', '.join(held) or 'no nets'})")
-    encoder = dict(cfg.get('encoder_generator') or _DEFAULT_NETS['encoder_generator'])
+    encoder = dict(cfg.get('encoder_generator') or DEFAULT_NETS['encoder_generator'])
     if is_state_dict(state.get('net_enc')):
         if _accepts(str(encoder.get('name')), 'random_init'):
             encoder['random_init'] = True  # replaced by the file's net_enc right after
@@ -126,7 +126,7 @@ def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
         raise ValueError("export_model.channel_order: LapStyle nets take RGB images")
     shapes = [list(s) for s in inputs_size] if inputs_size else [[1, 3, -1, -1]] * 2
     if len(shapes) != 2 or any(len(s) != 4 or s[1] != 3 for s in shapes):
-        raise ValueError(f"--inputs_size: {shapes} does not fit the LapStyle pyramid, which "
+        raise ValueError(f"--inputs-size: {shapes} does not fit the LapStyle pyramid, which "
                          f"takes content and style of shape (N, 3, H, W): "
                          f"-s=\"1,3,-1,-1;1,3,-1,-1\"")
     levels = model.levels
@@ -135,7 +135,7 @@ def export_pyramid(model: 'LapStylePyramidModel', cfg: dict, options: dict,
     style_shape = [d if d > 0 else default for d, default in
                    zip(shapes[1], (1, 3, style_min + 5, style_min + 19))]
     if min(style_shape[2:]) < style_min:
-        raise ValueError(f"--inputs_size: style {shapes[1]} is too small; {levels} revision "
+        raise ValueError(f"--inputs-size: style {shapes[1]} is too small; {levels} revision "
                          f"level(s) need style sides >= {style_min}")
 
     def make_inputs(rng: np.random.Generator, height: int, width: int) -> List[np.ndarray]:

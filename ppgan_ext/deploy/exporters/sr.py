@@ -7,6 +7,8 @@ for any other model with a ``generator`` net that has no exporter of its own
 import re
 from typing import List, Optional, Tuple
 
+from ...scale_probe import probe_scale
+from ...tiling import dygraph_net
 from ..export_spec import ExportSpec, register_exporter
 
 __all__ = ['export_sr_generator', 'value_range']
@@ -37,7 +39,7 @@ def value_range(cfg: dict) -> Tuple[float, float]:
     return low, high
 
 
-@register_exporter('BaseSRModel')
+@register_exporter('BaseSRModel', generator_fallback=True)
 def export_sr_generator(model, cfg: dict, options: dict,
                         inputs_size: Optional[List[List[int]]] = None) -> ExportSpec:
     """``lq -> output`` for any model whose ``nets[net]`` maps one image to one image.
@@ -45,7 +47,6 @@ def export_sr_generator(model, cfg: dict, options: dict,
     Channels come from the net's first convolution, scale and output
     channels from a 16x16 probe run.
     """
-    import paddle
     from paddle.static import InputSpec
 
     net_name = options.get('net', 'generator')
@@ -61,16 +62,14 @@ def export_sr_generator(model, cfg: dict, options: dict,
                          f"(got input_names {names})")
     shape = list(inputs_size[0]) if inputs_size else [-1, channels, -1, -1]
     if inputs_size and len(inputs_size) != 1:
-        raise ValueError(f"--inputs_size: {net_name} takes one input, got {len(inputs_size)} "
+        raise ValueError(f"--inputs-size: {net_name} takes one input, got {len(inputs_size)} "
                          f"shapes")
     if len(shape) != 4 or shape[1] != channels:
-        raise ValueError(f"--inputs_size: {shape} does not fit {net_name}, which takes "
+        raise ValueError(f"--inputs-size: {shape} does not fit {net_name}, which takes "
                          f"(N, {channels}, H, W)")
-    with paddle.no_grad():
-        probe = net(paddle.zeros([1, channels, 16, 16], 'float32'))
-    if probe.ndim != 4 or probe.shape[2] % 16 or probe.shape[2] != probe.shape[3]:
-        raise ValueError(f"{net_name}: output shape {probe.shape} for a 16x16 input is not an "
-                         f"image upscale; it needs its own exporter")
+    scale, out_channels = probe_scale(dygraph_net(net), channels,
+                                      what=f'model.{net_name} (a net that is not an image '
+                                           f'upscale needs its own exporter)')
     order = str(options.get('channel_order', 'RGB')).upper()
     if order not in ('RGB', 'BGR'):
         raise ValueError(f"export_model.channel_order must be 'RGB' or 'BGR', got {order!r}")
@@ -79,6 +78,6 @@ def export_sr_generator(model, cfg: dict, options: dict,
         layer=net,
         input_specs=[InputSpec([d if d > 0 else None for d in shape], 'float32', name=names[0])],
         kind='sr', name=f'{type(model).__name__.lower()}_{net_name}',
-        scale=int(probe.shape[2]) // 16, in_channels=channels, out_channels=int(probe.shape[1]),
+        scale=scale, in_channels=channels, out_channels=out_channels,
         channel_order=order, value_range=value_range(cfg), nets=[net_name],
         meta={'net': net_name, 'net_class': gen_cfg.get('name', type(net).__name__)})

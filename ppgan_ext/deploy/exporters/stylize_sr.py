@@ -4,7 +4,7 @@
 ``(content, style) -> high-resolution stylized`` (kind ``stylize``, with the
 pyramid's ``levels`` and the upscaler's ``scale`` in the sidecar) and checks
 Paddle Inference and ONNX Runtime against the dynamic graph like every export;
-``paddlegan stylize --model_dir`` runs it. This module is the only link
+``paddlegan stylize --model-dir`` runs it. This module is the only link
 between the fused model and the export machinery
 (:func:`ppgan_ext.deploy.export_spec.register_exporter`).
 """
@@ -13,6 +13,8 @@ from typing import List, Optional
 import numpy as np
 
 from ...pyramid import content_multiple, min_style_side
+from ...scale_probe import probe_scale
+from ...tiling import dygraph_net
 from ..export_spec import ExportSpec, register_exporter
 from .lapstyle import stylize_parity_sizes, two_input_names
 
@@ -32,7 +34,6 @@ def export_stylize_sr(model, cfg: dict, options: dict,
     Config ``export_model`` keys used: ``input_names`` (default
     ``[content, style]``), ``parity_sizes``; ``net`` may only be ``fused``.
     """
-    import paddle
     from paddle.static import InputSpec
 
     net_name = options.get('net', 'fused')
@@ -41,19 +42,14 @@ def export_stylize_sr(model, cfg: dict, options: dict,
                          f"graph (net: fused), got {net_name!r}")
     names = two_input_names(options, 'the fused net')
     if inputs_size:
-        raise ValueError('--inputs_size: the fused net exports with dynamic sizes only '
+        raise ValueError('--inputs-size: the fused net exports with dynamic sizes only '
                          '(content and style (1, 3, H, W))')
     levels = model.levels
     style_min, multiple = min_style_side(levels), content_multiple(levels)
     net = model.fused_net()
     net.eval()
-    with paddle.no_grad():
-        probe = model.nets['generator'](paddle.zeros([1, 3, 16, 16], 'float32'))
-    if probe.ndim != 4 or probe.shape[1] != 3 or probe.shape[2] % 16 \
-            or probe.shape[2] != probe.shape[3] or probe.shape[2] < 32:
-        raise ValueError(f"model.generator: maps a 3x16x16 image to {list(probe.shape[1:])}; "
-                         f"the upscaler must map RGB to larger RGB (x2, x4, ...)")
-    scale = int(probe.shape[2]) // 16
+    scale, _ = probe_scale(dygraph_net(model.nets['generator']), out_channels=3,
+                           min_scale=2, what='model.generator')
     style_shape = (1, 3, style_min + 5, style_min + 19)
 
     def make_inputs(rng: np.random.Generator, height: int, width: int) -> List[np.ndarray]:

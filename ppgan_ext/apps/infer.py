@@ -15,11 +15,11 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from ..image_io import read_input, read_uint8_rgb, write_png
-from ..tiling import tiled_apply, to_uint8_hwc
+from ..tiling import DEFAULT_OVERLAP, tiled_apply, to_uint8_hwc
 from ..utils import IMG_EXTENSIONS, missing_path_message, plan_png_outputs, remove_stale_temp_files
-from .backends import create_predictor
-from .metrics import image_metrics
-from .model_dir import read_model_dir
+from ..deploy.backends import create_predictor
+from ..deploy.metrics import image_metrics
+from ..deploy.model_dir import read_model_dir
 
 __all__ = ['InferResult', 'plan_outputs', 'find_gt', 'infer', 'summarize']
 
@@ -76,7 +76,7 @@ def crop_gt_to_output(gt: np.ndarray, out_shape: Tuple[int, ...], scale: int) ->
 
 
 def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, tile: int = 0,
-          overlap: int = 16, device: str = 'cpu', overwrite: bool = False,
+          overlap: int = DEFAULT_OVERLAP, device: str = 'cpu', overwrite: bool = False,
           threads: Optional[int] = None, crop_border: Optional[int] = None,
           y_channel: bool = False, onednn: bool = True, backend: Optional[str] = None,
           precision: str = 'fp32',
@@ -117,11 +117,11 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
         raise FileNotFoundError(missing_path_message(gt, '--gt'))
     info = read_model_dir(model_dir)
     if info.kind != 'sr':
-        hint = " (run it with `paddlegan stylize --model_dir`)" if info.kind == 'stylize' else ''
-        raise ValueError(f"--model_dir {model_dir}: a {info.kind!r} model; `paddlegan infer` "
+        hint = " (run it with `paddlegan stylize --model-dir`)" if info.kind == 'stylize' else ''
+        raise ValueError(f"--model-dir {model_dir}: a {info.kind!r} model; `paddlegan infer` "
                          f"runs image-to-image ('sr') models{hint}")
     if len(info.inputs) != 1:
-        raise ValueError(f"--model_dir {model_dir}: {len(info.inputs)} inputs; `paddlegan "
+        raise ValueError(f"--model-dir {model_dir}: {len(info.inputs)} inputs; `paddlegan "
                          f"infer` runs single-input models")
     plan = plan_outputs(source, output)
     remove_stale_temp_files(output)   # partial files of a killed run
