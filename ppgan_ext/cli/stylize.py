@@ -165,6 +165,10 @@ def run(args) -> int:
         if args.upscale is not None:
             raise ValueError("--upscale works on images; for a video run `paddlegan infer` on "
                              "the stylized clip")
+        if args.model is not None and args.weights is None and args.model_dir is None \
+                and (args.backend != 'auto' or args.precision != 'fp32'):
+            raise ValueError(f"--backend/--precision: a video with --model {args.model} runs "
+                             f"on Paddle's dynamic graph (drop them)")
         return run_video_job(args, args.content, StylizeFrames(
             args.style, weights=args.weights, model_dir=args.model_dir,
             model=args.model if args.weights is None and args.model_dir is None else None,
