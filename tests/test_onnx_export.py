@@ -220,3 +220,49 @@ def test_onnx_only_folder_runs_on_onnx_backends_and_refuses_paddle(tmp_path, cap
     rc = main(['export', '-c', config, '--output_dir', str(tmp_path / 'x'), '--format', 'tflite'])
     lines = error_lines(capsys.readouterr().err)
     assert rc == 2 and len(lines) == 1 and "--format: 'tflite' is not a format" in lines[0]
+
+
+class _NormActNet(nn.Layer):
+    """conv -> GroupNorm(1) -> LeakyReLU(0.2) -> conv -> GroupNorm(2) -> leaky_relu(0.1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2D(3, 8, 3, padding=1), nn.Conv2D(8, 8, 3, padding=1)
+        self.norm1, self.norm2 = nn.GroupNorm(1, 8), nn.GroupNorm(2, 8)
+        self.act = nn.LeakyReLU(0.2)
+
+    def forward(self, x):
+        return F.leaky_relu(self.norm2(self.conv2(self.act(self.norm1(self.conv1(x))))), 0.1)
+
+
+def test_leaky_relu_exports_as_one_op_and_group_norm_without_reshapes(tmp_path):
+    """The ONNX graph holds LeakyRelu (fused by the runtimes), not where(x > 0, x, s*x), and
+    GroupNorm(1) as 4-D statistics; the values equal the dynamic graph's."""
+    import onnx
+    import onnxruntime as ort
+
+    from ppgan_ext.deploy.graph_rewrites import onnx_convertible_ops
+    from ppgan_ext.deploy.onnx_convert import convert_to_onnx
+
+    paddle.seed(0)
+    net = _NormActNet()
+    net.eval()
+    spec = [paddle.static.InputSpec([1, 3, None, None], 'float32', 'x')]
+    with onnx_convertible_ops():
+        paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True),
+                        str(tmp_path / 'net'))
+    path = convert_to_onnx(str(tmp_path / 'net.json'), str(tmp_path / 'net.pdiparams'),
+                           str(tmp_path / 'net.onnx'))
+    nodes = onnx.load(path).graph.node
+    ops = [n.op_type for n in nodes]
+    alphas = sorted(round(a.f, 6) for n in nodes if n.op_type == 'LeakyRelu'
+                    for a in n.attribute if a.name == 'alpha')
+    assert alphas == [0.1, 0.2] and 'Where' not in ops and 'Greater' not in ops
+    axes = sorted(tuple(a.ints) for n in nodes if n.op_type == 'ReduceMean'
+                  for a in n.attribute if a.name == 'axes')
+    assert axes == [(-1,), (-1,), (1, 2, 3), (1, 2, 3)]   # GroupNorm(2) grouped, GroupNorm(1) 4-D
+    x = np.random.default_rng(0).random((1, 3, 21, 17), dtype=np.float32)
+    with paddle.no_grad():
+        want = net(paddle.to_tensor(x)).numpy()
+    got = ort.InferenceSession(path, providers=['CPUExecutionProvider']).run(None, {'x': x})[0]
+    assert np.abs(got - want).max() < 1e-5

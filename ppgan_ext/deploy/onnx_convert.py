@@ -92,6 +92,10 @@ def convert_to_onnx(model_file: str, params_file: str, onnx_file: str,
         raise OnnxConversionError(f"paddle2onnx cannot convert {os.path.basename(model_file)}: "
                                   f"{_reason(log.getvalue(), error)}")
 
+    from .onnx_fusions import fuse_onnx_bytes
+
+    data = fuse_onnx_bytes(data)   # where(x > 0, x, s * x) -> LeakyRelu (fused by runtimes)
+
     def write(tmp: str) -> None:
         with open(tmp, 'wb') as f:
             f.write(data)

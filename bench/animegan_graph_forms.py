@@ -1,0 +1,151 @@
+"""AnimeGANv2's exported graph, before and after the ONNX fusions, against ppgan's predictor.
+
+    python bench/animegan_graph_forms.py [--size 256] [--rounds 5]
+
+Random weights in ppgan's layout (speed does not depend on them). Three rows,
+timed in interleaved rounds in one process at 2 threads: ppgan's
+``AnimeGANPredictor`` (its dynamic graph, called as its ``run()`` is, on a
+PNG), and the generator's ONNX graph on OpenVINO fp32 and ONNX Runtime fp32 in
+two forms: the earlier one (GroupNorm traced as reshape to (N, G, -1) + mean +
+variance, leaky ReLU as ``where(x > 0, x, x * slope)``) and the current one
+(:mod:`ppgan_ext.deploy.onnx_fusions`: ``LeakyRelu``; GroupNorm(1) as 4-D
+statistics). Prints medians, ratios, and OpenVINO's per-layer profile
+(``PERF_COUNT``) of both forms.
+"""
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('OMP_NUM_THREADS', '2')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+
+def _earlier_group_norm(x, num_groups, epsilon=1e-05, weight=None, bias=None,
+                        data_format='NCHW', name=None):
+    """The form exports used before: statistics of the (N, G, -1) reshape."""
+    import paddle
+
+    n, c = paddle.shape(x)[0], x.shape[1]
+    grouped = paddle.reshape(x, [n, num_groups, -1])
+    mean = paddle.mean(grouped, axis=-1, keepdim=True)
+    centred = grouped - mean
+    var = paddle.mean(centred * centred, axis=-1, keepdim=True)
+    out = paddle.reshape(centred / paddle.sqrt(var + epsilon), paddle.shape(x))
+    if weight is not None:
+        out = out * paddle.reshape(weight, [1, c, 1, 1])
+    if bias is not None:
+        out = out + paddle.reshape(bias, [1, c, 1, 1])
+    return out
+
+
+def export(net, folder: str, earlier: bool) -> str:
+    import paddle
+
+    from ppgan_ext.deploy import graph_rewrites, onnx_fusions
+    from ppgan_ext.deploy.onnx_convert import convert_to_onnx
+
+    saved = graph_rewrites._group_norm_nchw, onnx_fusions.fuse_onnx_bytes
+    if earlier:
+        graph_rewrites._group_norm_nchw = _earlier_group_norm
+        onnx_fusions.fuse_onnx_bytes = lambda data: data
+    try:
+        spec = [paddle.static.InputSpec([1, 3, None, None], 'float32', 'x')]
+        with graph_rewrites.onnx_convertible_ops():
+            paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True),
+                            os.path.join(folder, 'g'))
+        return convert_to_onnx(os.path.join(folder, 'g.json'), os.path.join(folder, 'g.pdiparams'),
+                               os.path.join(folder, 'g.onnx'))
+    finally:
+        graph_rewrites._group_norm_nchw, onnx_fusions.fuse_onnx_bytes = saved
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--size', type=int, default=256)
+    p.add_argument('--rounds', type=int, default=5)
+    args = p.parse_args()
+    threads = int(os.environ['OMP_NUM_THREADS'])
+
+    import cv2
+    import onnxruntime as ort
+    import openvino as ov
+    import paddle
+
+    import ppgan_ext  # noqa: F401
+    from ppgan_ext.deploy.cpu import bf16_flags, cpu_name
+    from ppgan_ext.sample_data import sample_image
+    from pretrained import ppgan_call, random_weights
+
+    name = 'animeganv2-hayao'
+    tmp = tempfile.mkdtemp(prefix='bench_animegan_')
+    weights = os.path.join(tmp, 'w.pdparams')
+    random_weights(name, weights)
+    from ppgan_ext.apps.pretrained import load_generator
+    from ppgan_ext.zoo import registry
+
+    net = load_generator(registry.get(name), weights)
+    graphs = {}
+    for form in ('earlier', 'current'):
+        os.makedirs(os.path.join(tmp, form))
+        graphs[form] = export(net, os.path.join(tmp, form), form == 'earlier')
+    x = np.random.default_rng(0).random((1, 3, args.size, args.size), dtype=np.float32)
+    with paddle.no_grad():
+        ref = net(paddle.to_tensor(x)).numpy()
+    png = os.path.join(tmp, 'in.png')
+    cv2.imwrite(png, cv2.resize(sample_image('coffee'), (args.size, args.size)))
+    rows = {'ppgan AnimeGANPredictor': ppgan_call(name, weights, png, os.path.join(tmp, 'o'))}
+    core = ov.Core()
+    requests = {}
+    for form, path in graphs.items():
+        c = core.compile_model(path, 'CPU', {'INFERENCE_PRECISION_HINT': 'f32',
+                                             'INFERENCE_NUM_THREADS': threads,
+                                             'PERFORMANCE_HINT': 'LATENCY', 'PERF_COUNT': 'YES'})
+        req = c.create_infer_request()
+        requests[form] = req
+        diff = np.abs(req.infer({0: x})[0] - ref).max()
+        rows[f'OpenVINO fp32, {form} graph'] = (lambda r=req: r.infer({0: x}))
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        sess = ort.InferenceSession(path, so, providers=['CPUExecutionProvider'])
+        rows[f'ONNX Runtime fp32, {form} graph'] = (lambda s=sess: s.run(None, {'x': x}))
+        print(f'{form} graph: max |OpenVINO - dynamic graph| = {diff:.2g}')
+    times = {k: [] for k in rows}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for fn in rows.values():
+            fn()   # warm-up
+    for _ in range(args.rounds):
+        for k, fn in rows.items():
+            with contextlib.redirect_stdout(io.StringIO()):
+                t = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t)
+    flags = bf16_flags()
+    print(f'CPU: {cpu_name()}; native bf16: {", ".join(flags) or "none"}; {threads} threads; '
+          f'load average {os.getloadavg()[0]:.1f}; {args.size}x{args.size}, median of '
+          f'{args.rounds} interleaved rounds')
+    base = statistics.median(times['ppgan AnimeGANPredictor'])
+    for k, v in times.items():
+        m = statistics.median(v)
+        print(f'  {k:36s} {m * 1000:8.0f} ms  {base / m:6.2f}x ppgan')
+    for form, req in requests.items():
+        agg = {}
+        for info in req.profiling_info:
+            key = info.node_type
+            agg[key] = agg.get(key, 0.0) + info.real_time.total_seconds()
+        total = sum(agg.values())
+        top = sorted(agg.items(), key=lambda kv: -kv[1])[:6]
+        print(f'  OpenVINO profile, {form} graph: ' + ', '.join(
+            f'{k} {100 * v / total:.0f} %' for k, v in top))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
