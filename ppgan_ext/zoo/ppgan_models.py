@@ -139,7 +139,9 @@ for _name, (_arch, _file, _const, _predictor, _size) in _VSR.items():
         licence=_LICENCE,
         origin=_APPS + f'{_RECURRENT} ({_const}, {_predictor})',
         reference=f'ppgan.apps.{_predictor}', scale=4, size_bytes=_size,
-        extra={'pipeline': 'recurrent', 'frames': 10, 'min_size': 64}))
+        # IconVSR's EDVR-M refill reads 5 frames: shorter windows crash it
+        extra={'pipeline': 'recurrent', 'frames': 10, 'min_size': 64,
+               'min_frames': 5 if _arch['name'] == 'IconVSR' else 2}))
 
 register(ModelEntry(
     name='edvr-l-reds', task='vsr',
