@@ -51,7 +51,7 @@ PREDICTORS = {
 # reduced widths for the forward comparisons (same classes, same code paths)
 SMALL = {
     'BasicVSRNet': {'mid_channels': 8, 'num_blocks': 1},
-    'IconVSR': {'mid_channels': 8, 'num_blocks': 1},
+    'IconVSR': {'mid_channels': 64, 'num_blocks': 1},   # its EDVR-M refill is 64 wide
     'BasicVSRPlusPlus': {'mid_channels': 8, 'num_blocks': 1},
     'MSVSR': {'mid_channels': 8, 'num_init_blocks': 1, 'num_blocks': 1,
               'num_reconstruction_blocks': 1},
@@ -245,3 +245,55 @@ def test_window_plan_and_edvr_neighbours():
     assert neighbour_indices(9, 5, 10) == [7, 8, 9, 6, 5]
     with pytest.raises(ValueError, match='--window-overlap'):
         plan_windows(0, 5, 5, window=4, overlap=2)
+
+
+def _audio_packets(path):
+    import av
+
+    with av.open(path) as c:
+        return sum(1 for p in c.demux(c.streams.audio[0]) if p.size)
+
+
+@pytest.mark.e2e
+def test_cli_infer_video_by_model_name(served, cache, monkeypatch, tmp_path, capsys):
+    """`infer --model NAME` on a video: a video SR model in chunks, an image model per frame."""
+    from ppgan.models.generators.builder import build_generator
+
+    from ppgan_ext.cli import main
+
+    entry, _ = _serve('basicvsr-reds', _small('basicvsr-reds'), served, monkeypatch)
+    src = write_clip(str(tmp_path / 'a.mp4'), frames=12, width=64, height=48, photo='coffee')
+    frames = [rgb for _, rgb in read_frames(probe(src))]
+    out = str(tmp_path / 'a_x4.mp4')
+    # chunks of 5 frames (the last 2 merged): windows of 6 with 1 of overlap cross them
+    assert main(['infer', '--model', 'basicvsr-reds', '--input', src, '--output', out,
+                 '--chunk', '5', '--window', '6', '--window-overlap', '1']) == 0
+    assert 'in 2 of 2 chunk(s)' in capsys.readouterr().out
+    info = probe(out)
+    assert (info.frames, info.width, info.height) == (12, 256, 192)
+    assert _audio_packets(out) == _audio_packets(src)
+    want = VSRModel.create('basicvsr-reds', progress=False).run_clip(frames, 6, 1)
+    got = [rgb for _, rgb in read_frames(info)]
+    mse = np.mean((np.stack(got).astype(np.float64) - np.stack(want)) ** 2)
+    assert 10 * np.log10(255 ** 2 / mse) > 35   # only the video encoder's loss
+    # an image model by name on a video (formerly: "export it first")
+    root, base = served
+    paddle.seed(2)
+    net = build_generator({'name': 'MPRNet', 'n_feat': 40, 'scale_unetfeats': 20,
+                           'scale_orsnetfeats': 16})
+    paddle.save(net.state_dict(), str(root / 'MPR_Deraining.pdparams'))
+    mpr = registry.get('mprnet-deraining')
+    monkeypatch.setitem(registry._ENTRIES, mpr.name, dataclasses.replace(
+        mpr, weights=dataclasses.replace(mpr.weights, url=f'{base}/MPR_Deraining.pdparams')))
+    out2 = str(tmp_path / 'a_derain.mp4')
+    assert main(['infer', '--model', 'mprnet-deraining', '--input', src, '--output', out2,
+                 '--backend', 'dygraph']) == 0
+    assert probe(out2).frames == 12 and _audio_packets(out2) == _audio_packets(src)
+    # a video SR model on images, or on an exported backend: one line each
+    cv2.imwrite(str(tmp_path / 'p.png'), frames[0])
+    assert main(['infer', '--model', 'basicvsr-reds', '--input', str(tmp_path / 'p.png'),
+                 '--output', str(tmp_path / 'o')]) == 2
+    assert 'a video SR model' in capsys.readouterr().err
+    assert main(['infer', '--model', 'basicvsr-reds', '--input', src, '--output',
+                 str(tmp_path / 'b.mp4'), '--backend', 'openvino']) == 2
+    assert 'dynamic graph' in capsys.readouterr().err

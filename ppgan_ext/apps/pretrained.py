@@ -360,6 +360,9 @@ class PretrainedRunner:
         if entry.extra.get('pipeline') == 'lapstyle':
             raise ValueError(f"model {name}: a LapStyle style; run it with `paddlegan stylize "
                              f"--model {name}`")
+        if entry.task == 'vsr':
+            raise ValueError(f"model {name}: a video SR model (several frames per output); "
+                             f"give it a video file (--input clip.mp4)")
         weights_path = weights_path or ensure_weights(entry, progress)
         tile = int(entry.extra.get('tile', 0)) if tile is None else tile
         if backend == DYGRAPH:

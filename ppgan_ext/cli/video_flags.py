@@ -21,7 +21,8 @@ def is_video(path: str) -> bool:
     return os.path.isfile(path) and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS
 
 
-def add_video_arguments(parser: argparse.ArgumentParser, stylize: bool = False) -> None:
+def add_video_arguments(parser: argparse.ArgumentParser, stylize: bool = False,
+                        vsr: bool = False) -> None:
     """Add the ``video input`` option group."""
     group = parser.add_argument_group(
         'video input (' + ', '.join(VIDEO_EXTENSIONS) + '; audio copied unchanged)')
@@ -37,6 +38,16 @@ def add_video_arguments(parser: argparse.ArgumentParser, stylize: bool = False) 
                        help=f'libx264 preset (default: {DEFAULT_PRESET})')
     group.add_argument('--codec', default=None,
                        help='video encoder (default: libx264 if the av wheel has it, else mpeg4)')
+    if vsr:
+        from ..apps.vsr import DEFAULT_OVERLAP, DEFAULT_WINDOW
+
+        group.add_argument('--window', type=int, default=DEFAULT_WINDOW, metavar='FRAMES',
+                           help='recurrent video SR models (--model of task vsr): frames per '
+                                f'net call, 0 = the whole clip (default: {DEFAULT_WINDOW})')
+        group.add_argument('--window-overlap', type=int, default=DEFAULT_OVERLAP,
+                           metavar='FRAMES',
+                           help='context frames run on each side of a window and not kept '
+                                f'(default: {DEFAULT_OVERLAP})')
     if stylize:
         group.add_argument('--temporal', type=float, default=0.75, metavar='W',
                            help='blend weight of the previous output warped along the motion '

@@ -87,11 +87,13 @@ def _segment_name(index: int) -> str:
 # one processor per worker process, built on its first chunk
 _BUILT: Dict[str, object] = {}
 _QUEUE = None
+_WORKER_THREADS = None   # in a worker process: its share of the cores (model and encoder)
 
 
 def _init_worker(queue, threads: int) -> None:
-    global _QUEUE
+    global _QUEUE, _WORKER_THREADS
     _QUEUE = queue
+    _WORKER_THREADS = threads
     # before Paddle / OpenMP load in this process: share the cores between the workers
     for name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
         os.environ.setdefault(name, str(threads))
@@ -122,15 +124,18 @@ def run_chunk(spec, info: VideoInfo, start: int, stop: int, segment: str, encode
     written = 0
     if hasattr(processor, 'stream'):   # sequence models: frames around the chunk as context
         context = int(processor.context)
-        frames = read_frames(info, max(0, start - context), min(info.frames, stop + context))
+        frames = read_frames(info, max(0, start - context), min(info.frames, stop + context),
+                             _WORKER_THREADS)
         outputs = processor.stream(frames, start, stop, info.frames)
     else:
         first = max(0, start - int(getattr(processor, 'warmup', 0)))
-        outputs = ((index, processor(rgb)) for index, rgb in read_frames(info, first, stop))
+        outputs = ((index, processor(rgb))
+                   for index, rgb in read_frames(info, first, stop, _WORKER_THREADS))
 
     def write(tmp: str) -> None:
         nonlocal written
-        writer = SegmentWriter(tmp, info.time_base, info.rate, **encoder)
+        writer = SegmentWriter(tmp, info.time_base, info.rate, threads=_WORKER_THREADS,
+                               **encoder)
         try:
             pending = 0
             for index, out in outputs:
