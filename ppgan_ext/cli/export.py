@@ -66,6 +66,10 @@ def _model_export(args):
             raise ValueError(f"{flag} and --model do not go together (a named model brings "
                              f"its own config and weights)")
     entry = registry.get(args.model)
+    if entry.task == 'vsr':
+        raise ValueError(f"--model {args.model}: video SR models do not export (flow warping "
+                         f"and deformable convolutions do not trace or convert; docs/video.md, "
+                         f"'Export'); `paddlegan infer --model {args.model}` runs them")
     weights = ensure_weights(entry)
     formats = parse_formats(args.format)
     if entry.extra.get('pipeline') == 'lapstyle':
