@@ -14,8 +14,8 @@
    nothing. Both read the same weight file.
 2. **Windows against the whole clip**: PSNR (dB, over all frames) between the
    whole clip in one net call (memory growing with the clip) and runs in
-   windows of ``W`` frames with ``O`` frames of overlap, including ppgan's
-   own grouping (10 frames, no overlap).
+   windows of ``W`` frames with ``O`` frames of overlap (``--plans``),
+   including ppgan's own grouping (10 frames, no overlap).
 
 Weights are random (nothing is downloaded); the convolutions that make the
 3-channel residual are scaled down so the output stays image-like. With
@@ -140,11 +140,11 @@ def psnr(a, b) -> float:
 def window_part(args, work: str) -> None:
     print(f'\n## windows vs the whole clip in one call: PSNR (dB), {args.window_frames} '
           f'frames of {args.side}x{args.side}, random weights')
-    plans = [(10, 0), (20, 0), (20, 2), (20, 4), (30, 5)]
+    plans = [tuple(int(v) for v in p.split('/')) for p in args.plans.split(',')]
     print('| model | ' + ' | '.join(f'window {w} / overlap {o}' for w, o in plans) + ' |')
     print('|---|' + '---|' * len(plans))
     frames = clip_frames(args.window_frames, args.side)
-    for name in args.models:
+    for name in args.window_models or args.models:
         weights = os.path.join(work, f'{name}.pdparams')
         if not os.path.isfile(weights):
             random_weights(name, weights)
@@ -159,7 +159,11 @@ def main(argv=None) -> int:
     parser.add_argument('--models', nargs='+', default=['basicvsr-reds', 'pp-msvsr-reds'],
                         choices=sorted(PREDICTOR))
     parser.add_argument('--frames', type=int, default=20, help='frames of part 1')
-    parser.add_argument('--window-frames', type=int, default=40, help='frames of part 2')
+    parser.add_argument('--window-frames', type=int, default=32, help='frames of part 2')
+    parser.add_argument('--plans', default='10/0,10/2,16/0,16/2,16/4',
+                        help='part 2: WINDOW/OVERLAP pairs (10/0 is ppgan\'s grouping)')
+    parser.add_argument('--window-models', nargs='+', default=None, choices=sorted(PREDICTOR),
+                        help='part 2 models (default: --models)')
     parser.add_argument('--side', type=int, default=64, help='frame side (>= 64)')
     parser.add_argument('--rounds', type=int, default=2)
     parser.add_argument('--skip-speed', action='store_true')

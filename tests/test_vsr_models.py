@@ -233,6 +233,14 @@ def test_windows_give_the_same_frames_whatever_the_chunks():
             assert np.array_equal(out, whole[i]), (start, stop, i)
     # small frames are padded to the flow network's 64 pixels and cropped back
     assert whole[0].shape == (160, 192, 3)
+    # spatial tiles (each a window through the net) blend into the whole frame's output
+    big = list(np.repeat(np.repeat(rgb[:3], 2, axis=1), 2, axis=2))   # 80x96
+    untiled = np.stack(model.run_clip(big)).astype(np.float64)
+    tiled = np.stack(model.run_clip(big, tile=64, tile_overlap=16)).astype(np.float64)
+    assert tiled.shape == untiled.shape == (3, 320, 384, 3)
+    assert 10 * np.log10(255 ** 2 / np.mean((tiled - untiled) ** 2)) > 30
+    with pytest.raises(ValueError, match='--tile 32'):
+        model.run_clip(big, tile=32)
 
 
 def test_window_plan_and_edvr_neighbours():

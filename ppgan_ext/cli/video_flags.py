@@ -66,6 +66,13 @@ def run_video_job(args, source: str, spec, suffix: str) -> int:
         probe(source)   # a bad input is still reported
         print(f'kept existing {output} (use --overwrite to redo)')
         return 0
+    cores = os.cpu_count() or 1
+    if args.workers > 1 and cores // args.workers < 2:
+        import sys
+        print(f'note: --workers {args.workers} on {cores} core(s) gives each worker '
+              f'{max(1, cores // args.workers)} thread(s); one process already keeps the cores '
+              f'busy, so this is usually slower than --workers 1 (docs/video.md, Speed)',
+              file=sys.stderr)
     result = run_video(source, output, spec, chunk=args.chunk, workers=args.workers,
                        resume=args.resume, codec=args.codec, crf=args.crf, preset=args.preset,
                        threads=getattr(args, 'threads', None))
