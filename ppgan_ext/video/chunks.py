@@ -87,7 +87,7 @@ def _segment_name(index: int) -> str:
 # one processor per worker process, built on its first chunk
 _BUILT: Dict[str, object] = {}
 _QUEUE = None
-_WORKER_THREADS = None   # in a worker process: its share of the cores (model and encoder)
+_WORKER_THREADS = None   # in a worker process: its share of the cores (model and decoder)
 
 
 def _init_worker(queue, threads: int) -> None:
@@ -134,8 +134,9 @@ def run_chunk(spec, info: VideoInfo, start: int, stop: int, segment: str, encode
 
     def write(tmp: str) -> None:
         nonlocal written
-        writer = SegmentWriter(tmp, info.time_base, info.rate, threads=_WORKER_THREADS,
-                               **encoder)
+        # the encoder keeps its own threads: x264's output depends on its thread count, and
+        # the video must be the same whatever --workers
+        writer = SegmentWriter(tmp, info.time_base, info.rate, **encoder)
         try:
             pending = 0
             for index, out in outputs:
