@@ -67,9 +67,10 @@ def _model_export(args):
                              f"its own config and weights)")
     entry = registry.get(args.model)
     if entry.task == 'vsr':
-        raise ValueError(f"--model {args.model}: video SR models do not export (flow warping "
-                         f"and deformable convolutions do not trace or convert; docs/video.md, "
-                         f"'Export'); `paddlegan infer --model {args.model}` runs them")
+        raise ValueError(f"--model {args.model}: video SR models are not exported (their "
+                         f"flow warping and deformable convolutions do not convert to ONNX; "
+                         f"docs/video.md, 'Export'); `paddlegan infer --model {args.model}` "
+                         f"runs them")
     weights = ensure_weights(entry)
     formats = parse_formats(args.format)
     if entry.extra.get('pipeline') == 'lapstyle':
