@@ -12,6 +12,7 @@
    replaced: ``video2frames`` by writing the frames as the PNGs it would write
    (the time of that is counted: ffmpeg would spend it), ``frames2video`` by
    nothing. Both read the same weight file.
+   Rounds alternate the order of the rows (the load of a shared machine drifts).
 2. **Windows against the whole clip**: PSNR (dB, over all frames) between the
    whole clip in one net call (memory growing with the clip) and runs in
    windows of ``W`` frames with ``O`` frames of overlap (``--plans``),
@@ -122,8 +123,8 @@ def speed_part(args, work: str) -> None:
                 'ours20': lambda: model.run_clip(frames, 20, 4), 'ppgan': theirs}
         rows['ours10']()   # warm-up (oneDNN kernels)
         times = {k: 0.0 for k in rows}
-        for _ in range(args.rounds):
-            for key, run in rows.items():
+        for r in range(args.rounds):   # order reversed every other round (load drifts)
+            for key, run in (list(rows.items()) if r % 2 == 0 else list(rows.items())[::-1]):
                 start = time.perf_counter()
                 run()
                 times[key] += time.perf_counter() - start
