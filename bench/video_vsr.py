@@ -6,7 +6,7 @@
 1. **Frames per second**, ours vs ppgan's predictor, side by side in
    interleaved rounds on the same decoded frames of a generated clip: ours is
    :class:`ppgan_ext.apps.vsr.VSRModel` (``run_clip``, ppgan's grouping of 10
-   frames, and the default windows of 20 frames with 4 of overlap); ppgan's is
+   frames, and the default windows of 16 frames with 2 of overlap); ppgan's is
    its predictor's own ``run()`` (``BasicVSRPredictor`` / ``PPMSVSRPredictor``,
    net at its published size) with its two shell-outs to a system ``ffmpeg``
    replaced: ``video2frames`` by writing the frames as the PNGs it would write
@@ -110,7 +110,7 @@ def ppgan_runner(name: str, weights: str, frames, work: str):
 def speed_part(args, work: str) -> None:
     print(f'\n## frames/s, {args.frames} frames of {args.side}x{args.side} -> x4, '
           f'{args.rounds} interleaved round(s), published sizes, random weights')
-    print("| model | ours, ppgan's grouping (10, no overlap) | ours, windows 20/4 | "
+    print("| model | ours, ppgan's grouping (10, no overlap) | ours, windows 16/2 | "
           "ppgan's predictor run() | ours(10/0) / ppgan |")
     print('|---|---|---|---|---|')
     frames = clip_frames(args.frames, args.side)
@@ -120,7 +120,7 @@ def speed_part(args, work: str) -> None:
         model = VSRModel.create(name, weights_path=weights)
         theirs = ppgan_runner(name, weights, frames, os.path.join(work, name))
         rows = {'ours10': lambda: model.run_clip(frames, 10, 0),
-                'ours20': lambda: model.run_clip(frames, 20, 4), 'ppgan': theirs}
+                'ours20': lambda: model.run_clip(frames, 16, 2), 'ppgan': theirs}
         rows['ours10']()   # warm-up (oneDNN kernels)
         times = {k: 0.0 for k in rows}
         for r in range(args.rounds):   # order reversed every other round (load drifts)

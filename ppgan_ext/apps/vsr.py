@@ -42,8 +42,8 @@ from ..zoo import registry
 __all__ = ['DEFAULT_WINDOW', 'DEFAULT_OVERLAP', 'neighbour_indices', 'plan_windows',
            'VSRModel', 'VSRFrames']
 
-DEFAULT_WINDOW = 20
-DEFAULT_OVERLAP = 4
+DEFAULT_WINDOW = 16
+DEFAULT_OVERLAP = 2
 
 
 def neighbour_indices(center: int, count: int, total: int) -> List[int]:
@@ -307,9 +307,9 @@ class VSRFrames:
     Args:
         model (str): A registered ``'vsr'`` model (``paddlegan list --models``).
         window (int): Recurrent models: frames per net call (0: the whole
-            clip at once, memory growing with it). Default: 20.
+            clip at once, memory growing with it). Default: 16.
         overlap (int): Recurrent models: context frames each side of a
-            window's core. Default: 4.
+            window's core. Default: 2.
         tile (int): Spatial tile side in input pixels (0: whole frames). Default: 0.
         tile_overlap (int): Spatial tile overlap in input pixels. Default: 16.
         device (str): ``'cpu'`` or ``'gpu'``. Default: 'cpu'.

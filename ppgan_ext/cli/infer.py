@@ -5,7 +5,7 @@
         [--backend auto|paddle|onnxruntime|openvino] [--precision fp32|bf16]
     paddlegan infer --model realsr-df2k-jpeg --input photos/ --output sr/
     paddlegan infer --model pp-msvsr-reds --input clip.mp4 --output clip_x4.mp4 \
-        [--window 20 --window-overlap 4] [--tile 128]
+        [--window 16 --window-overlap 2] [--tile 128]
 
 ``--model NAME`` runs a named pretrained model (``paddlegan list --models``):
 its weights are fetched once into ppgan's cache, exported once into
