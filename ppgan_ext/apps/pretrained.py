@@ -14,6 +14,7 @@ Example::
     runner = PretrainedRunner.create('realsr-df2k-jpeg', backend='openvino', tile=128)
     out = runner.run(rgb)          # (H, W, 3) uint8 -> (4H, 4W, 3) uint8
 """
+import contextlib
 import os
 from typing import Callable, Optional, Sequence
 
@@ -48,6 +49,44 @@ def _first_output_layer(net):
     return FirstOutput(net)
 
 
+# ppgan modules whose generators fetch sub-net weights (SPyNet, EDVR-M) in ``__init__``
+_CONSTRUCTOR_DOWNLOADS = ('basicvsr', 'iconvsr', 'basicvsr_plus_plus', 'msvsr')
+
+
+@contextlib.contextmanager
+def without_constructor_downloads():
+    """Build ppgan's video SR generators without the downloads their constructors make.
+
+    ``BasicVSRNet``, ``IconVSR``, ``BasicVSRPlusPlus`` and ``MSVSR`` fetch
+    their flow network's (and IconVSR's EDVR-M's) published weights inside
+    ``__init__``; a whole published model file holds those sub-nets too and
+    overwrites them. Inside this context those constructors load an empty
+    state instead (the sub-nets keep their random initialisation until the
+    model's file is loaded): nothing is fetched, nothing leaves the machine.
+    """
+    import importlib
+    import tempfile
+    import warnings
+
+    import paddle
+
+    modules = [importlib.import_module(f'ppgan.models.generators.{m}')
+               for m in _CONSTRUCTOR_DOWNLOADS]
+    saved = [m.get_path_from_url for m in modules]
+    with tempfile.TemporaryDirectory(prefix='ppgan_ext_') as folder:
+        empty = os.path.join(folder, 'empty.pdparams')
+        for module in modules:
+            module.get_path_from_url = lambda url, *args, **kwargs: empty
+        try:
+            with warnings.catch_warnings():   # "empty state dict", "Skip loading for ..."
+                warnings.simplefilter('ignore')
+                paddle.save({}, empty)
+                yield
+        finally:
+            for module, original in zip(modules, saved):
+                module.get_path_from_url = original
+
+
 def load_generator(entry: registry.ModelEntry, weights_path: str):
     """The entry's generator (ppgan's ``GENERATORS``), its weights loaded, in eval mode.
 
@@ -66,7 +105,8 @@ def load_generator(entry: registry.ModelEntry, weights_path: str):
         net.eval()
         return net
     cfg = {k: v for k, v in entry.arch.items() if k != 'levels'}
-    net = build_generator(dict(cfg))
+    with without_constructor_downloads():
+        net = build_generator(dict(cfg))
     state = read_state_file(weights_path, key=f'model {entry.name}')
     key = getattr(entry.weights, 'state_key', None)
     if key is not None:
@@ -335,6 +375,9 @@ class PretrainedRunner:
         if entry.extra.get('pipeline') == 'lapstyle':
             raise ValueError(f"model {name}: a LapStyle style; run it with `paddlegan stylize "
                              f"--model {name}`")
+        if entry.task == 'vsr':
+            raise ValueError(f"model {name}: a video SR model (several frames per output); "
+                             f"give it a video file (--input clip.mp4)")
         weights_path = weights_path or ensure_weights(entry, progress)
         tile = int(entry.extra.get('tile', 0)) if tile is None else tile
         if backend == DYGRAPH:

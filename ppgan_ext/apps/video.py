@@ -14,6 +14,9 @@ applied) as RGB; the output keeps the source's timestamps and audio
 * :class:`SRFrames`: an exported image-to-image model folder (``paddlegan
   export``, kind ``'sr'``: super-resolution or same-size restoration) on any
   backend, tiled like ``paddlegan infer --tile``.
+* :class:`NamedFrames`: a named image SR / restoration model of the
+  registry, frame by frame; named video SR models (several frames per
+  output) run through :class:`ppgan_ext.apps.vsr.VSRFrames`.
 * :class:`StylizeFrames`: a LapStyle pyramid (weight file in dynamic graph,
   the style encoded once; or an exported folder), with flow-guided temporal
   blending (:class:`ppgan_ext.video.temporal.TemporalBlender`) unless
@@ -30,7 +33,7 @@ from ..video.chunks import DEFAULT_CHUNK, ChunkResult, process_video
 from ..video.io import DEFAULT_CRF, DEFAULT_PRESET, VIDEO_EXTENSIONS, probe
 from ..video.temporal import TemporalBlender
 
-__all__ = ['SRFrames', 'StylizeFrames', 'video_output_path', 'run_video']
+__all__ = ['SRFrames', 'NamedFrames', 'StylizeFrames', 'video_output_path', 'run_video']
 
 TEMPORAL_WARMUP = 8   # frames run before a chunk so the blend starts in its steady state
 
@@ -112,6 +115,69 @@ class SRFrames:
         processor = _SRProcessor(predictor, info, self.tile, self.overlap)
         processor.backend, processor.precision = predictor.backend, predictor.precision
         return processor
+
+
+class _NamedProcessor:
+    warmup = 0
+
+    def __init__(self, runner):
+        self.runner = runner
+        self.backend, self.precision = runner.backend, runner.precision
+
+    def reset(self) -> None:
+        pass
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        return self.runner.run(rgb)
+
+
+@dataclass(frozen=True)
+class NamedFrames:
+    """Every frame through a named image-to-image model (``paddlegan list --models``).
+
+    Runs as :class:`ppgan_ext.apps.pretrained.PretrainedRunner` does on
+    images: the reference predictor's pre/post-processing, tiled for SR
+    models. The weights (and for a backend other than ``'dygraph'`` the
+    export) are made once, by :meth:`check`, before any worker starts.
+
+    Args:
+        model (str): A registered ``'sr'`` or ``'restore'`` model.
+        backend (str): ``'auto'``, ``'dygraph'``, ``'paddle'``,
+            ``'onnxruntime'`` or ``'openvino'``. Default: 'auto'.
+        precision (str): ``'fp32'`` or ``'bf16'``. Default: 'fp32'.
+        tile (int, optional): Tile side (None: the model's default).
+        overlap (int): Tile overlap in input pixels. Default: 16.
+        device (str): ``'cpu'`` or ``'gpu'``. Default: 'cpu'.
+    """
+    model: str
+    backend: str = 'auto'
+    precision: str = 'fp32'
+    tile: Optional[int] = None
+    overlap: int = 16
+    device: str = 'cpu'
+
+    def describe(self) -> dict:
+        return {'kind': 'named', **asdict(self)}
+
+    def check(self) -> None:
+        from ..zoo import registry
+        from .pretrained import ensure_weights, exported_model_dir
+
+        entry = registry.get(self.model)
+        if entry.task not in ('sr', 'restore'):
+            raise ValueError(f"--model {self.model}: a {entry.task!r} model; videos run "
+                             f"through 'sr', 'restore' and 'vsr' models")
+        if self.backend == 'dygraph':
+            ensure_weights(entry)
+        else:
+            exported_model_dir(self.model)
+
+    def build(self, threads: Optional[int] = None) -> _NamedProcessor:
+        from .pretrained import PretrainedRunner
+
+        return _NamedProcessor(PretrainedRunner.create(
+            self.model, self.backend, self.precision, self.tile, self.overlap, threads,
+            device=self.device, progress=False))
 
 
 class _StylizeProcessor:

@@ -69,6 +69,11 @@ def _model_export(args):
             raise ValueError(f"{flag} and --model do not go together (a named model brings "
                              f"its own config and weights)")
     entry = registry.get(args.model)
+    if entry.task == 'vsr':
+        raise ValueError(f"--model {args.model}: video SR models are not exported (their "
+                         f"flow warping and deformable convolutions do not convert to ONNX; "
+                         f"docs/video.md, 'Export'); `paddlegan infer --model {args.model}` "
+                         f"runs them")
     weights = ensure_weights(entry)
     formats = parse_formats(args.format)
     if entry.extra.get('pipeline') == 'lapstyle':

@@ -4,12 +4,17 @@
         [--gt hr/] [--tile 256 --tile-overlap 16] [--device cpu|gpu] [--overwrite] \
         [--backend auto|paddle|onnxruntime|openvino] [--precision fp32|bf16]
     paddlegan infer --model realsr-df2k-jpeg --input photos/ --output sr/
+    paddlegan infer --model pp-msvsr-reds --input clip.mp4 --output clip_x4.mp4 \
+        [--window 16 --window-overlap 2] [--tile 128]
 
 ``--model NAME`` runs a named pretrained model (``paddlegan list --models``):
 its weights are fetched once into ppgan's cache, exported once into
 ``~/.cache/ppgan_ext/models/`` and run with the pre/post-processing of its
 reference predictor (:mod:`ppgan_ext.apps.pretrained`), tiled for SR models;
-``--backend dygraph`` runs Paddle's dynamic graph instead.
+``--backend dygraph`` runs Paddle's dynamic graph instead. On a video, image
+models run frame by frame and video SR models (``vsr`` in ``paddlegan list
+--models``; dynamic graph) run several frames per call (see
+:mod:`ppgan_ext.apps.vsr`).
 
 The backend defaults to the fastest one installed for the folder (OpenVINO
 when the folder has an ONNX graph, see :mod:`ppgan_ext.deploy.backends`);
@@ -67,7 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help='PSNR/SSIM on the Y channel of YCbCr')
     parser.add_argument('--no-onednn', action='store_true',
                         help='Paddle Inference on CPU without oneDNN (implies --backend paddle)')
-    add_video_arguments(parser)
+    add_video_arguments(parser, vsr=True)
     return parser
 
 
@@ -95,14 +100,35 @@ def _run_model(args, progress) -> int:
     return 0
 
 
+def _named_video_spec(args):
+    """The processor spec of ``--model NAME`` on a video: a video SR model or an image one."""
+    from ..zoo import registry
+
+    if args.model_dir is not None:
+        raise ValueError("--model-dir and --model do not go together")
+    entry = registry.get(args.model)
+    if entry.task == 'vsr':
+        from ..apps.vsr import VSRFrames
+
+        if args.backend not in ('auto', 'dygraph') or args.precision != 'fp32':
+            raise ValueError(f"--model {args.model}: video SR models run on Paddle's dynamic "
+                             f"graph in fp32 (--backend dygraph), not --backend {args.backend} "
+                             f"--precision {args.precision}")
+        return VSRFrames(args.model, window=args.window, overlap=args.window_overlap,
+                         tile=args.tile or 0, tile_overlap=args.tile_overlap,
+                         device=args.device)
+    from ..apps.video import NamedFrames
+
+    return NamedFrames(args.model, backend=args.backend, precision=args.precision,
+                       tile=args.tile, overlap=args.tile_overlap, device=args.device)
+
+
 def run(args) -> int:
     args.device = resolve_device(args.device)
     if is_video(args.input):   # a video file: frames through the model, sound kept
         from ..apps.video import SRFrames
         if args.model is not None:
-            raise ValueError("--model runs on images; for a video, export it first "
-                             "(`paddlegan export --model NAME --output-dir DIR`) and give "
-                             "--model-dir DIR")
+            return run_video_job(args, args.input, _named_video_spec(args), suffix='_out')
         return run_video_job(args, args.input, SRFrames(
             args.model_dir, backend=args.backend, precision=args.precision,
             tile=args.tile or 0,

@@ -21,7 +21,8 @@ def is_video(path: str) -> bool:
     return os.path.isfile(path) and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS
 
 
-def add_video_arguments(parser: argparse.ArgumentParser, stylize: bool = False) -> None:
+def add_video_arguments(parser: argparse.ArgumentParser, stylize: bool = False,
+                        vsr: bool = False) -> None:
     """Add the ``video input`` option group."""
     group = parser.add_argument_group(
         'video input (' + ', '.join(VIDEO_EXTENSIONS) + '; audio copied unchanged)')
@@ -37,6 +38,16 @@ def add_video_arguments(parser: argparse.ArgumentParser, stylize: bool = False) 
                        help=f'libx264 preset (default: {DEFAULT_PRESET})')
     group.add_argument('--codec', default=None,
                        help='video encoder (default: libx264 if the av wheel has it, else mpeg4)')
+    if vsr:
+        from ..apps.vsr import DEFAULT_OVERLAP, DEFAULT_WINDOW
+
+        group.add_argument('--window', type=int, default=DEFAULT_WINDOW, metavar='FRAMES',
+                           help='recurrent video SR models (--model of task vsr): frames per '
+                                f'net call, 0 = the whole clip (default: {DEFAULT_WINDOW})')
+        group.add_argument('--window-overlap', type=int, default=DEFAULT_OVERLAP,
+                           metavar='FRAMES',
+                           help='context frames run on each side of a window and not kept '
+                                f'(default: {DEFAULT_OVERLAP})')
     if stylize:
         group.add_argument('--temporal', type=float, default=0.75, metavar='W',
                            help='blend weight of the previous output warped along the motion '
@@ -55,6 +66,13 @@ def run_video_job(args, source: str, spec, suffix: str) -> int:
         probe(source)   # a bad input is still reported
         print(f'kept existing {output} (use --overwrite to redo)')
         return 0
+    cores = os.cpu_count() or 1
+    if args.workers > 1 and cores // args.workers < 2:
+        import sys
+        print(f'note: --workers {args.workers} on {cores} core(s) gives each worker '
+              f'{max(1, cores // args.workers)} thread(s); one process already keeps the cores '
+              f'busy, so this is usually slower than --workers 1 (docs/video.md, Speed)',
+              file=sys.stderr)
     result = run_video(source, output, spec, chunk=args.chunk, workers=args.workers,
                        resume=args.resume, codec=args.codec, crf=args.crf, preset=args.preset,
                        threads=getattr(args, 'threads', None))

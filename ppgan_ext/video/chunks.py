@@ -18,7 +18,11 @@ Processors: a *spec* is a small picklable object with ``describe() -> dict``
 is called as ``processor(rgb) -> rgb`` on ``(H, W, 3)`` uint8 frames in order,
 has ``reset()`` (called before each chunk) and ``warmup`` (frames before a
 chunk's first one that are run, not written, so a processor with memory of
-past frames starts the chunk in the state it would have had).
+past frames starts the chunk in the state it would have had). A sequence
+processor (video SR nets that look at past and future frames) has instead
+``context`` (frames read on both sides of the chunk) and
+``stream(frames, start, stop, total)``, which takes ``(index, rgb)`` pairs
+and yields ``(index, rgb)`` for the chunk's frames ``[start, stop)``.
 """
 import json
 import os
@@ -82,11 +86,13 @@ def _segment_name(index: int) -> str:
 # one processor per worker process, built on its first chunk
 _BUILT: Dict[str, object] = {}
 _QUEUE = None
+_WORKER_THREADS = None   # in a worker process: its share of the cores (model and decoder)
 
 
 def _init_worker(queue, threads: int) -> None:
-    global _QUEUE
+    global _QUEUE, _WORKER_THREADS
     _QUEUE = queue
+    _WORKER_THREADS = threads
     # before Paddle / OpenMP load in this process: share the cores between the workers
     for name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
         os.environ.setdefault(name, str(threads))
@@ -113,17 +119,26 @@ def run_chunk(spec, info: VideoInfo, start: int, stop: int, segment: str, encode
 
     processor = _processor(spec, threads)
     processor.reset()
-    first = max(0, start - int(getattr(processor, 'warmup', 0)))
     tick = tick or (lambda n: _QUEUE.put(n) if _QUEUE is not None else None)
     written = 0
+    if hasattr(processor, 'stream'):   # sequence models: frames around the chunk as context
+        context = int(processor.context)
+        frames = read_frames(info, max(0, start - context), min(info.frames, stop + context),
+                             _WORKER_THREADS)
+        outputs = processor.stream(frames, start, stop, info.frames)
+    else:
+        first = max(0, start - int(getattr(processor, 'warmup', 0)))
+        outputs = ((index, processor(rgb))
+                   for index, rgb in read_frames(info, first, stop, _WORKER_THREADS))
 
     def write(tmp: str) -> None:
         nonlocal written
+        # the encoder keeps its own threads: x264's output depends on its thread count, and
+        # the video must be the same whatever --workers
         writer = SegmentWriter(tmp, info.time_base, info.rate, **encoder)
         try:
             pending = 0
-            for index, rgb in read_frames(info, first, stop):
-                out = processor(rgb)
+            for index, out in outputs:
                 if index < start:
                     continue
                 writer.write(out, info.pts[index])

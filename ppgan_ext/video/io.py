@@ -204,8 +204,8 @@ def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(rgb, rotation // 90))
 
 
-def read_frames(info: VideoInfo, start: int = 0, stop: Optional[int] = None
-                ) -> Iterator[Tuple[int, np.ndarray]]:
+def read_frames(info: VideoInfo, start: int = 0, stop: Optional[int] = None,
+                threads: Optional[int] = None) -> Iterator[Tuple[int, np.ndarray]]:
     """Decode frames ``start <= index < stop`` of ``info.path`` as ``(index, RGB uint8)``.
 
     Seeks to the keyframe at or before ``start`` and decodes from there, so a
@@ -226,6 +226,8 @@ def read_frames(info: VideoInfo, start: int = 0, stop: Optional[int] = None
     try:
         stream = container.streams.video[0]
         stream.thread_type = 'AUTO'
+        if threads:   # decoder threads (default: FFmpeg's choice, all cores)
+            stream.thread_count = int(threads)
         first_pts, expect = info.pts[start], start
         if start > 0:
             container.seek(first_pts, stream=stream, backward=True, any_frame=False)
@@ -282,8 +284,10 @@ class SegmentWriter:
     """
 
     def __init__(self, path: str, time_base: Fraction, rate: Fraction, codec: Optional[str] = None,
-                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET):
+                 crf: int = DEFAULT_CRF, preset: str = DEFAULT_PRESET,
+                 threads: Optional[int] = None):
         self.path = path
+        self.threads = threads
         self.time_base = Fraction(time_base)
         self.rate = Fraction(rate)
         self.codec = pick_encoder(codec)
@@ -310,6 +314,8 @@ class SegmentWriter:
                              f"({width}x{height})")
         stream.codec_context.time_base = self.time_base
         stream.codec_context.max_b_frames = 0
+        if self.threads:   # a worker's share of the cores (the encoder's default: all of them)
+            stream.codec_context.thread_count = int(self.threads)
         stream.time_base = self.time_base
         self._stream = stream
 

@@ -104,3 +104,51 @@ for _style, (_const, _images) in LAPSTYLE_STYLES.items():
         size_bytes=83_600_000,
         extra={'pipeline': 'lapstyle', 'style': _style, 'style_images': _images,
                'size': 512}))
+
+# Video super-resolution (``recurrent_vsr_predictor.py``, ``edvr_predictor.py``). The
+# published files hold ``{'generator': state dict}``, flow network (SPyNet) and IconVSR's
+# EDVR-M feature extractor included: the generators' constructors also fetch those
+# sub-nets' weights (spynet.pdparams, ...), which loading the whole file overwrites, so
+# ppgan-ext builds them without that download (:func:`ppgan_ext.apps.pretrained.load_generator`).
+_RECURRENT = 'recurrent_vsr_predictor.py'
+_MSVSR_L = {'name': 'MSVSR', 'mid_channels': 64, 'num_init_blocks': 5, 'num_blocks': 7,
+            'num_reconstruction_blocks': 5, 'only_last': False, 'use_tiny_spynet': False,
+            'deform_groups': 8, 'aux_reconstruction_blocks': 2}
+# name -> (arch, URL file, URL constant, predictor, float32 parameter bytes)
+_VSR = {
+    'basicvsr-reds': ({'name': 'BasicVSRNet', 'mid_channels': 64, 'num_blocks': 30},
+                      'BasicVSR_reds_x4.pdparams', 'BasicVSR_WEIGHT_URL',
+                      'BasicVSRPredictor', 25_165_268),
+    'iconvsr-reds': ({'name': 'IconVSR', 'mid_channels': 64, 'num_blocks': 30, 'padding': 2,
+                      'keyframe_stride': 5},
+                     'IconVSR_reds_x4.pdparams', 'IconVSR_WEIGHT_URL', 'IconVSRPredictor',
+                     34_779_988),
+    'basicvsr++-reds': ({'name': 'BasicVSRPlusPlus', 'mid_channels': 64, 'num_blocks': 7},
+                        'BasicVSR%2B%2B_reds_x4.pdparams', 'BasicVSR_PP_WEIGHT_URL',
+                        'BasiVSRPlusPlusPredictor', 29_291_732),
+    'pp-msvsr-reds': ({'name': 'MSVSR'}, 'PP-MSVSR_reds_x4.pdparams', 'PP_MSVSR_WEIGHT_URL',
+                      'PPMSVSRPredictor', 5_814_452),
+    'pp-msvsr-vimeo90k-bd': ({'name': 'MSVSR'}, 'PP-MSVSR_vimeo90k_x4.pdparams',
+                             'PP_MSVSR_BD_WEIGHT_URL', 'PPMSVSRPredictor', 5_814_452),
+    'pp-msvsr-l-reds': (_MSVSR_L, 'PP-MSVSR-L_reds_x4.pdparams', 'PP_MSVSR_L_WEIGHT_URL',
+                        'PPMSVSRLargePredictor', 29_668_812),
+}
+for _name, (_arch, _file, _const, _predictor, _size) in _VSR.items():
+    register(ModelEntry(
+        name=_name, task='vsr', arch=_arch,
+        weights=UrlWeights(f'{_BCE}models/{_file}', state_key='generator'),
+        licence=_LICENCE,
+        origin=_APPS + f'{_RECURRENT} ({_const}, {_predictor})',
+        reference=f'ppgan.apps.{_predictor}', scale=4, size_bytes=_size,
+        # IconVSR's EDVR-M refill reads 5 frames: shorter windows crash it
+        extra={'pipeline': 'recurrent', 'frames': 10, 'min_size': 64,
+               'min_frames': 5 if _arch['name'] == 'IconVSR' else 2}))
+
+register(ModelEntry(
+    name='edvr-l-reds', task='vsr',
+    arch={'name': 'EDVRNet', 'nf': 128, 'back_RBs': 40},
+    weights=UrlWeights(_BCE + 'models/EDVR_L_w_tsa_SRx4.pdparams', state_key='generator'),
+    licence=_LICENCE,
+    origin=_APPS + 'edvr_predictor.py (EDVR_WEIGHT_URL, EDVRNet(nf=128, back_RBs=40))',
+    reference='ppgan.apps.EDVRPredictor', scale=4, size_bytes=82_535_308, pad_multiple=4,
+    extra={'pipeline': 'edvr', 'frames': 5}))
