@@ -6,6 +6,9 @@ process with one math thread, for:
 * the demo's from-scratch ``TransposeSRResNet`` (32 features, 4 blocks);
 * ``SRVGGNetCompact`` (realesr-animevideov3 x4: 64 features, 16 convs at the
   input's resolution, 0.6 M parameters);
+* the same ``SRVGGNetCompact`` with Paddle's own ``nn.Conv2D`` / ``nn.PReLU``
+  forward in training (the net uses :mod:`ppgan_ext.models.layers`: same
+  numbers, faster kernels);
 * ppgan's ``RRDBNet(3, 3, 64, 23)`` (Real-ESRGAN x4plus, 16.7 M parameters),
   all of it trained, and with the first ``--frozen`` RRDBs frozen
   (``stop_gradient``: no weight gradients there; their forward remains).
@@ -18,7 +21,7 @@ fine-tuning. Weights are random: the cost of a step does not depend on them.
 Usage::
 
     python bench/finetune_cost.py               # batch 4 of 64x64 crops (16x16 input)
-    python bench/finetune_cost.py --lr-size 24 --batch 8
+    python bench/finetune_cost.py --lr-size 24 --batch 4 --only SRVGG   # a demo process
 """
 import argparse
 import os
@@ -40,6 +43,21 @@ def cpu_name() -> str:
             f"{'yes' if 'avx512_bf16' in flags else 'no'}")
 
 
+def with_paddle_layers(net):
+    """``net`` with its ppgan_ext.models.layers running Paddle's own forward in training."""
+    import types
+
+    import paddle.nn as nn
+
+    from ppgan_ext.models import layers
+
+    for sub in net.sublayers():
+        for ours, theirs in ((layers.Conv2D, nn.Conv2D), (layers.PReLU, nn.PReLU)):
+            if isinstance(sub, ours):
+                sub.forward = types.MethodType(theirs.forward, sub)
+    return net
+
+
 def nets(frozen: int):
     import ppgan_ext  # noqa: F401
     from ppgan.models.generators.rrdb_net import RRDBNet
@@ -57,6 +75,7 @@ def nets(frozen: int):
     rrdb_frozen.conv_first.bias.stop_gradient = True
     return {'TransposeSRResNet 32x4 (from scratch)': demo,
             'SRVGGNetCompact (animevideov3)': SRVGGNetCompact(),
+            "SRVGGNetCompact, Paddle's nn layers": with_paddle_layers(SRVGGNetCompact()),
             'RRDBNet 23 blocks (x4plus)': RRDBNet(3, 3, 64, 23),
             f'RRDBNet, first {frozen} blocks frozen': rrdb_frozen}
 
@@ -76,6 +95,7 @@ def main(argv=None) -> int:
     p.add_argument('--lr-size', type=int, default=16, help='input crop side (x4 output)')
     p.add_argument('--rounds', type=int, default=3)
     p.add_argument('--frozen', type=int, default=20)
+    p.add_argument('--only', default='', help='only the nets whose name contains this')
     p.add_argument('--budget', type=float, default=300.0, help='seconds of fine-tuning')
     args = p.parse_args(argv)
     os.environ.setdefault('OMP_NUM_THREADS', '1')
@@ -87,6 +107,8 @@ def main(argv=None) -> int:
     y = paddle.rand([args.batch, 3, 4 * args.lr_size, 4 * args.lr_size])
     runs = {}
     for name, net in nets(args.frozen).items():
+        if args.only not in name:
+            continue
         net.train()
         params = [q for q in net.parameters() if not q.stop_gradient]
         opt = paddle.optimizer.Adam(1e-4, parameters=params)
@@ -97,7 +119,7 @@ def main(argv=None) -> int:
             times.append(step_time(net, opt, x, y))
     print(f'CPU: {cpu_name()}; Paddle {paddle.__version__}, 1 thread, batch {args.batch} of '
           f'{args.lr_size}x{args.lr_size} inputs, median of {args.rounds}')
-    print('| net | trained parameters | s per step | x from-scratch step | steps in '
+    print('| net | trained parameters | s per step | x first row | steps in '
           f'{args.budget:.0f} s |')
     print('|---|---|---|---|---|')
     base = None
