@@ -333,3 +333,29 @@ def test_model_without_sidecar_is_probed(model, data, tmp_path):
                  '--output', str(tmp_path / 'o')]) == 0
     expected = to_png_pixels(dygraph_run(model['net'], rgb_input(lq)))
     assert np.abs(cv2.imread(str(tmp_path / 'o' / 'coffee.png')).astype(int) - expected).max() <= 1
+
+
+def test_tta_writes_the_mean_of_the_eight_transformed_dygraph_outputs(model, photos, tmp_path,
+                                                                       capsys):
+    from ppgan_ext.cli import main
+    from ppgan_ext.image_io import read_input
+
+    path = str(tmp_path / 'lq.png')
+    cv2.imwrite(path, photos['coffee'][:30, :41])   # not square: the transposed runs differ
+    assert main(['infer', '--model_dir', model['dir'], '--input', path,
+                 '--output', str(tmp_path / 'tta'), '--tta']) == 0
+    assert 'self-ensemble x8' in capsys.readouterr().out
+    image = read_input(path)[None]
+    expected = np.zeros((3, 120, 164), np.float64)
+    for k in range(4):   # rotations by k * 90 degrees, with and without a flip
+        for flip in (False, True):
+            x = np.rot90(image[..., ::-1] if flip else image, k, axes=(2, 3))
+            y = np.rot90(dygraph_run(model['net'], np.ascontiguousarray(x)), -k, axes=(2, 3))
+            expected += (y[..., ::-1] if flip else y)[0] / 8
+    written = cv2.imread(str(tmp_path / 'tta' / 'lq.png')).astype(int)
+    assert np.abs(written - to_png_pixels(expected[None])).max() <= 1
+    plain = to_png_pixels(dygraph_run(model['net'], image))
+    assert np.abs(written - plain).max() > 2   # the ensemble changed the output
+    assert main(['infer', '--model', 'realesr-animevideov3-x4', '--input', path, '--output',
+                 str(tmp_path / 'x'), '--tta']) == 2
+    assert '--tta runs an exported --model_dir' in capsys.readouterr().err

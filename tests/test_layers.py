@@ -85,6 +85,7 @@ def _op_names(layer):
     (layers.Conv2D, nn.Conv2D, (4, 6, 3)),
     (layers.Conv2DTranspose, nn.Conv2DTranspose, (4, 5, 4)),
     (layers.PReLU, nn.PReLU, ()),
+    (layers.PReLU, nn.PReLU, (4,)),
 ])
 def test_eval_mode_traces_paddles_own_graph(ours_cls, paddle_cls, args):
     """Exports see Paddle's ops (Paddle Inference fuses bias and PReLU into the conv)."""

@@ -15,6 +15,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 import numpy as np
 
 from ..image_io import read_input, read_uint8_rgb, write_png
+from ..self_ensemble import self_ensemble
 from ..tiling import DEFAULT_OVERLAP, tiled_apply, to_uint8_hwc
 from ..utils import IMG_EXTENSIONS, missing_path_message, plan_png_outputs, remove_stale_temp_files
 from ..deploy.backends import create_predictor
@@ -79,7 +80,7 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
           overlap: int = DEFAULT_OVERLAP, device: str = 'cpu', overwrite: bool = False,
           threads: Optional[int] = None, crop_border: Optional[int] = None,
           y_channel: bool = False, onednn: bool = True, backend: Optional[str] = None,
-          precision: str = 'fp32',
+          precision: str = 'fp32', tta: bool = False,
           progress: Optional[Callable[[Iterable], Iterable]] = None) -> InferResult:
     """Super-resolve an image or a folder with an exported model; score against GT if given.
 
@@ -104,6 +105,9 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
             (:func:`ppgan_ext.deploy.backends.choose_backend`). Default: None.
         precision (str): ``'fp32'`` or ``'bf16'`` (OpenVINO on a CPU with
             native bf16). Default: 'fp32'.
+        tta (bool): Test-time self-ensemble: each image (or tile) runs in its
+            8 flips / rotations and the outputs are averaged
+            (:mod:`ppgan_ext.self_ensemble`; 8x the time). Default: False.
         progress (callable, optional): Wraps the work list (e.g. ``tqdm``).
 
     Returns:
@@ -131,6 +135,7 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
     predictor = create_predictor(info, backend, precision, device, threads, **options)
     result = InferResult(deleted_passes=list(predictor.deleted_passes), scale=int(info.scale),
                          backend=predictor.backend, precision=predictor.precision)
+    net = self_ensemble(predictor) if tta else predictor
     border = result.scale if crop_border is None else crop_border
     if gt is not None and os.path.isfile(gt) and len(plan) > 1:
         raise ValueError(f"--gt {gt} is one file but --input holds {len(plan)} images; "
@@ -145,7 +150,7 @@ def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, ti
                 low, high = info.value_range
                 if (low, high) != (0.0, 1.0):
                     image = image * (high - low) + low
-                out = tiled_apply(predictor, image, result.scale, tile, overlap,
+                out = tiled_apply(net, image, result.scale, tile, overlap,
                                   info.out_channels)
                 if (low, high) != (0.0, 1.0):
                     out = (out - low) / (high - low)

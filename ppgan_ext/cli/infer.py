@@ -2,7 +2,7 @@
 
     paddlegan infer --model-dir inference_model/demo_x4 --input photos/ --output sr/ \
         [--gt hr/] [--tile 256 --tile-overlap 16] [--device cpu|gpu] [--overwrite] \
-        [--backend auto|paddle|onnxruntime|openvino] [--precision fp32|bf16]
+        [--backend auto|paddle|onnxruntime|openvino] [--precision fp32|bf16] [--tta]
     paddlegan infer --model realsr-df2k-jpeg --input photos/ --output sr/
     paddlegan infer --model pp-msvsr-reds --input clip.mp4 --output clip_x4.mp4 \
         [--window 16 --window-overlap 2] [--tile 128]
@@ -24,10 +24,13 @@ refused elsewhere.
 
 Writes one PNG per input (same relative path, ``.png``), atomically; outputs
 that already exist are kept unless ``--overwrite``. With ``--gt`` it prints a
-PSNR/SSIM table (ppgan's PSNR/SSIM, computed without Paddle, border of ``scale`` pixels cropped) and
-writes ``OUTPUT/metrics.csv``. ``--tile N`` processes N x N input tiles that
-overlap by ``--tile-overlap`` pixels and blends them, so the memory needed no
-longer grows with the image's activations.
+PSNR/SSIM table (ppgan's PSNR/SSIM computed without Paddle, border of ``scale``
+pixels cropped) and writes ``OUTPUT/metrics.csv``. ``--tile N`` processes N x N
+input tiles that overlap by ``--tile-overlap`` pixels and blends them, so the
+memory needed no longer grows with the image's activations. ``--tta`` averages
+the model's outputs over the 8 flips / rotations of each input (test-time
+self-ensemble, :mod:`ppgan_ext.self_ensemble`): 8x the time for a small, steady
+gain (docs/restoration.md).
 """
 import argparse
 import os
@@ -72,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help='PSNR/SSIM on the Y channel of YCbCr')
     parser.add_argument('--no-onednn', action='store_true',
                         help='Paddle Inference on CPU without oneDNN (implies --backend paddle)')
+    parser.add_argument('--tta', action='store_true',
+                        help='test-time self-ensemble: average the outputs of the 8 flips / '
+                             'rotations of each input (8x the time; --model-dir images only)')
     add_video_arguments(parser, vsr=True)
     return parser
 
@@ -125,6 +131,9 @@ def _named_video_spec(args):
 
 def run(args) -> int:
     args.device = resolve_device(args.device)
+    if args.tta and (args.model is not None or is_video(args.input)):
+        raise ValueError('--tta runs an exported --model-dir on images, not --model NAME '
+                         'or a video')
     if is_video(args.input):   # a video file: frames through the model, sound kept
         from ..apps.video import SRFrames
         if args.model is not None:
@@ -161,9 +170,11 @@ def run(args) -> int:
                    overlap=args.tile_overlap, device=args.device, overwrite=args.overwrite,
                    threads=args.threads, crop_border=args.crop_border,
                    y_channel=args.test_y_channel, onednn=not args.no_onednn,
-                   backend=args.backend, precision=args.precision, progress=progress)
+                   backend=args.backend, precision=args.precision, tta=args.tta,
+                   progress=progress)
     lines = summarize(result, args.output)
-    print(f"backend: {result.backend}, precision: {result.precision}")
+    print(f"backend: {result.backend}, precision: {result.precision}"
+          + (', self-ensemble x8 (--tta)' if args.tta else ''))
     if result.rows:
         csv_path = os.path.join(args.output, 'metrics.csv')
         write_metrics_csv(csv_path, result.rows)

@@ -8,9 +8,9 @@ CPU kernels:
   the elementwise kernel's slow broadcast path (forward and backward about 4x
   slower than the same add with a ``[C, 1, 1]`` bias). In training the bias is
   added as ``[C, 1, 1]``.
-* ``prelu``'s backward with one shared slope is slow; in training the
-  single-slope PReLU is computed as ``relu(x) - a * relu(-x)`` (identical
-  values and gradients).
+* ``prelu``'s backward is slow; in training PReLU is computed as
+  ``relu(x) - a * relu(-x)`` (identical values and gradients), with a
+  per-channel slope reshaped to ``[C, 1, 1]`` (NCHW).
 
 In eval mode every layer runs Paddle's own forward, so exported graphs are
 exactly those of Paddle's layers (Paddle Inference's oneDNN passes fuse the
@@ -19,7 +19,9 @@ break that fusion and make Paddle Inference 2-3x slower).
 
 One training step of the ``make demo`` net (32 features, 4 blocks, batch 8 of
 96x96 crops) is about 1.8x faster on 2 cores (``bench/upsampler.py`` and the
-demo use these layers through ``TransposeSRResNet``).
+demo use these layers through ``TransposeSRResNet``); one step of
+``SRVGGNetCompact`` (64 features, 16 convs, per-channel PReLU; the demo's
+fine-tuning) about 1.2x (``bench/finetune_cost.py --layers``).
 """
 import paddle.nn as nn
 import paddle.nn.functional as F
@@ -68,9 +70,16 @@ class Conv2DTranspose(nn.Conv2DTranspose):
 
 
 class PReLU(nn.PReLU):
-    """``nn.PReLU``; a single shared slope trains as ``relu(x) - a * relu(-x)``."""
+    """``nn.PReLU`` that trains as ``relu(x) - a * relu(-x)``.
+
+    One shared slope, or one per channel with ``data_format='NCHW'`` (the slope
+    broadcast as ``[C, 1, 1]``); other layouts use Paddle's ``prelu``.
+    """
 
     def forward(self, x):
-        if self.training and self._num_parameters == 1:
-            return F.relu(x) - self._weight * F.relu(-x)
+        if self.training:
+            if self._num_parameters == 1:
+                return F.relu(x) - self._weight * F.relu(-x)
+            if self._data_format == 'NCHW' and x.ndim == 4:
+                return F.relu(x) - self._weight.reshape([-1, 1, 1]) * F.relu(-x)
         return super().forward(x)
