@@ -1,10 +1,13 @@
-"""Helpers shared by the tests that run tools/main.py for real."""
+"""Helpers shared by the tests: running tools/main.py for real, serving files on 127.0.0.1."""
+import contextlib
 import glob
+import http.server
 import os
 import re
 import subprocess
 import sys
-from typing import Dict, List, Sequence
+import threading
+from typing import Dict, Iterator, List, Sequence, Tuple
 
 import cv2
 
@@ -21,6 +24,24 @@ def load_script(relpath: str, name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(root: str) -> Iterator[Tuple[str, str]]:
+    """An HTTP server on 127.0.0.1 serving ``root``: yields (root, base URL)."""
+    handler = lambda *a, **k: _QuietFiles(*a, directory=str(root), **k)   # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield root, f'http://127.0.0.1:{httpd.server_address[1]}'
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
 
 
 def env(**extra) -> Dict[str, str]:

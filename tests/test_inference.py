@@ -358,4 +358,4 @@ def test_tta_writes_the_mean_of_the_eight_transformed_dygraph_outputs(model, pho
     assert np.abs(written - plain).max() > 2   # the ensemble changed the output
     assert main(['infer', '--model', 'realesr-animevideov3-x4', '--input', path, '--output',
                  str(tmp_path / 'x'), '--tta']) == 2
-    assert '--tta runs an exported --model_dir' in capsys.readouterr().err
+    assert '--tta runs an exported --model-dir' in capsys.readouterr().err

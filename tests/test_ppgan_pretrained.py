@@ -11,14 +11,13 @@ pixel values within one grey level, none more than 3 apart.
 
 The weight files are fetched by name from an HTTP server on 127.0.0.1.
 """
-import http.server
 import os
-import threading
 
 import cv2
 import numpy as np
 import paddle
 import pytest
+from _helpers import serve_folder
 
 from ppgan_ext.apps.pretrained import PretrainedRunner
 from ppgan_ext.sample_data import sample_image
@@ -111,21 +110,11 @@ def _weights(name, path, probe):
     return path
 
 
-class _Files(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope='module')
 def served(tmp_path_factory):
     """An HTTP server on 127.0.0.1 serving a folder: (folder, base URL)."""
-    root = tmp_path_factory.mktemp('www')
-    handler = lambda *a, **k: _Files(*a, directory=str(root), **k)   # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield root, f'http://127.0.0.1:{httpd.server_address[1]}'
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_folder(tmp_path_factory.mktemp('www')) as served:
+        yield served
 
 
 @pytest.fixture(scope='module')

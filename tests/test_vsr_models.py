@@ -21,16 +21,15 @@ channels/blocks), so the whole file takes seconds, not minutes; one model
 Nothing leaves the machine: sockets to anything but 127.0.0.1 are refused.
 """
 import dataclasses
-import http.server
 import os
 import socket
-import threading
 from urllib.parse import unquote
 
 import cv2
 import numpy as np
 import paddle
 import pytest
+from _helpers import serve_folder
 
 from ppgan_ext.apps.pretrained import without_constructor_downloads
 from ppgan_ext.apps.vsr import VSRModel, neighbour_indices, plan_windows
@@ -73,20 +72,10 @@ def _local_only(monkeypatch):
     monkeypatch.setattr(socket, 'create_connection', create_connection)
 
 
-class _Files(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture(scope='module')
 def served(tmp_path_factory):
-    root = tmp_path_factory.mktemp('www')
-    handler = lambda *a, **k: _Files(*a, directory=str(root), **k)   # noqa: E731
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield root, f'http://127.0.0.1:{httpd.server_address[1]}'
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_folder(tmp_path_factory.mktemp('www')) as served:
+        yield served
 
 
 @pytest.fixture
