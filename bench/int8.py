@@ -186,11 +186,11 @@ def perf_counters(model_dir: str, inputs, threads: int, work: str, repeat: int =
     quantize/convert, the bilinear residual (``Interpolate`` + the add that
     takes it) and the rest.
     """
-    from ppgan_ext.deploy.backends.openvino import _openvino
+    from ppgan_ext.deploy.backends.openvino import openvino_module
     from ppgan_ext.deploy.model_dir import read_model_dir
     from ppgan_ext.deploy.quantize import calibration_inputs, nncf_quantize
 
-    ov = _openvino()
+    ov = openvino_module()
     info = read_model_dir(model_dir)
     q_file = os.path.join(work, 'profile.int8.onnx')
     nncf_quantize(info.onnx_file, [i['name'] for i in info.inputs], calibration_inputs(info),
