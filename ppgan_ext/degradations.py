@@ -256,6 +256,21 @@ def mod_crop(img: np.ndarray, scale: int) -> np.ndarray:
     return img[:h - h % scale, :w - w % scale]
 
 
+def crop_gt_to_output(gt: np.ndarray, out_shape: Tuple[int, ...], scale: int) -> np.ndarray:
+    """The ground truth cropped as ``paddlegan degrade --scale`` crops its input.
+
+    ``degrade`` cuts the bottom/right rows and columns that do not fill a
+    whole low-resolution pixel (:func:`mod_crop`), so
+    the upscaled output is up to ``scale - 1`` pixels smaller than the
+    original photo; that same crop of the ground truth is returned. Any other
+    size difference is left for the metrics to report.
+    """
+    h, w = gt.shape[:2]
+    if scale > 1 and (h - h % scale, w - w % scale) == tuple(out_shape[:2]):
+        return gt[:out_shape[0], :out_shape[1]]
+    return gt
+
+
 # --------------------------------------------------------------------------- pipeline
 
 def draw_params(rng: np.random.Generator, prob: RangeOrValue,

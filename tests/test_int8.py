@@ -131,3 +131,33 @@ def test_reexport_drops_the_int8_graph(trained, tmp_path, capsys):
     info = read_model_dir(model_dir)
     assert info.int8_file is None and info.sidecar.int8 is None
     assert not [n for n in os.listdir(model_dir) if n.endswith('.int8.onnx')]
+
+
+def test_quantize_heldout_from_degrade_crops_the_ground_truth(trained, tmp_path, capsys):
+    """Held-out inputs made by `paddlegan degrade --scale 2` from odd-sized photos: the ground
+    truth is cropped as degrade cropped it, instead of a size error."""
+    import shutil
+
+    from ppgan_ext.sample_data import sample_image
+
+    root, run, model_dir = trained
+    folder = str(tmp_path / 'model')
+    shutil.copytree(model_dir, folder)
+    with open(os.path.join(folder, SIDECAR_NAME)) as f:
+        sidecar = json.load(f)
+    sidecar.pop('int8', None)
+    with open(os.path.join(folder, SIDECAR_NAME), 'w') as f:
+        json.dump(sidecar, f)
+    gt, lq = tmp_path / 'gt', tmp_path / 'lq'
+    gt.mkdir()
+    for name in ('chelsea', 'rocket'):
+        photo = cv2.resize(sample_image(name), (97, 65), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(gt / f'{name}.png'), cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    assert main(['degrade', str(gt), str(lq), '--scale', '2', '--prob', '0.05',
+                 '--blur', '3']) == 0
+    assert cv2.imread(str(lq / 'chelsea.png')).shape == (32, 48, 3)
+    capsys.readouterr()
+    assert main(['quantize', '--model-dir', folder, '--heldout', str(lq), '--heldout-gt',
+                 str(gt), '--margin', '5']) == 0, capsys.readouterr().err
+    record = read_model_dir(folder).sidecar.int8
+    assert record['heldout'] == str(lq) and record['psnr_fp32_db'] > 20.0

@@ -14,6 +14,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
+from ..degradations import crop_gt_to_output
 from ..image_io import read_input, read_uint8_rgb, write_png
 from ..self_ensemble import self_ensemble
 from ..tiling import DEFAULT_OVERLAP, tiled_apply, to_uint8_hwc
@@ -59,21 +60,6 @@ def find_gt(gt: str, source: str, input_root: str) -> Optional[str]:
             if os.path.isfile(candidate):
                 return candidate
     return None
-
-
-def crop_gt_to_output(gt: np.ndarray, out_shape: Tuple[int, ...], scale: int) -> np.ndarray:
-    """The ground truth cropped as ``paddlegan degrade --scale`` crops its input.
-
-    ``degrade`` cuts the bottom/right rows and columns that do not fill a
-    whole low-resolution pixel (:func:`ppgan_ext.degradations.mod_crop`), so
-    the upscaled output is up to ``scale - 1`` pixels smaller than the
-    original photo; that same crop of the ground truth is returned. Any other
-    size difference is left for the metrics to report.
-    """
-    h, w = gt.shape[:2]
-    if scale > 1 and (h - h % scale, w - w % scale) == tuple(out_shape[:2]):
-        return gt[:out_shape[0], :out_shape[1]]
-    return gt
 
 
 def infer(model_dir: str, source: str, output: str, gt: Optional[str] = None, tile: int = 0,

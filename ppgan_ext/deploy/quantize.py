@@ -39,6 +39,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
+from ..degradations import crop_gt_to_output
 from .model_dir import ModelInfo, read_model_dir
 from .sidecar import write_sidecar
 
@@ -314,6 +315,7 @@ def _check_sr_quality(info, fp32, int8, heldout, heldout_gt, margin, report) -> 
     for name, (lq, gt) in sorted(pairs.items()):
         x = _batch(lq)
         a, b = _to_uint8(fp32(x)), _to_uint8(int8(x))
+        gt = crop_gt_to_output(gt, a.shape, scale)   # as `paddlegan degrade --scale` cropped it
         if a.shape != gt.shape:
             raise ValueError(f"--heldout-gt: {name} is {gt.shape[1]}x{gt.shape[0]}, the model "
                              f"makes {a.shape[1]}x{a.shape[0]} from its input")
