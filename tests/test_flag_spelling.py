@@ -9,7 +9,7 @@ import pytest
 
 from _helpers import ROOT, env
 from ppgan_ext.cli import COMMANDS, build_parser
-from ppgan_ext.cli.flag_spelling import spellings
+from ppgan_ext.flags.spelling import spellings
 
 
 def _subparsers():

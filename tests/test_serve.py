@@ -453,7 +453,7 @@ def test_models_by_name_restore_as_infer_model_does(tmp_path, monkeypatch, capsy
 
 def test_serve_model_names_fill_the_slots_of_their_task():
     """``serve --model NAME``: SR -> --sr-model then --upscale-model, stylize -> --lapstyle."""
-    from ppgan_ext.cli.serve import model_slots
+    from ppgan_ext.serve.command import model_slots
 
     empty = {'--sr-model': None, '--lapstyle': None, '--upscale-model': None}
     assert model_slots(['realesrgan-x4plus', 'magenta-arbitrary', 'realesr-animevideov3-x2'],

@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from ppgan_ext.cli import guarded  # noqa: E402
 from ppgan_ext.cli import infer as command  # noqa: E402
-from ppgan_ext.cli.flag_spelling import FlagParser  # noqa: E402
+from ppgan_ext.flags.spelling import FlagParser  # noqa: E402
 
 if __name__ == '__main__':
     parser = FlagParser(description=command.HELP)   # --model-dir, --model_dir: as paddlegan

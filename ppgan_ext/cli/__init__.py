@@ -3,7 +3,7 @@
 Each sub-command module defines ``HELP`` (one line), ``add_arguments(parser)``
 and ``run(args) -> int``. Flags are shown hyphenated (``--model-dir``); the
 underscore spelling (``--model-dir``) is a hidden alias
-(:mod:`ppgan_ext.cli.flag_spelling`).
+(:mod:`ppgan_ext.flags.spelling`).
 """
 import argparse
 import importlib
@@ -21,7 +21,7 @@ COMMANDS = {
     'export': 'export',
     'infer': 'infer',
     'quantize': 'quantize',
-    'serve': 'serve',
+    'serve': 'ppgan_ext.serve.command',   # the web app's launcher lives with the web shell
 }
 
 
@@ -163,7 +163,7 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     its own module and not every other command's (their imports cost about
     50 ms of a one-photo ``infer``).
     """
-    from .flag_spelling import FlagParser, respell
+    from ..flags.spelling import FlagParser, respell
 
     parser = argparse.ArgumentParser(
         prog='paddlegan',
@@ -174,7 +174,8 @@ def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
     for command, module_name in COMMANDS.items():
         if only is not None and command != only:
             continue
-        module = importlib.import_module(f'{__name__}.{module_name}')
+        module = importlib.import_module(module_name if '.' in module_name
+                                         else f'{__name__}.{module_name}')
         p = sub.add_parser(command, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         respell(p)

@@ -1,6 +1,6 @@
 """``paddlegan eval``: evaluate weights on a config's ``dataset.test``."""
 from ..engine import run as _run
-from .runtime_flags import add_device_argument
+from ..flags.runtime import add_device_argument
 
 HELP = 'evaluate weights on dataset.test of a config (PSNR/SSIM as the config says)'
 

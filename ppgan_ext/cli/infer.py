@@ -37,7 +37,7 @@ import os
 import sys
 
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from .runtime_flags import add_device_argument, add_runtime_arguments, resolve_device
+from ..flags.runtime import add_device_argument, add_runtime_arguments, resolve_device
 from .video_flags import add_video_arguments, is_video, run_video_job
 
 HELP = 'super-resolve images with an exported model (tiled, PSNR/SSIM against --gt)'

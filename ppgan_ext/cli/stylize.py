@@ -42,8 +42,8 @@ import numpy as np
 
 from ..apps.stylizer import (build_dygraph_stylizer, build_predictor_stylizer,
                              resize_style, stylize_files, to_batch)
-from .flag_spelling import DeprecatedFlag
-from .runtime_flags import add_device_argument, add_runtime_arguments, resolve_device
+from ..flags.spelling import DeprecatedFlag
+from ..flags.runtime import add_device_argument, add_runtime_arguments, resolve_device
 from .upscale_flags import add_upscale_arguments, apply_upscale
 from .video_flags import add_video_arguments, is_video, run_video_job
 

@@ -3,7 +3,7 @@
 ``--no-cuda`` still works (deprecated: ``--device cpu``).
 """
 from ..engine import run as _run
-from .runtime_flags import add_device_argument
+from ..flags.runtime import add_device_argument
 
 HELP = 'train a model from a PaddleGAN config (same flags as tools/main.py)'
 

@@ -14,7 +14,7 @@ import argparse
 
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ..upscale import Stylizer, load_upscaler, upscale_stylizer
-from .runtime_flags import add_runtime_arguments
+from ..flags.runtime import add_runtime_arguments
 
 
 def add_upscale_arguments(parser: argparse.ArgumentParser) -> None:

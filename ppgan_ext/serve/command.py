@@ -14,14 +14,14 @@ then open the printed address in a browser. Restore runs the SR model folder
 like ``paddlegan infer --tile``; stylize runs the LapStyle model (weights or
 an exported folder) like ``paddlegan stylize``, optionally upscaled. It
 listens on 127.0.0.1 unless ``--host`` says otherwise, writes only under
-``--work-dir`` and loads nothing from other hosts. The server is
-:mod:`ppgan_ext.serve` (Starlette on uvicorn); what it guarantees is in
-docs/serve.md.
+``--work-dir`` and loads nothing from other hosts. This module is the
+command's parser and launcher (``paddlegan`` finds it here, beside the
+server it starts: Starlette on uvicorn); what it guarantees is in docs/serve.md.
 """
 import argparse
 
+from ..flags.runtime import add_device_argument, resolve_device
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
-from .runtime_flags import add_device_argument, resolve_device
 
 HELP = 'start a local web app to restore and stylize photos'
 
@@ -119,7 +119,7 @@ def model_slots(names, given: dict) -> dict:
 def run(args) -> int:
     from ..apps.photo_models import PhotoModelOptions
     from ..image_io import max_image_pixels
-    from ..serve import ServerSettings, serve
+    from .run import ServerSettings, serve
 
     for flag, value, least in (('--max-pixels', args.max_pixels, 1),
                                ('--max-queue', args.max_queue, 1),

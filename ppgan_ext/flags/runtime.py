@@ -5,7 +5,7 @@ command offers the same choices. ``--device`` is the one device flag of every co
 runs a model; ``--no-cuda`` (PaddleGAN's ``tools/main.py`` flag) is its deprecated alias.
 """
 from ..deploy.backends import BACKENDS, PRECISIONS
-from .flag_spelling import DeprecatedFlag
+from .spelling import DeprecatedFlag
 
 DEVICES = ('auto', 'cpu', 'gpu')
 
