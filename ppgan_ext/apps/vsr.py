@@ -37,13 +37,14 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..tiling import DEFAULT_OVERLAP
 from ..zoo import registry
 
-__all__ = ['DEFAULT_WINDOW', 'DEFAULT_OVERLAP', 'neighbour_indices', 'plan_windows',
+__all__ = ['DEFAULT_WINDOW', 'DEFAULT_WINDOW_OVERLAP', 'neighbour_indices', 'plan_windows',
            'VSRModel', 'VSRFrames']
 
 DEFAULT_WINDOW = 16
-DEFAULT_OVERLAP = 2
+DEFAULT_WINDOW_OVERLAP = 2
 
 
 def neighbour_indices(center: int, count: int, total: int) -> List[int]:
@@ -202,7 +203,7 @@ class VSRModel:
 
     # ---------------------------------------------------------------- clips
     def run_clip(self, frames: Sequence[np.ndarray], window: int = 0,
-                 overlap: int = 0, tile: int = 0, tile_overlap: int = 16) -> List[np.ndarray]:
+                 overlap: int = 0, tile: int = 0, tile_overlap: int = DEFAULT_OVERLAP) -> List[np.ndarray]:
         """Super-resolve a whole clip held in memory.
 
         Args:
@@ -229,8 +230,8 @@ class VSRModel:
         return window - overlap - 1
 
     def stream(self, frames: Iterable[Tuple[int, np.ndarray]], start: int, stop: int,
-               total: int, window: int = DEFAULT_WINDOW, overlap: int = DEFAULT_OVERLAP,
-               tile: int = 0, tile_overlap: int = 16) -> Iterator[Tuple[int, np.ndarray]]:
+               total: int, window: int = DEFAULT_WINDOW, overlap: int = DEFAULT_WINDOW_OVERLAP,
+               tile: int = 0, tile_overlap: int = DEFAULT_OVERLAP) -> Iterator[Tuple[int, np.ndarray]]:
         """Outputs of frames ``[start, stop)`` of a ``total``-frame clip, in order.
 
         Args:
@@ -317,9 +318,9 @@ class VSRFrames:
     """
     model: str
     window: int = DEFAULT_WINDOW
-    overlap: int = DEFAULT_OVERLAP
+    overlap: int = DEFAULT_WINDOW_OVERLAP
     tile: int = 0
-    tile_overlap: int = 16
+    tile_overlap: int = DEFAULT_OVERLAP
     device: str = 'cpu'
     weights: Optional[str] = None
 

@@ -39,15 +39,15 @@ def add_video_arguments(parser: argparse.ArgumentParser, stylize: bool = False,
     group.add_argument('--codec', default=None,
                        help='video encoder (default: libx264 if the av wheel has it, else mpeg4)')
     if vsr:
-        from ..apps.vsr import DEFAULT_OVERLAP, DEFAULT_WINDOW
+        from ..apps.vsr import DEFAULT_WINDOW_OVERLAP, DEFAULT_WINDOW
 
         group.add_argument('--window', type=int, default=DEFAULT_WINDOW, metavar='FRAMES',
                            help='recurrent video SR models (--model of task vsr): frames per '
                                 f'net call, 0 = the whole clip (default: {DEFAULT_WINDOW})')
-        group.add_argument('--window-overlap', type=int, default=DEFAULT_OVERLAP,
+        group.add_argument('--window-overlap', type=int, default=DEFAULT_WINDOW_OVERLAP,
                            metavar='FRAMES',
                            help='context frames run on each side of a window and not kept '
-                                f'(default: {DEFAULT_OVERLAP})')
+                                f'(default: {DEFAULT_WINDOW_OVERLAP})')
     if stylize:
         group.add_argument('--temporal', type=float, default=0.75, metavar='W',
                            help='blend weight of the previous output warped along the motion '
