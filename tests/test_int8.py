@@ -32,6 +32,22 @@ def _error(capsys):
     return lines[0]
 
 
+def _fp32_copy(model_dir: str, folder: str) -> str:
+    """A copy of the exported folder without any int8 graph (whatever earlier tests wrote)."""
+    import shutil
+
+    shutil.copytree(model_dir, folder)
+    with open(os.path.join(folder, SIDECAR_NAME)) as f:
+        sidecar = json.load(f)
+    sidecar.pop('int8', None)
+    with open(os.path.join(folder, SIDECAR_NAME), 'w') as f:
+        json.dump(sidecar, f)
+    for name in os.listdir(folder):
+        if name.endswith('.int8.onnx'):
+            os.unlink(os.path.join(folder, name))
+    return folder
+
+
 def _photo(root) -> str:
     """A 96x64 photo beside the trained model (written once)."""
     from ppgan_ext.sample_data import sample_image
@@ -83,17 +99,7 @@ def test_quantize_keeps_quality_and_int8_runs_beside_fp32(trained, tmp_path, cap
 def test_int8_is_refused_when_calibration_misleads_it(trained, tmp_path, capsys):
     """Calibrated on near-black images, the int8 ranges clip real photos: refused, nothing kept."""
     root, run, model_dir = trained
-    refused_dir = str(tmp_path / 'model')
-    import shutil
-    shutil.copytree(model_dir, refused_dir)
-    with open(os.path.join(refused_dir, SIDECAR_NAME)) as f:
-        sidecar = json.load(f)
-    sidecar.pop('int8', None)
-    with open(os.path.join(refused_dir, SIDECAR_NAME), 'w') as f:
-        json.dump(sidecar, f)
-    for name in os.listdir(refused_dir):
-        if name.endswith('.int8.onnx'):
-            os.unlink(os.path.join(refused_dir, name))
+    refused_dir = _fp32_copy(model_dir, str(tmp_path / 'model'))
     dark = tmp_path / 'dark'
     dark.mkdir()
     rng = np.random.default_rng(0)
@@ -136,18 +142,10 @@ def test_reexport_drops_the_int8_graph(trained, tmp_path, capsys):
 def test_quantize_heldout_from_degrade_crops_the_ground_truth(trained, tmp_path, capsys):
     """Held-out inputs made by `paddlegan degrade --scale 2` from odd-sized photos: the ground
     truth is cropped as degrade cropped it, instead of a size error."""
-    import shutil
-
     from ppgan_ext.sample_data import sample_image
 
     root, run, model_dir = trained
-    folder = str(tmp_path / 'model')
-    shutil.copytree(model_dir, folder)
-    with open(os.path.join(folder, SIDECAR_NAME)) as f:
-        sidecar = json.load(f)
-    sidecar.pop('int8', None)
-    with open(os.path.join(folder, SIDECAR_NAME), 'w') as f:
-        json.dump(sidecar, f)
+    folder = _fp32_copy(model_dir, str(tmp_path / 'model'))
     gt, lq = tmp_path / 'gt', tmp_path / 'lq'
     gt.mkdir()
     for name in ('chelsea', 'rocket'):
