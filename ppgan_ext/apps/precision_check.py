@@ -12,25 +12,17 @@ scikit-image's training photos in seconds and
 :func:`ppgan_ext.sample_data.write_heldout_pairs` writes the held-out photos
 (:data:`ppgan_ext.sample_data.TEST_PHOTOS`) as ground truth / input pairs.
 """
-import math
 import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
 import numpy as np
 
+from ..deploy.metrics import psnr
 from ..image_io import read_uint8_rgb
-from ..apps.infer import infer
+from .infer import infer
 
-__all__ = ['PrecisionComparison', 'compare_precisions', 'psnr_uint8']
-
-
-def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two uint8 images of the same shape (``inf`` when identical)."""
-    if a.shape != b.shape:
-        raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+__all__ = ['PrecisionComparison', 'compare_precisions']
 
 
 @dataclass
@@ -102,5 +94,5 @@ def compare_precisions(model_dir: str, source: str, gt: str, work_dir: str,
         b = read_uint8_rgb(os.path.join(results['bf16'][0], row['image']))
         comparison.rows.append({'image': row['image'], 'psnr_fp32': row['psnr'],
                                 'ssim_fp32': row['ssim'], 'psnr_bf16': other['psnr'],
-                                'ssim_bf16': other['ssim'], 'bf16_vs_fp32': psnr_uint8(a, b)})
+                                'ssim_bf16': other['ssim'], 'bf16_vs_fp32': psnr(a, b)})
     return comparison

@@ -30,16 +30,17 @@ An accepted graph is written beside the fp32 one as ``NAME.int8.onnx``, and
 the sidecar gets an ``int8`` record (file, quantizer, calibration, the PSNR
 figures); ``--precision int8`` runs it. Re-exporting the folder removes both.
 """
-import math
+import dataclasses
 import os
 import tempfile
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
 from ..degradations import crop_gt_to_output
+from ..tiling import to_uint8_hwc
+from .metrics import psnr
 from .model_dir import ModelInfo, read_model_dir
 from .sidecar import write_sidecar
 
@@ -176,17 +177,6 @@ def heldout_sr_pairs(scale: int, size: int = 256) -> Dict[str, tuple]:
     return pairs
 
 
-def _to_uint8(out: np.ndarray) -> np.ndarray:
-    return (np.clip(out[0], 0.0, 1.0).transpose(1, 2, 0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def _psnr(a: np.ndarray, b: np.ndarray, border: int = 0) -> float:
-    if border:
-        a, b = a[border:-border, border:-border], b[border:-border, border:-border]
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
-
-
 def nncf_quantize(onnx_file: str, names: Sequence[str], feeds: List[List[np.ndarray]],
                   target: str) -> str:
     """Quantize ``onnx_file`` with NNCF on ``feeds``; write ``target``; return a quantizer label.
@@ -314,13 +304,13 @@ def _check_sr_quality(info, fp32, int8, heldout, heldout_gt, margin, report) -> 
         pairs = heldout_sr_pairs(scale)
     for name, (lq, gt) in sorted(pairs.items()):
         x = _batch(lq)
-        a, b = _to_uint8(fp32(x)), _to_uint8(int8(x))
+        a, b = to_uint8_hwc(fp32(x)[0]), to_uint8_hwc(int8(x)[0])
         gt = crop_gt_to_output(gt, a.shape, scale)   # as `paddlegan degrade --scale` cropped it
         if a.shape != gt.shape:
             raise ValueError(f"--heldout-gt: {name} is {gt.shape[1]}x{gt.shape[0]}, the model "
                              f"makes {a.shape[1]}x{a.shape[0]} from its input")
-        report.rows.append({'image': name, 'psnr_fp32': _psnr(a, gt, scale),
-                            'psnr_int8': _psnr(b, gt, scale)})
+        report.rows.append({'image': name, 'psnr_fp32': psnr(a, gt, scale),
+                            'psnr_int8': psnr(b, gt, scale)})
     mean32 = float(np.mean([r['psnr_fp32'] for r in report.rows]))
     mean8 = float(np.mean([r['psnr_int8'] for r in report.rows]))
     if mean32 - mean8 > margin:
@@ -338,8 +328,8 @@ def _check_stylize(info, fp32, int8, min_psnr, report) -> None:
     style = _batch(_centre_square(_rgb_photo(HELDOUT_STYLE), side))
     for name in TEST_PHOTOS:
         content = _batch(_centre_square(_rgb_photo(name), side))
-        a, b = _to_uint8(fp32(content, style)), _to_uint8(int8(content, style))
-        report.rows.append({'image': f'{name}.png', 'int8_vs_fp32': _psnr(a, b)})
+        a, b = to_uint8_hwc(fp32(content, style)[0]), to_uint8_hwc(int8(content, style)[0])
+        report.rows.append({'image': f'{name}.png', 'int8_vs_fp32': psnr(a, b)})
     worst = min(report.rows, key=lambda r: r['int8_vs_fp32'])
     if worst['int8_vs_fp32'] < min_psnr:
         raise QuantizationRefused(
