@@ -14,6 +14,7 @@ statistics). Prints medians, ratios, and OpenVINO's per-layer profile
 """
 import argparse
 import contextlib
+import functools
 import io
 import os
 import statistics
@@ -28,24 +29,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 
-def _earlier_group_norm(x, num_groups, epsilon=1e-05, weight=None, bias=None,
-                        data_format='NCHW', name=None):
-    """The form exports used before: statistics of the (N, G, -1) reshape."""
-    import paddle
-
-    n, c = paddle.shape(x)[0], x.shape[1]
-    grouped = paddle.reshape(x, [n, num_groups, -1])
-    mean = paddle.mean(grouped, axis=-1, keepdim=True)
-    centred = grouped - mean
-    var = paddle.mean(centred * centred, axis=-1, keepdim=True)
-    out = paddle.reshape(centred / paddle.sqrt(var + epsilon), paddle.shape(x))
-    if weight is not None:
-        out = out * paddle.reshape(weight, [1, c, 1, 1])
-    if bias is not None:
-        out = out + paddle.reshape(bias, [1, c, 1, 1])
-    return out
-
-
 def export(net, folder: str, earlier: bool) -> str:
     import paddle
 
@@ -53,8 +36,8 @@ def export(net, folder: str, earlier: bool) -> str:
     from ppgan_ext.deploy.onnx_convert import convert_to_onnx
 
     saved = graph_rewrites._group_norm_nchw, onnx_fusions.fuse_onnx_bytes
-    if earlier:
-        graph_rewrites._group_norm_nchw = _earlier_group_norm
+    if earlier:   # GroupNorm(1) through the (N, G, -1) reshape, leaky ReLU as where()
+        graph_rewrites._group_norm_nchw = functools.partial(saved[0], one_group_4d=False)
         onnx_fusions.fuse_onnx_bytes = lambda data: data
     try:
         spec = [paddle.static.InputSpec([1, 3, None, None], 'float32', 'x')]

@@ -67,12 +67,16 @@ def _reflect_pad_nchw(x, pad):
 
 
 def _group_norm_nchw(x, num_groups, epsilon=1e-05, weight=None, bias=None,
-                     data_format='NCHW', name=None):
-    """``F.group_norm`` of an NCHW tensor written with reshape, mean and variance."""
+                     data_format='NCHW', name=None, one_group_4d=True):
+    """``F.group_norm`` of an NCHW tensor written with reshape, mean and variance.
+
+    ``one_group_4d=False`` writes one group like several, as exports did before
+    (``bench/animegan_graph_forms.py`` compares the two forms).
+    """
     import paddle
 
     n, c = paddle.shape(x)[0], x.shape[1]
-    if num_groups == 1:   # 4-D statistics over (C, H, W): OpenVINO keeps its conv layout
+    if num_groups == 1 and one_group_4d:   # statistics over (C, H, W): OpenVINO keeps its layout
         mean = paddle.mean(x, axis=[1, 2, 3], keepdim=True)
         centred = x - mean
         var = paddle.mean(centred * centred, axis=[1, 2, 3], keepdim=True)
