@@ -7,8 +7,9 @@ optimisation on, ``threads`` intra-op threads and sequential execution
 
 Graphs with transposed convolutions (the SR nets' upsamplers) run rewritten
 as sub-pixel convolutions (:mod:`ppgan_ext.deploy.subpixel`: the same
-function, 2.2x faster on the demo net at 256x256 and less than half the
-memory). The rewritten graph is made once and kept beside the model
+function in less than half the memory on the demo net at 256x256; as fast
+as the exported graph on a quiet 2-core machine, up to 2.2x faster under
+load, docs/startup_int8.md). The rewritten graph is made once and kept beside the model
 (``MODEL_DIR/onnxruntime_cache/<graph version>/``, or
 ``~/.cache/ppgan_ext/onnxruntime/`` when the folder is not writable), the
 way OpenVINO's compiled blobs are (:mod:`ppgan_ext.deploy.graph_cache`): a
