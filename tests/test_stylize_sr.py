@@ -307,7 +307,7 @@ def test_stylized_sr_config_trains_and_validates_through_ppgans_trainer(parts, t
              'lr_scheduler.periods=[4]', 'validate.interval=4', 'snapshot_config.interval=4',
              'log_config.interval=2']
     proc = run_main(['-c', os.path.join(ROOT, 'configs', 'stylized_sr_x4.yaml'), '--no-cuda',
-                     '-o'] + opts)
+                     '--seed', '1', '-o'] + opts)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout + proc.stderr
     assert len(logged(text, 'loss_pixel')) == 2
