@@ -146,10 +146,12 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(sr_data, tmp_path):
 
 @pytest.mark.e2e
 def test_two_process_data_parallel_training(sr_data, tmp_path):
+    """2 processes train; their validation of 3 images scores what one process scores."""
     out = tmp_path / 'out'
-    opts = _data_opts(sr_data, out) + [OURS, 'total_iters=4', 'log_config.interval=2',
-                                       'snapshot_config.interval=4', 'validate.interval=-1',
-                                       'dataset.train.batch_size=1']
+    train = sr_data[0]
+    opts = [f'output_dir={out}'] + stock_sr_opts(train, train) + [
+        OURS, 'total_iters=4', 'log_config.interval=2', 'snapshot_config.interval=4',
+        'validate.interval=4', 'dataset.train.batch_size=1']
     launcher = ['-m', 'paddle.distributed.launch', '--nproc_per_node', '2',
                 '--log_dir', str(tmp_path / 'launch_logs')]
     proc = run_main(['-c', STOCK_SR, '--no-cuda', '-o'] + opts, cwd=str(tmp_path),
@@ -160,6 +162,15 @@ def test_two_process_data_parallel_training(sr_data, tmp_path):
     run = run_dirs(str(out))[0]
     assert os.path.isfile(os.path.join(run, 'iter_4_checkpoint.pdparams'))
     assert os.path.isfile(os.path.join(run, 'log.txt.rank1'))
+
+    # ppgan pads 3 images to 4 for 2 processes and would count one twice
+    with open(os.path.join(run, 'log.txt')) as f:
+        both = f.read()
+    single = _ok(run_main(['-c', STOCK_SR, '--no-cuda', '--evaluate-only', '--load',
+                           os.path.join(run, 'iter_4_weight.pdparams'), '-o'] + opts))
+    for metric in ('Metric psnr', 'Metric ssim'):
+        assert len(logged(both, metric)) == 1
+        assert logged(both, metric) == logged(single, metric), metric
 
 
 # ------------------------------------------------ run folders, checkpoints kept, resume

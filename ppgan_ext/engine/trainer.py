@@ -20,6 +20,8 @@ Behaviour is ppgan's :class:`ppgan.engine.trainer.Trainer` except:
   of Paddle's "Skip loading" warnings; ``load(partial=True)`` loads what fits.
   ``--load`` of a file without some net (a generator-only file for a GAN) skips
   that net with a warning, as ppgan does; ``--resume`` needs every net.
+* in multi-process training, validation scores the test set as one process
+  does (see :meth:`test`).
 """
 import glob
 import math
@@ -136,6 +138,30 @@ class Trainer(PPGANTrainer):
             if any(not p.stop_gradient for p in net.parameters()):
                 self.model.nets[name] = paddle.DataParallel(
                     net, find_unused_parameters=find_unused)
+
+    def test(self):
+        """ppgan's validation; in a multi-process run, every process scores the whole test set.
+
+        ppgan shards the test set with a ``DistributedBatchSampler``, which pads it to a
+        multiple of the process count: with 3 images and 2 processes one image is scored
+        twice in PSNR/SSIM/LPIPS (whose ``accumulate`` gathers every process's scores), and
+        FID, which gathers nothing, is each process's half. Scoring the whole set on every
+        process gives the one-process figure for both: the gathered lists are identical
+        copies, so their mean is the one-process mean. Only rank 0 writes images.
+        """
+        if self.world_size <= 1:
+            return super().test()
+        if not hasattr(self, 'test_dataloader'):
+            from ppgan.datasets.builder import build_dataloader
+
+            self.test_dataloader = build_dataloader(self.cfg.dataset.test, is_train=False,
+                                                    distributed=False)
+        save_img = self.is_save_img
+        self.is_save_img = save_img and self.local_rank == 0
+        try:
+            super().test()
+        finally:
+            self.is_save_img = save_img
 
     def _wrap_train_iter(self):
         model = self.model
