@@ -33,7 +33,8 @@ from _helpers import serve_folder
 
 from ppgan_ext.apps.pretrained import without_constructor_downloads
 from ppgan_ext.apps.vsr import VSRModel, neighbour_indices, plan_windows
-from ppgan_ext.video.clips import write_clip
+from ppgan_ext.sample_data import sample_image
+from ppgan_ext.video.clips import scene_frame, write_clip
 from ppgan_ext.video.io import probe, read_frames
 from ppgan_ext.zoo import download as dl
 from ppgan_ext.zoo import registry
@@ -297,3 +298,82 @@ def test_cli_infer_video_by_model_name(served, cache, monkeypatch, tmp_path, cap
     assert main(['infer', '--model', 'basicvsr-reds', '--input', src, '--output',
                  str(tmp_path / 'b.mp4'), '--backend', 'openvino']) == 2
     assert 'dynamic graph' in capsys.readouterr().err
+
+
+def _errors(capsys):
+    err = capsys.readouterr().err
+    assert 'Traceback' not in err, err
+    return [line for line in err.splitlines() if line.startswith('error:')]
+
+
+def _write_sequence(lq_dir, gt_dir, photo, count, width, height, names):
+    """A panned-and-zoomed scene at 4x size as ground truth; its bicubic /4 as the frames."""
+    lq_dir.mkdir(parents=True)
+    gt_dir.mkdir(parents=True)
+    for i, name in zip(range(count), names):
+        hr = scene_frame(photo, i / max(1, count - 1), 4 * width, 4 * height)
+        lq = cv2.resize(hr, (width, height), interpolation=cv2.INTER_CUBIC)
+        cv2.imwrite(str(gt_dir / f'{name}.png'), hr[:, :, ::-1])
+        cv2.imwrite(str(lq_dir / f'{name}.png'), lq[:, :, ::-1])
+
+
+@pytest.mark.e2e
+def test_cli_infer_frame_folders_scores_sequences_as_ppgan(served, cache, monkeypatch,
+                                                           tmp_path, capsys):
+    """`infer --model NAME --input FOLDER --gt GT`: every sequence streamed, scored per sequence."""
+    from ppgan.metrics.psnr_ssim import calculate_psnr, calculate_ssim
+
+    from ppgan_ext.cli import main
+
+    _serve('basicvsr-reds', _small('basicvsr-reds'), served, monkeypatch)
+    lq, gt, out = tmp_path / 'lq', tmp_path / 'gt', tmp_path / 'out'
+    # REDS-style sub-folders; 'a' is named f0..f10 (f10 sorts after f9), 'b' zero-padded
+    _write_sequence(lq / 'a', gt / 'a', sample_image('coffee'), 11, 64, 48,
+                    [f'f{i}' for i in range(11)])
+    _write_sequence(lq / 'b', gt / 'b', sample_image('chelsea'), 5, 48, 64,
+                    [f'{i:08d}' for i in range(5)])
+    args = ['infer', '--model', 'basicvsr-reds', '--input', str(lq), '--output', str(out),
+            '--gt', str(gt), '--window', '5', '--window-overlap', '1']
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert 'wrote 16 frame(s) of 2 sequence(s)' in printed
+
+    model = VSRModel.create('basicvsr-reds', progress=False)
+    want_rows = {}
+    for seq, count in (('a', 11), ('b', 5)):
+        names = sorted(os.listdir(lq / seq), key=lambda n: int(n.strip('f.png') or 0))
+        frames = [cv2.imread(str(lq / seq / n))[:, :, ::-1] for n in names]
+        want = model.run_clip(frames, window=5, overlap=1)
+        got = [cv2.imread(str(out / seq / n))[:, :, ::-1] for n in names]
+        assert len(got) == count and all(np.array_equal(g, w) for g, w in zip(got, want)), seq
+        hr = [cv2.imread(str(gt / seq / n)) for n in names]   # ppgan's metrics, on BGR as read
+        want_rows[seq] = (np.mean([calculate_psnr(g[:, :, ::-1], h, 0) for g, h in zip(got, hr)]),
+                          np.mean([calculate_ssim(g[:, :, ::-1], h, 0) for g, h in zip(got, hr)]))
+    rows = [line.split(',') for line in open(out / 'metrics.csv').read().splitlines()]
+    assert rows[0] == ['sequence', 'psnr', 'ssim'] and [r[0] for r in rows[1:]] == ['a', 'b', 'mean']
+    for seq, p, s in rows[1:3]:
+        assert float(p) == pytest.approx(want_rows[seq][0], abs=1e-4)   # ppgan: float32
+        assert float(s) == pytest.approx(want_rows[seq][1], abs=1e-4)
+    assert float(rows[3][1]) == pytest.approx(np.mean([v[0] for v in want_rows.values()]))
+    assert 15 < float(rows[3][1]) < 60
+
+    # a run that lost one frame writes that frame only, identical to before
+    before = (out / 'a' / 'f10.png').read_bytes()
+    (out / 'a' / 'f10.png').unlink()
+    assert main(args) == 0
+    assert 'wrote 1 frame(s) of 2 sequence(s) to' in capsys.readouterr().out
+    assert (out / 'a' / 'f10.png').read_bytes() == before
+
+    # bad input: one line naming the file
+    bad = tmp_path / 'bad'
+    _write_sequence(bad, tmp_path / 'badgt', sample_image('coffee'), 3, 64, 48, ['0', '1', '2'])
+    cv2.imwrite(str(bad / '2.png'), np.zeros((40, 64, 3), np.uint8))
+    assert main(args[:4] + [str(bad), '--output', str(tmp_path / 'o2')]) == 2
+    assert _errors(capsys) == [f"error: {bad / '2.png'}: 64x40, but the sequence's first frame is 64x48 "
+                   f"(one size per sequence)"]
+    (tmp_path / 'badgt' / '1.png').unlink()
+    cv2.imwrite(str(bad / '2.png'), np.zeros((48, 64, 3), np.uint8))
+    assert main(args[:4] + [str(bad), '--output', str(tmp_path / 'o3'), '--gt',
+                            str(tmp_path / 'badgt')]) == 2
+    assert _errors(capsys) == [
+        f"error: --gt {tmp_path / 'badgt'}: no ground truth for {bad / '1.png'}"]

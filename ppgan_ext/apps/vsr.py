@@ -4,6 +4,7 @@
     model = VSRModel.create('pp-msvsr-reds')
     hr = model.run_clip(frames)          # list of (H, W, 3) uint8 -> list of (4H, 4W, 3)
     run_video('clip.mp4', 'clip_x4.mp4', VSRFrames('basicvsr-reds'))   # apps.video
+    run_frame_folders(VSRFrames('basicvsr-reds'), 'REDS4/lq', 'out', gt='REDS4/gt')
 
 Two families (``extra['pipeline']`` of the registry entry,
 :mod:`ppgan_ext.zoo.ppgan_models`):
@@ -32,8 +33,9 @@ can also run in spatial tiles (``tile``), each tile a window of its own
 through the net, blended as :func:`ppgan_ext.tiling.tiled_apply` does.
 """
 import os
-from dataclasses import asdict, dataclass
-from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -41,7 +43,7 @@ from ..tiling import DEFAULT_OVERLAP
 from ..zoo import registry
 
 __all__ = ['DEFAULT_WINDOW', 'DEFAULT_WINDOW_OVERLAP', 'neighbour_indices', 'plan_windows',
-           'VSRModel', 'VSRFrames']
+           'VSRModel', 'VSRFrames', 'find_sequences', 'FramesResult', 'run_frame_folders']
 
 DEFAULT_WINDOW = 16
 DEFAULT_WINDOW_OVERLAP = 2
@@ -362,3 +364,149 @@ def _set_threads(threads: int) -> None:
         getattr(getattr(paddle, 'base', None) and paddle.base.core, 'set_num_threads', None)
     if setter is not None:
         setter(int(threads))
+
+
+# -------------------------------------------------------------------- folders of frames
+def _natural_key(path: str) -> list:
+    """``frame2.png`` before ``frame10.png``; zero-padded names sort as they are."""
+    return [int(t) if t.isdigit() else t for t in re.split(r'(\d+)', os.path.basename(path))]
+
+
+def find_sequences(folder: str) -> List[Tuple[str, List[str]]]:
+    """The frame sequences under ``folder``: ``[(name, frame paths in order)]``.
+
+    Frames directly in ``folder`` are one sequence (name ``''``); otherwise
+    each sub-folder holding frames is one (PaddleGAN's VSR test sets,
+    ``REDS4/000/00000000.png``). Frames sort by name, numbers by value.
+
+    Raises:
+        FileNotFoundError / ValueError: naming ``--input``: no such folder, no frames.
+    """
+    from ..utils import IMG_EXTENSIONS, missing_path_message, scan_images
+
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(missing_path_message(folder, '--input'))
+    frames = scan_images(folder, recursive=False)
+    if frames:
+        return [('', sorted(frames, key=_natural_key))]
+    found = []
+    for name in sorted(os.listdir(folder)):
+        sub = os.path.join(folder, name)
+        if not name.startswith('.') and os.path.isdir(sub):
+            frames = scan_images(sub, recursive=False)
+            if frames:
+                found.append((name, sorted(frames, key=_natural_key)))
+    if not found:
+        raise ValueError(f"--input {folder}: no frames ({', '.join(IMG_EXTENSIONS)}) in it or "
+                         f"in its sub-folders (one sub-folder per sequence)")
+    return found
+
+
+@dataclass
+class FramesResult:
+    """What :func:`run_frame_folders` did; ``rows``: one per scored sequence."""
+    outputs: List[str] = field(default_factory=list)
+    reused: List[str] = field(default_factory=list)
+    rows: List[dict] = field(default_factory=list)
+    sequences: int = 0
+
+
+def _read_frames(paths: Sequence[str]) -> Iterator[Tuple[int, np.ndarray]]:
+    """``(index, RGB)`` of each frame; every frame the first one's size."""
+    from ..image_io import read_image
+
+    size = None
+    for index, path in enumerate(paths):
+        rgb = read_image(path)
+        size = size or rgb.shape[:2]
+        if rgb.shape[:2] != size:
+            raise ValueError(f"{path}: {rgb.shape[1]}x{rgb.shape[0]}, but the sequence's first "
+                             f"frame is {size[1]}x{size[0]} (one size per sequence)")
+        yield index, rgb
+
+
+def run_frame_folders(spec: VSRFrames, source: str, output: str, gt: Optional[str] = None,
+                      crop_border: int = 0, y_channel: bool = False, overwrite: bool = False,
+                      on_frame: Optional[Callable[[], None]] = None) -> FramesResult:
+    """Super-resolve folders of frames with a video SR model; score against GT frames if given.
+
+    Each sequence (:func:`find_sequences`) streams through the model in
+    ``spec``'s windows, so memory is one window's whatever the sequence's
+    length. Outputs are PNGs with the frames' names under ``output`` (one
+    sub-folder per sequence, as in ``source``), written atomically. A
+    sequence whose outputs all exist is kept (unless ``overwrite``); one that
+    is partly done runs again and writes only what is missing. With ``gt``
+    (the same layout and names, any image extension) each sequence gets the
+    mean PSNR/SSIM of its frames (ppgan's VSR metrics, ``is_seq``); the
+    mean over sequences is ppgan's figure.
+
+    Args:
+        spec (VSRFrames): The model, windows and tiles.
+        source (str): A folder of frames, or of sequence sub-folders.
+        output (str): Output folder.
+        gt (str, optional): Ground-truth folder. Default: None.
+        crop_border (int): Border excluded from PSNR/SSIM. Default: 0
+            (ppgan's VSR configs).
+        y_channel (bool): Score the BT.601 luma. Default: False.
+        overwrite (bool): Recompute outputs that exist. Default: False.
+        on_frame (callable, optional): Called once per frame done (progress).
+
+    Returns:
+        FramesResult
+
+    Raises:
+        FileNotFoundError / ValueError: naming the flag or file at fault.
+    """
+    from ..degradations import crop_gt_to_output
+    from ..deploy.metrics import image_metrics
+    from ..image_io import read_uint8_rgb, write_png
+    from ..utils import missing_path_message, remove_stale_temp_files
+    from .infer import find_gt
+
+    if gt is not None and not os.path.isdir(gt):
+        raise FileNotFoundError(missing_path_message(gt, '--gt') if not os.path.exists(gt)
+                                else f"--gt {gt}: give the folder of ground-truth frames")
+    if os.path.realpath(output) == os.path.realpath(source):
+        raise ValueError(f"--output {output}: the frames' own folder (outputs would replace them)")
+    sequences = find_sequences(source)
+    scale = int(spec.check().scale)
+    remove_stale_temp_files(output)   # partial files of a killed run
+    processor = None
+    result = FramesResult(sequences=len(sequences))
+    for name, frames in sequences:
+        targets = [os.path.join(output, name, os.path.splitext(os.path.basename(f))[0] + '.png')
+                   for f in frames]
+        todo = [overwrite or not os.path.isfile(t) for t in targets]
+        if any(todo):
+            if processor is None:
+                processor = spec.build()
+            for index, hr in processor.stream(_read_frames(frames), 0, len(frames),
+                                              len(frames)):
+                if todo[index]:
+                    write_png(targets[index], hr)
+                    result.outputs.append(targets[index])
+                if on_frame is not None:
+                    on_frame()
+        elif on_frame is not None:
+            for _ in frames:
+                on_frame()
+        result.reused += [t for t, redo in zip(targets, todo) if not redo]
+        if gt is None:
+            continue
+        scores = []
+        for src, dst in zip(frames, targets):
+            gt_path = find_gt(gt, src, source)
+            if gt_path is None:
+                raise ValueError(f"--gt {gt}: no ground truth for {src}")
+            out_img = read_uint8_rgb(dst)
+            gt_img = crop_gt_to_output(read_uint8_rgb(gt_path), out_img.shape, scale)
+            try:
+                scores.append(image_metrics(out_img, gt_img, crop_border, y_channel))
+            except ValueError as e:
+                raise ValueError(f"{dst}: output {e} {gt_path}") from None
+        result.rows.append({'sequence': name or os.path.basename(os.path.normpath(source)),
+                            'psnr': float(np.mean([p for p, _ in scores])),
+                            'ssim': float(np.mean([q for _, q in scores])),
+                            'frames': len(scores)})
+    return result
+

@@ -6,6 +6,7 @@
     paddlegan infer --model realsr-df2k-jpeg --input photos/ --output sr/
     paddlegan infer --model pp-msvsr-reds --input clip.mp4 --output clip_x4.mp4 \
         [--window 16 --window-overlap 2] [--tile 128]
+    paddlegan infer --model basicvsr-reds --input REDS4/lq --output sr/ [--gt REDS4/gt]
 
 ``--model NAME`` runs a named pretrained model (``paddlegan list --models``):
 its weights are fetched once into ppgan's cache, exported once into
@@ -14,7 +15,10 @@ reference predictor (:mod:`ppgan_ext.apps.pretrained`), tiled for SR models;
 ``--backend dygraph`` runs Paddle's dynamic graph instead. On a video, image
 models run frame by frame and video SR models (``vsr`` in ``paddlegan list
 --models``; dynamic graph) run several frames per call (see
-:mod:`ppgan_ext.apps.vsr`).
+:mod:`ppgan_ext.apps.vsr`). A video SR model also takes a folder of frames,
+or of sequence sub-folders (PaddleGAN's VSR test sets), and scores each
+sequence against ``--gt`` frames as ppgan's VSR validation does (border 0
+unless ``--crop-border``).
 
 The backend defaults to the fastest one installed for the folder (OpenVINO
 when the folder has an ONNX graph, see :mod:`ppgan_ext.deploy.backends`);
@@ -70,7 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--threads', type=int, default=None, metavar='N',
                         help='CPU threads (default: $OMP_NUM_THREADS or all cores)')
     parser.add_argument('--crop-border', type=int, default=None, metavar='N',
-                        help="border excluded from PSNR/SSIM (default: the model's scale)")
+                        help="border excluded from PSNR/SSIM (default: the model's scale; "
+                             "0 for video SR models, as ppgan's VSR configs)")
     parser.add_argument('--test-y-channel', action='store_true',
                         help='PSNR/SSIM on the Y channel of YCbCr')
     parser.add_argument('--no-onednn', action='store_true',
@@ -85,7 +90,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def _run_model(args, progress) -> int:
     """``--model NAME``: a named pretrained model through :mod:`ppgan_ext.apps.pretrained`."""
     from ..apps.pretrained import PretrainedRunner, run_folder
+    from ..zoo import registry
 
+    if registry.get(args.model).task == 'vsr':
+        return _run_vsr_frames(args)
     for flag, value in (('--model-dir', args.model_dir), ('--gt', args.gt),
                         ('--crop-border', args.crop_border)):
         if value is not None:
@@ -106,23 +114,59 @@ def _run_model(args, progress) -> int:
     return 0
 
 
+def _vsr_spec(args):
+    """The :class:`~ppgan_ext.apps.vsr.VSRFrames` of ``--model NAME`` (a video SR model)."""
+    from ..apps.vsr import VSRFrames
+
+    if args.model_dir is not None:
+        raise ValueError("--model-dir and --model do not go together")
+    if args.backend not in ('auto', 'dygraph') or args.precision != 'fp32':
+        raise ValueError(f"--model {args.model}: video SR models run on Paddle's dynamic "
+                         f"graph in fp32 (--backend dygraph), not --backend {args.backend} "
+                         f"--precision {args.precision}")
+    return VSRFrames(args.model, window=args.window, overlap=args.window_overlap,
+                     tile=args.tile or 0, tile_overlap=args.tile_overlap, device=args.device)
+
+
+def _run_vsr_frames(args) -> int:
+    """A video SR model on a folder of frames (or of sequence sub-folders)."""
+    from ..apps.vsr import find_sequences, run_frame_folders
+    from ..deploy.metrics import metrics_table, write_metrics_csv
+
+    if not os.path.isdir(args.input):
+        raise ValueError(f"--model {args.model}: a video SR model (several frames per output); "
+                         f"give it a video file or a folder of frames, not {args.input}")
+    spec = _vsr_spec(args)
+    total = sum(len(frames) for _, frames in find_sequences(args.input))
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc='vsr', unit='frame', file=sys.stderr) as bar:
+        result = run_frame_folders(spec, args.input, args.output, gt=args.gt,
+                                   crop_border=args.crop_border or 0,
+                                   y_channel=args.test_y_channel, overwrite=args.overwrite,
+                                   on_frame=bar.update)
+    print(f"model: {args.model}, backend: dygraph, precision: fp32, window {spec.window}/"
+          f"{spec.overlap}" + (f", tile {spec.tile}" if spec.tile else ''))
+    done = (f"wrote {len(result.outputs)} frame(s) of {result.sequences} sequence(s) to "
+            f"{args.output}" + (f", kept {len(result.reused)} existing (use --overwrite to "
+                                f"redo)" if result.reused else ''))
+    if result.rows:
+        csv_path = os.path.join(args.output, 'metrics.csv')
+        write_metrics_csv(csv_path, result.rows, key='sequence')
+        print(metrics_table(result.rows, key='sequence'))
+        done += f"; metrics in {csv_path}"
+    print(done)
+    return 0
+
+
 def _named_video_spec(args):
     """The processor spec of ``--model NAME`` on a video: a video SR model or an image one."""
     from ..zoo import registry
 
     if args.model_dir is not None:
         raise ValueError("--model-dir and --model do not go together")
-    entry = registry.get(args.model)
-    if entry.task == 'vsr':
-        from ..apps.vsr import VSRFrames
-
-        if args.backend not in ('auto', 'dygraph') or args.precision != 'fp32':
-            raise ValueError(f"--model {args.model}: video SR models run on Paddle's dynamic "
-                             f"graph in fp32 (--backend dygraph), not --backend {args.backend} "
-                             f"--precision {args.precision}")
-        return VSRFrames(args.model, window=args.window, overlap=args.window_overlap,
-                         tile=args.tile or 0, tile_overlap=args.tile_overlap,
-                         device=args.device)
+    if registry.get(args.model).task == 'vsr':
+        return _vsr_spec(args)
     from ..apps.video import NamedFrames
 
     return NamedFrames(args.model, backend=args.backend, precision=args.precision,

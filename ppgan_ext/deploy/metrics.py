@@ -128,25 +128,28 @@ def image_metrics(output: np.ndarray, gt: np.ndarray, crop_border: int,
             ssim(output, gt, crop_border, 'HWC', y_channel))
 
 
-def metrics_table(rows: Sequence[dict]) -> str:
-    """A plain-text table of ``{'image', 'psnr', 'ssim'}`` rows with their mean."""
-    width = max([len('image'), len('mean')] + [len(r['image']) for r in rows])
-    lines = [f"{'image':<{width}}  {'PSNR':>8}  {'SSIM':>7}"]
+def metrics_table(rows: Sequence[dict], key: str = 'image') -> str:
+    """A plain-text table of ``{key, 'psnr', 'ssim'}`` rows with their mean."""
+    width = max([len(key), len('mean')] + [len(r[key]) for r in rows])
+    lines = [f"{key:<{width}}  {'PSNR':>8}  {'SSIM':>7}"]
     for r in rows:
-        lines.append(f"{r['image']:<{width}}  {r['psnr']:8.4f}  {r['ssim']:7.4f}")
+        lines.append(f"{r[key]:<{width}}  {r['psnr']:8.4f}  {r['ssim']:7.4f}")
     if rows:
         lines.append(f"{'mean':<{width}}  {np.mean([r['psnr'] for r in rows]):8.4f}  "
                      f"{np.mean([r['ssim'] for r in rows]):7.4f}")
     return '\n'.join(lines)
 
 
-def write_metrics_csv(path: str, rows: Sequence[dict]) -> None:
-    """``image,psnr,ssim`` rows (full precision) and a final ``mean`` row, written atomically."""
+def write_metrics_csv(path: str, rows: Sequence[dict], key: str = 'image') -> None:
+    """``image,psnr,ssim`` rows (full precision) and a final ``mean`` row, written atomically.
+
+    ``key`` names the first column and the rows' field it reads (``'sequence'``).
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator='\n')
-    writer.writerow(['image', 'psnr', 'ssim'])
+    writer.writerow([key, 'psnr', 'ssim'])
     for r in rows:
-        writer.writerow([r['image'], repr(r['psnr']), repr(r['ssim'])])
+        writer.writerow([r[key], repr(r['psnr']), repr(r['ssim'])])
     if rows:
         writer.writerow(['mean', repr(float(np.mean([r['psnr'] for r in rows]))),
                          repr(float(np.mean([r['ssim'] for r in rows])))])
