@@ -168,6 +168,7 @@ def test_two_process_data_parallel_training(sr_data, tmp_path):
         both = f.read()
     single = _ok(run_main(['-c', STOCK_SR, '--no-cuda', '--evaluate-only', '--load',
                            os.path.join(run, 'iter_4_weight.pdparams'), '-o'] + opts))
+    assert 'Test iter: [2/3]' in both and '/6]' not in both
     for metric in ('Metric psnr', 'Metric ssim'):
         assert len(logged(both, metric)) == 1
         assert logged(both, metric) == logged(single, metric), metric

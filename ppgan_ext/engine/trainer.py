@@ -156,12 +156,13 @@ class Trainer(PPGANTrainer):
 
             self.test_dataloader = build_dataloader(self.cfg.dataset.test, is_train=False,
                                                     distributed=False)
-        save_img = self.is_save_img
+        save_img, world_size = self.is_save_img, self.world_size
         self.is_save_img = save_img and self.local_rank == 0
+        self.world_size = 1   # ppgan's "Test iter: [i/n]" counts every process's share
         try:
             super().test()
         finally:
-            self.is_save_img = save_img
+            self.is_save_img, self.world_size = save_img, world_size
 
     def _wrap_train_iter(self):
         model = self.model
