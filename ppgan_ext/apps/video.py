@@ -202,14 +202,12 @@ class _StylizeProcessor:
             self.blender.reset()
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        content = _chw(rgb)[None]
-        if self.work_size:
+        if self.work_size and max(rgb.shape[:2]) > self.work_size:
             from ..upscale import resize_to_work_size
 
-            small = resize_to_work_size(content, self.work_size)
-            if small.shape != content.shape:   # the blend's motion at the stylized size
-                content, rgb = small, to_uint8_hwc(small[0])
-        result = to_uint8_hwc(self.stylize(content, self.style)[0])
+            # an 8-bit frame of the working size: stylized, and the blend's motion, there
+            rgb = to_uint8_hwc(resize_to_work_size(_chw(rgb)[None], self.work_size)[0])
+        result = to_uint8_hwc(self.stylize(_chw(rgb)[None], self.style)[0])
         if self.blender is not None:
             result = self.blender(rgb, result)
         if self.upscaler is not None:
@@ -221,10 +219,12 @@ class _StylizeProcessor:
 class StylizeUpscale:
     """Super-resolution of each stylized frame: the ``--upscale`` options of ``paddlegan stylize``.
 
-    The frame is shrunk to ``work_size`` (if larger), stylized and blended
-    with the previous output there, and the 8-bit result is super-resolved
-    tile by tile as ``paddlegan stylize --upscale`` does for an image, so the
-    video is ``scale`` times the working size.
+    The frame is shrunk to ``work_size`` (if larger; area filter, rounded to
+    8 bits like a frame of a clip of that size), stylized and blended with
+    the previous output there, and the 8-bit result is super-resolved tile by
+    tile as ``paddlegan stylize --upscale`` does for an image, so the video is
+    ``scale`` times the working size: the frames of ``StylizeFrames`` on the
+    shrunk clip, each through the upscaler.
 
     Args:
         model (str): Exported SR model folder (kind ``'sr'``), a weight file
@@ -318,7 +318,9 @@ class StylizeFrames:
         for key in ('style', 'weights', 'model_dir'):   # 'model' is a name
             if d[key]:
                 d[key] = os.path.abspath(d[key])
-        if self.upscale is not None:
+        if self.upscale is None:   # the manifest of a run without it, as before it existed
+            del d['upscale']
+        else:
             d['upscale'] = self.upscale.describe()
         return d
 
