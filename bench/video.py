@@ -1,7 +1,8 @@
 """Video speed: 480p -> x4 super-resolution and 1080p stylization per backend, 1 vs 2 workers.
 
-    python bench/video.py                    # all three parts
+    python bench/video.py                    # all four parts
     python bench/video.py --frames 8 --skip-stylize
+    python bench/video.py --skip-sr --skip-scaling --skip-stylize   # part 4 only
 
 Everything runs in one process (part 3 spawns its workers), side by side, on
 generated clips
@@ -20,6 +21,10 @@ generated clips
    after one warm-up frame.
 3. **Chunked multi-process scaling**: the x4 job on the fastest backend with
    1 worker (all threads) vs 2 workers (threads shared out), same chunks.
+4. **1080p stylization through ``--upscale``**: the part 2 pyramid at 1080p
+   against the same pyramid at ``--work-size 480`` (480x270) followed by the
+   part 1 x4 net (``StylizeUpscale``), both exported on OpenVINO, blend on;
+   stylize + blend (+ upscale) only, after one warm-up frame.
 
 Random weights cost the same as trained ones; the frames are not meant to look
 good. The CPU is named in the output.
@@ -37,7 +42,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 import ppgan_ext  # noqa: E402,F401
-from ppgan_ext.apps.video import SRFrames, StylizeFrames, run_video  # noqa: E402
+from ppgan_ext.apps.video import SRFrames, StylizeFrames, StylizeUpscale, run_video  # noqa: E402
 from ppgan_ext.video import io  # noqa: E402
 from ppgan_ext.video.clips import write_clip  # noqa: E402
 
@@ -176,6 +181,38 @@ def stylize_part(args, work: str) -> None:
         print(f'| {name} | {fps:.3f} |', flush=True)
 
 
+def upscale_part(args, work: str, sr_dir: str, backend: str = 'openvino') -> None:
+    """Part 4: a 1080p stylized clip directly, and from 480x270 through the x4 net."""
+    import cv2
+
+    from ppgan_ext.sample_data import sample_image
+
+    print(f'\n## 1080p stylization: direct vs --work-size 480 + x4 upscale (LapStyle rev2, '
+          f'random weights, {backend}, temporal blend on; {args.style_frames} frame(s) after '
+          f'one warm-up)')
+    weights, style_dir = export_lapstyle(work)
+    style = os.path.join(work, 'style.png')
+    cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
+    clip = write_clip(os.path.join(work, 'clip1080.mp4'), frames=args.style_frames + 1,
+                      width=1920, height=1080)
+    frames = [f for _, f in io.read_frames(io.probe(clip))]
+    print('| run | output | frames/s |')
+    print('|---|---|---|')
+    upscale = StylizeUpscale(sr_dir, backend=backend, work_size=480)
+    for name, spec in (('stylize at 1920x1080', StylizeFrames(style, model_dir=style_dir,
+                                                              backend=backend)),
+                       ('stylize at 480x270, x4 upscale (tile 128)',
+                        StylizeFrames(style, model_dir=style_dir, backend=backend,
+                                      upscale=upscale))):
+        proc = spec.build()
+        out = proc(frames[0])   # warm-up
+        start = time.perf_counter()
+        for f in frames[1:]:
+            proc(f)
+        fps = (len(frames) - 1) / (time.perf_counter() - start)
+        print(f'| {name} | {out.shape[1]}x{out.shape[0]} | {fps:.3f} |', flush=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--frames', type=int, default=6, help='frames of the 480p clip')
@@ -185,6 +222,7 @@ def main(argv=None) -> int:
     parser.add_argument('--skip-sr', action='store_true', help='leave out part 1')
     parser.add_argument('--skip-stylize', action='store_true', help='leave out part 2')
     parser.add_argument('--skip-scaling', action='store_true', help='leave out part 3')
+    parser.add_argument('--skip-upscale', action='store_true', help='leave out part 4')
     parser.add_argument('--scaling-backend', default=None,
                         help='backend of part 3 (default: the fastest of part 1, else openvino)')
     args = parser.parse_args(argv)
@@ -202,6 +240,8 @@ def main(argv=None) -> int:
         scaling_part(args, work, sr_dir, best)
     if not args.skip_stylize:
         stylize_part(args, work)
+    if not args.skip_upscale:
+        upscale_part(args, work, sr_dir)
     return 0
 
 

