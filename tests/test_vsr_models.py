@@ -333,7 +333,7 @@ def test_cli_infer_frame_folders_scores_sequences_as_ppgan(served, cache, monkey
     _write_sequence(lq / 'b', gt / 'b', sample_image('chelsea'), 5, 48, 64,
                     [f'{i:08d}' for i in range(5)])
     args = ['infer', '--model', 'basicvsr-reds', '--input', str(lq), '--output', str(out),
-            '--gt', str(gt), '--window', '5', '--window-overlap', '1']
+            '--gt', str(gt), '--window', '5', '--window-overlap', '1', '--threads', '2']
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert 'wrote 16 frame(s) of 2 sequence(s)' in printed

@@ -427,6 +427,7 @@ def _read_frames(paths: Sequence[str]) -> Iterator[Tuple[int, np.ndarray]]:
 
 def run_frame_folders(spec: VSRFrames, source: str, output: str, gt: Optional[str] = None,
                       crop_border: int = 0, y_channel: bool = False, overwrite: bool = False,
+                      threads: Optional[int] = None,
                       on_frame: Optional[Callable[[], None]] = None) -> FramesResult:
     """Super-resolve folders of frames with a video SR model; score against GT frames if given.
 
@@ -449,6 +450,7 @@ def run_frame_folders(spec: VSRFrames, source: str, output: str, gt: Optional[st
             (ppgan's VSR configs).
         y_channel (bool): Score the BT.601 luma. Default: False.
         overwrite (bool): Recompute outputs that exist. Default: False.
+        threads (int, optional): Paddle's CPU threads. Default: Paddle's.
         on_frame (callable, optional): Called once per frame done (progress).
 
     Returns:
@@ -479,7 +481,7 @@ def run_frame_folders(spec: VSRFrames, source: str, output: str, gt: Optional[st
         todo = [overwrite or not os.path.isfile(t) for t in targets]
         if any(todo):
             if processor is None:
-                processor = spec.build()
+                processor = spec.build(threads)
             for index, hr in processor.stream(_read_frames(frames), 0, len(frames),
                                               len(frames)):
                 if todo[index]:

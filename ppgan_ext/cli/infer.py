@@ -144,7 +144,7 @@ def _run_vsr_frames(args) -> int:
         result = run_frame_folders(spec, args.input, args.output, gt=args.gt,
                                    crop_border=args.crop_border or 0,
                                    y_channel=args.test_y_channel, overwrite=args.overwrite,
-                                   on_frame=bar.update)
+                                   threads=args.threads, on_frame=bar.update)
     print(f"model: {args.model}, backend: dygraph, precision: fp32, window {spec.window}/"
           f"{spec.overlap}" + (f", tile {spec.tile}" if spec.tile else ''))
     done = (f"wrote {len(result.outputs)} frame(s) of {result.sequences} sequence(s) to "
