@@ -151,20 +151,35 @@ def scaling_part(args, work: str, sr_dir: str, backend: str) -> None:
     print(f'largest pixel difference between the two outputs: {diff} grey levels')
 
 
-def stylize_part(args, work: str) -> None:
-    """Part 2: frames/s of the 1080p pyramid + temporal blend per runtime (model only)."""
+def _stylize_inputs(args, work: str):
+    """(LapStyle weights, its exported folder, style image, 1080p frames) of parts 2 and 4."""
     import cv2
 
     from ppgan_ext.sample_data import sample_image
 
-    print(f'\n## 1080p stylization (LapStyle rev2 pyramid, random weights, temporal blend on; '
-          f'{args.style_frames} frame(s) after one warm-up)')
     weights, style_dir = export_lapstyle(work)
     style = os.path.join(work, 'style.png')
     cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
     clip = write_clip(os.path.join(work, 'clip1080.mp4'), frames=args.style_frames + 1,
                       width=1920, height=1080)
-    frames = [f for _, f in io.read_frames(io.probe(clip))]
+    return weights, style_dir, style, [f for _, f in io.read_frames(io.probe(clip))]
+
+
+def _frames_per_second(spec, frames):
+    """(the first output, frames/s over the rest) of a processor spec; the first warms up."""
+    proc = spec.build()
+    out = proc(frames[0])
+    start = time.perf_counter()
+    for f in frames[1:]:
+        proc(f)
+    return out, (len(frames) - 1) / (time.perf_counter() - start)
+
+
+def stylize_part(args, work: str) -> None:
+    """Part 2: frames/s of the 1080p pyramid + temporal blend per runtime (model only)."""
+    print(f'\n## 1080p stylization (LapStyle rev2 pyramid, random weights, temporal blend on; '
+          f'{args.style_frames} frame(s) after one warm-up)')
+    weights, style_dir, style, frames = _stylize_inputs(args, work)
     print('| runtime | stylize + blend frames/s |')
     print('|---|---|')
     specs = [(f'{b} (exported)', StylizeFrames(style, model_dir=style_dir, backend=b))
@@ -172,30 +187,16 @@ def stylize_part(args, work: str) -> None:
     specs.append(('dynamic graph (--weights, style encoded once)',
                   StylizeFrames(style, weights=weights)))
     for name, spec in specs:
-        proc = spec.build()
-        proc(frames[0])   # warm-up
-        start = time.perf_counter()
-        for f in frames[1:]:
-            proc(f)
-        fps = (len(frames) - 1) / (time.perf_counter() - start)
+        _, fps = _frames_per_second(spec, frames)
         print(f'| {name} | {fps:.3f} |', flush=True)
 
 
 def upscale_part(args, work: str, sr_dir: str, backend: str = 'openvino') -> None:
     """Part 4: a 1080p stylized clip directly, and from 480x270 through the x4 net."""
-    import cv2
-
-    from ppgan_ext.sample_data import sample_image
-
     print(f'\n## 1080p stylization: direct vs --work-size 480 + x4 upscale (LapStyle rev2, '
           f'random weights, {backend}, temporal blend on; {args.style_frames} frame(s) after '
           f'one warm-up)')
-    weights, style_dir = export_lapstyle(work)
-    style = os.path.join(work, 'style.png')
-    cv2.imwrite(style, cv2.cvtColor(sample_image('chelsea'), cv2.COLOR_RGB2BGR))
-    clip = write_clip(os.path.join(work, 'clip1080.mp4'), frames=args.style_frames + 1,
-                      width=1920, height=1080)
-    frames = [f for _, f in io.read_frames(io.probe(clip))]
+    _, style_dir, style, frames = _stylize_inputs(args, work)
     print('| run | output | frames/s |')
     print('|---|---|---|')
     upscale = StylizeUpscale(sr_dir, backend=backend, work_size=480)
@@ -204,12 +205,7 @@ def upscale_part(args, work: str, sr_dir: str, backend: str = 'openvino') -> Non
                        ('stylize at 480x270, x4 upscale (tile 128)',
                         StylizeFrames(style, model_dir=style_dir, backend=backend,
                                       upscale=upscale))):
-        proc = spec.build()
-        out = proc(frames[0])   # warm-up
-        start = time.perf_counter()
-        for f in frames[1:]:
-            proc(f)
-        fps = (len(frames) - 1) / (time.perf_counter() - start)
+        out, fps = _frames_per_second(spec, frames)
         print(f'| {name} | {out.shape[1]}x{out.shape[0]} | {fps:.3f} |', flush=True)
 
 
