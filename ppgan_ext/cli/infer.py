@@ -138,6 +138,7 @@ def _run_vsr_frames(args) -> int:
                          f"give it a video file or a folder of frames, not {args.input}")
     spec = _vsr_spec(args)
     total = sum(len(frames) for _, frames in find_sequences(args.input))
+    spec.check()   # bad options and the weights' fetch fail before the progress bar
     from tqdm import tqdm
 
     with tqdm(total=total, desc='vsr', unit='frame', file=sys.stderr) as bar:
