@@ -137,6 +137,11 @@ def _ppgan_run(name, arch, weights, clip, frames, out_dir, monkeypatch, num_fram
         cv2.imwrite(os.path.join(png_dir, f'{i:08d}.png'), rgb[:, :, ::-1])
     monkeypatch.setattr(module, 'video2frames', lambda vid, out, **kw: png_dir)
     monkeypatch.setattr(module, 'frames2video', lambda *a, **kw: None)
+    # its DataLoader reads the PNGs in 2 forked workers; forking a test process that has run
+    # OpenVINO's thread pool can kill a worker, so the same loader reads them in-process
+    loader = module.DataLoader
+    monkeypatch.setattr(module, 'DataLoader',
+                        lambda *a, **kw: loader(*a, **{**kw, 'num_workers': 0}))
     kwargs = {'num_frames': num_frames} if module_name.startswith('recurrent') else {}
     with without_constructor_downloads():   # its constructor's SPyNet / EDVR-M fetches
         predictor = getattr(module, cls_name)(output=out_dir, weight_path=weights, **kwargs)
