@@ -44,7 +44,8 @@ from ..tiling import DEFAULT_OVERLAP, DEFAULT_TILE
 from ..flags.runtime import add_device_argument, add_runtime_arguments, resolve_device
 from .video_flags import add_video_arguments, is_video, run_video_job
 
-HELP = 'super-resolve images with an exported model (tiled, PSNR/SSIM against --gt)'
+HELP = ('super-resolve or restore images, folders and videos with an exported or a named model '
+        '(tiled, PSNR/SSIM against --gt)')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -53,9 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument('--model', default=None, metavar='NAME',
                         help='a named pretrained model (`paddlegan list --models`): fetched '
                              'and exported once, then run as its reference predictor does')
-    parser.add_argument('--input', required=True, metavar='IMG_OR_DIR',
-                        help='an image, or a folder (searched recursively)')
-    parser.add_argument('--output', required=True, metavar='DIR', help='folder for the PNGs')
+    parser.add_argument('--input', required=True, metavar='PATH',
+                        help='an image, a folder (searched recursively) or a video; for a '
+                             'video SR --model, a video or a folder of frames (or of '
+                             'sequence sub-folders)')
+    parser.add_argument('--output', required=True, metavar='PATH',
+                        help='folder for the PNGs (a video: the output file, or a folder)')
     parser.add_argument('--gt', default=None, metavar='DIR',
                         help='ground-truth folder (same relative names): PSNR/SSIM table '
                              'and OUTPUT/metrics.csv')

@@ -48,12 +48,14 @@ from ..flags.runtime import add_device_argument, add_runtime_arguments, resolve_
 from .upscale_flags import add_upscale_arguments, apply_upscale, video_upscale
 from .video_flags import add_video_arguments, is_video, run_video_job
 
-HELP = 'stylize an image or a folder with a trained LapStyle pyramid (full resolution)'
+HELP = ('stylize images, folders or videos with a LapStyle pyramid or a named style model '
+        '(full resolution, optionally upscaled)')
 
 
 def add_arguments(parser):
-    parser.add_argument('--content', required=True, metavar='IMG_OR_DIR',
-                        help='content image, or a folder of them (searched recursively)')
+    parser.add_argument('--content', required=True, metavar='PATH',
+                        help='content image, a folder of them (searched recursively), or a '
+                             'video')
     parser.add_argument('--style', required=True, metavar='IMG',
                         help="style image, or the name of one of PaddleGAN's LapStyle styles "
                              '(starrynew, stars, ocean, circuit)')
