@@ -71,8 +71,9 @@ def print_models() -> int:
         print('  '.join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
         if i == 0:
             print('  '.join('-' * w for w in widths))
-    print('run one with: paddlegan infer --model NAME --input IMG_OR_DIR --output DIR '
-          '(stylize models: paddlegan stylize --model NAME)')
+    print('run one with: paddlegan infer --model NAME --input IMAGE_DIR_OR_VIDEO --output OUT '
+          '(vsr models: a video or a folder of frames; stylize models: paddlegan stylize '
+          '--model NAME)')
     return 0
 
 
