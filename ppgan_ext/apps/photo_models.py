@@ -93,7 +93,7 @@ def _arbitrary_entry(value: str):
     from ..zoo import registry
     from .pretrained import is_arbitrary
 
-    if os.path.exists(value) or value not in registry.names():
+    if not value or os.path.exists(value) or value not in registry.names():
         return None
     entry = registry.get(value)
     return entry if is_arbitrary(entry) else None
@@ -114,13 +114,14 @@ class PhotoModels:
 
         self.names = {'restore': options.sr_model, 'stylize': options.lapstyle,
                       'upscale': options.upscale_model or options.sr_model}
+        # the registry entry of an arbitrary-stylization model given as --lapstyle
+        self.arbitrary = _arbitrary_entry(options.lapstyle)
         options = PhotoModelOptions(**{**asdict(options),
                                        'sr_model': resolve_named(options.sr_model, '--sr-model',
                                                                  'sr'),
                                        'upscale_model': resolve_named(options.upscale_model,
                                                                       '--upscale-model', 'sr'),
-                                       'lapstyle': options.lapstyle if options.lapstyle
-                                       and _arbitrary_entry(options.lapstyle) else
+                                       'lapstyle': options.lapstyle if self.arbitrary else
                                        resolve_named(options.lapstyle, '--lapstyle',
                                                      'lapstyle')})
         self.options = options
@@ -134,11 +135,9 @@ class PhotoModels:
             self.upscaler = self._upscaler(options.upscale_model, '--upscale-model')
         else:
             self.upscaler = self.restorer
-        self.arbitrary = None   # the registry entry of an arbitrary-stylization model
-        if options.lapstyle and _arbitrary_entry(options.lapstyle) is not None:
+        if self.arbitrary is not None:
             from .pretrained import arbitrary_stylizer
 
-            self.arbitrary = _arbitrary_entry(options.lapstyle)
             self.stylizer = arbitrary_stylizer(options.lapstyle, options.device)
         elif options.lapstyle:
             self.stylizer, self.levels = load_stylizer(options.lapstyle, options.device)

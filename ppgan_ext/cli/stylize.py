@@ -159,15 +159,16 @@ def run(args) -> int:
     if args.levels is not None and args.levels < 0:
         raise ValueError(f"--levels must be >= 0, got {args.levels}")
     resolve_named_model(args)
+    # --model is an arbitrary-stylization model (a LapStyle name became weights or model_dir)
+    arbitrary = args.model is not None and args.weights is None and args.model_dir is None
     if is_video(args.content):   # a video: stylized frame by frame, steadied along the motion
         from ..apps.video import StylizeFrames
-        if args.model is not None and args.weights is None and args.model_dir is None \
-                and (args.backend != 'auto' or args.precision != 'fp32'):
+        if arbitrary and (args.backend != 'auto' or args.precision != 'fp32'):
             raise ValueError(f"--backend/--precision: a video with --model {args.model} runs "
                              f"on Paddle's dynamic graph (drop them)")
         return run_video_job(args, args.content, StylizeFrames(
             args.style, weights=args.weights, model_dir=args.model_dir,
-            model=args.model if args.weights is None and args.model_dir is None else None,
+            model=args.model if arbitrary else None,
             levels=args.levels,
             style_size=args.style_size, temporal=args.temporal, backend=args.backend,
             precision=args.precision, device=resolve_device(args.device),
@@ -178,7 +179,6 @@ def run(args) -> int:
     from ..pyramid_sizes import min_style_side, top_level_size
     from ..utils import plan_png_outputs, remove_stale_temp_files
 
-    arbitrary = args.model is not None and args.weights is None and args.model_dir is None
     if not arbitrary and (args.weights is None) == (args.model_dir is None):
         raise ValueError("--load and --model-dir are mutually exclusive; give exactly one "
                          "(a weight file, or a folder from `paddlegan export`)"
@@ -195,7 +195,7 @@ def run(args) -> int:
         raise ValueError(f"--output: writing there would overwrite the style image {args.style}")
     style_img = read_rgb(args.style)
     device = resolve_device(args.device)
-    if args.model is not None and args.weights is None and args.model_dir is None:
+    if arbitrary:
         return _run_arbitrary(args, pairs, style_img, device)
     if args.model_dir is not None:
         stylize, levels = build_predictor_stylizer(args.model_dir, args.levels, device,
