@@ -89,7 +89,7 @@ def build_predictor_stylizer(model_dir: str, levels=None, device: str = 'cpu',
                          f"`paddlegan infer`)")
     exported = info.sidecar.get('levels')
     if info.sidecar.get('arbitrary'):
-        raise ValueError(f"--model_dir {model_dir}: the export of "
+        raise ValueError(f"{key} {model_dir}: the export of "
                          f"{info.sidecar.get('zoo_model')!r}; run it with --model "
                          f"{info.sidecar.get('zoo_model')} --backend paddle|onnxruntime|openvino")
     if len(info.inputs) != 2 or not isinstance(exported, int):
