@@ -372,26 +372,20 @@ class StylizeFrames:
         """A registered package model (Magenta's arbitrary net): style vector computed once."""
         import cv2
         import paddle
-        from PIL import Image
 
         from ..image_io import read_image
         from ..zoo.packaged import build
         from ..zoo.registry import get
+        from .pretrained import magenta_style
 
         entry = get(self.model)
         if entry.task != 'stylize':
             raise ValueError(f"--model {self.model}: a {entry.task!r} model, not 'stylize'")
         paddle.set_device(self.device)
         net = build(self.model)
-        img = read_image(self.style)
-        h, w = img.shape[:2]
-        side = min(h, w)   # centre square, resized as the model's reference does
-        img = img[(h - side) // 2:(h - side) // 2 + side, (w - side) // 2:(w - side) // 2 + side]
-        size = int(entry.extra.get('style_size', 256))
-        img = np.asarray(Image.fromarray(img).resize((size, size), Image.LANCZOS))
         multiple = max(1, int(entry.pad_multiple))
-        with paddle.no_grad():
-            vector = net.predictor(paddle.to_tensor(_chw(img)[None]))
+        with paddle.no_grad():   # centre square, resized as the model's reference does
+            vector = net.predictor(paddle.to_tensor(magenta_style(entry, read_image(self.style))))
 
         def stylize(content: np.ndarray, _style) -> np.ndarray:
             hh, ww = content.shape[2:]
