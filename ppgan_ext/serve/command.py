@@ -94,17 +94,17 @@ def model_slots(names, given: dict) -> dict:
     """
     from ..zoo import registry
 
+    def slot_flags(entry) -> list:
+        if entry.task == 'sr' and entry.scale >= 2:
+            return ['--sr-model', '--upscale-model']
+        return ['--lapstyle'] if entry.task == 'stylize' else []
+
     slots = dict(given)
     for name in names:
         entry = registry.get(name)
-        if entry.task == 'sr' and entry.scale >= 2:
-            flags = ['--sr-model', '--upscale-model']
-        elif entry.task == 'stylize':
-            flags = ['--lapstyle']
-        else:
-            served = [n for n in registry.names()
-                      if registry.get(n).task == 'stylize'
-                      or (registry.get(n).task == 'sr' and registry.get(n).scale >= 2)]
+        flags = slot_flags(entry)
+        if not flags:
+            served = [n for n in registry.names() if slot_flags(registry.get(n))]
             raise ValueError(f"--model {name}: a {entry.task!r} model (x{entry.scale}); the "
                              f"app serves SR models (x2 and up) and stylize models: "
                              f"{', '.join(served)}")
