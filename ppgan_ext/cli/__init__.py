@@ -2,7 +2,7 @@
 
 Each sub-command module defines ``HELP`` (one line), ``add_arguments(parser)``
 and ``run(args) -> int``. Flags are shown hyphenated (``--model-dir``); the
-underscore spelling (``--model-dir``) is a hidden alias
+underscore spelling (``--model_dir``) is a hidden alias
 (:mod:`ppgan_ext.flags.spelling`).
 """
 import argparse
